@@ -1,0 +1,106 @@
+import Foundation
+
+/// Owns one 64-byte-aligned float32 buffer. Aligned so oneDNN can use it without copies.
+public final class TensorStorage: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+    /// Bumped by every mutation through `Tensor.withUnsafeMutableBufferPointer`, so caches
+    /// derived from the contents (e.g. oneDNN-layout weights) know when to refresh.
+    public private(set) var version: Int = 0
+
+    init(count: Int) {
+        self.count = count
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("out of memory allocating \(bytes) bytes for a tensor")
+        }
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    func bumpVersion() { version &+= 1 }
+
+    deinit { free(pointer) }
+}
+
+/// A dense float32 tensor in row-major order; 4-D tensors are NCHW, as in PyTorch.
+///
+/// `Tensor` is a handle to its storage: ops never mutate their inputs and always return
+/// fresh tensors, so sharing a storage between handles is safe. Code that fills a tensor it
+/// just created uses `withUnsafeMutableBufferPointer`.
+public struct Tensor: @unchecked Sendable {
+    public let shape: [Int]
+    public let storage: TensorStorage
+
+    /// A zero-filled tensor.
+    public init(zeros shape: [Int]) {
+        self.init(uninitialized: shape)
+        storage.pointer.initialize(repeating: 0, count: storage.count)
+    }
+
+    /// A tensor whose contents the caller fills before reading.
+    public init(uninitialized shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        storage = TensorStorage(count: shape.reduce(1, *))
+    }
+
+    public init(shape: [Int], repeating value: Float) {
+        self.init(uninitialized: shape)
+        storage.pointer.initialize(repeating: value, count: storage.count)
+    }
+
+    public init(shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count,
+                     "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
+        self.init(uninitialized: shape)
+        values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    /// Shares `other`'s storage under a new shape with the same element count.
+    public init(reshaping other: Tensor, to shape: [Int]) {
+        precondition(shape.reduce(1, *) == other.count, "cannot reshape \(other.shape) to \(shape)")
+        self.shape = shape
+        storage = other.storage
+    }
+
+    public var count: Int { storage.count }
+    public var rank: Int { shape.count }
+    public var values: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+
+    /// N, C, H, W of a 4-D tensor.
+    public var nchw: (n: Int, c: Int, h: Int, w: Int) {
+        precondition(shape.count == 4, "expected an NCHW tensor, got shape \(shape)")
+        return (shape[0], shape[1], shape[2], shape[3])
+    }
+
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage.pointer, count: count))
+    }
+
+    public func withUnsafeMutableBufferPointer<R>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
+        defer { storage.bumpVersion() }
+        return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// A deep copy with its own storage.
+    public func copy() -> Tensor {
+        let out = Tensor(uninitialized: shape)
+        out.storage.pointer.update(from: storage.pointer, count: count)
+        return out
+    }
+
+    /// Largest absolute element-wise difference; shapes must match.
+    public func maxAbsDifference(_ other: Tensor) -> Float {
+        precondition(shape == other.shape, "shape mismatch \(shape) vs \(other.shape)")
+        var m: Float = 0
+        for i in 0..<count { m = max(m, abs(storage.pointer[i] - other.storage.pointer[i])) }
+        return m
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String { "Tensor\(shape)" }
+}

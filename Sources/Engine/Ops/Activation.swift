@@ -1,0 +1,34 @@
+import Foundation
+
+/// Pointwise non-linearities used by the generators.
+public enum Activation: Equatable, Sendable {
+    case relu
+    case leakyReLU(slope: Float)
+    case tanh
+
+    @inline(__always)
+    func apply(_ v: Float) -> Float {
+        switch self {
+        case .relu: return v > 0 ? v : 0
+        case .leakyReLU(let slope): return v > 0 ? v : v * slope
+        case .tanh: return Foundation.tanh(v)
+        }
+    }
+
+    /// Applies the activation to every element, returning a new tensor.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let y = Tensor(uninitialized: x.shape)
+        let xp = x.storage.pointer, yp = y.storage.pointer
+        let chunk = 1 << 14
+        let chunks = (x.count + chunk - 1) / chunk
+        parallelFor(chunks, elementsPerItem: chunk) { k in
+            let end = min(x.count, (k + 1) * chunk)
+            switch self {
+            case .relu: for i in (k * chunk)..<end { yp[i] = max(xp[i], 0) }
+            case .leakyReLU(let s): for i in (k * chunk)..<end { let v = xp[i]; yp[i] = v > 0 ? v : v * s }
+            case .tanh: for i in (k * chunk)..<end { yp[i] = Foundation.tanh(xp[i]) }
+            }
+        }
+        return y
+    }
+}

@@ -1,0 +1,41 @@
+/// Checks the operands of a convolution and returns the output shape. Shared by every backend so
+/// they all refuse the same inputs with the same message.
+public func conv2dOutputShape(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry) throws -> [Int] {
+    guard x.rank == 4, weight.rank == 4 else {
+        throw EngineError(.shapeMismatch, "conv2d expects NCHW input and OIHW weight, got \(x.shape) and \(weight.shape)")
+    }
+    let (n, c, h, w) = x.nchw
+    guard weight.shape[1] == c else {
+        throw EngineError(.shapeMismatch, "conv2d weight \(weight.shape) expects \(weight.shape[1]) input channels, input has \(c)")
+    }
+    if let bias, bias.shape != [weight.shape[0]] {
+        throw EngineError(.shapeMismatch, "conv2d bias \(bias.shape) does not match \(weight.shape[0]) output channels")
+    }
+    let out = g.convOutput(h: h, w: w, kh: weight.shape[2], kw: weight.shape[3])
+    guard out.h > 0, out.w > 0 else {
+        throw EngineError(.shapeMismatch, "conv2d input \(h)×\(w) is too small for a \(weight.shape[2])×\(weight.shape[3]) kernel")
+    }
+    return [n, weight.shape[0], out.h, out.w]
+}
+
+/// Output shape of PyTorch's ConvTranspose2d (weight layout Cin, Cout, kH, kW).
+public func convTranspose2dOutputShape(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry) throws -> [Int] {
+    guard x.rank == 4, weight.rank == 4 else {
+        throw EngineError(.shapeMismatch, "conv_transpose2d expects NCHW input and IOHW weight, got \(x.shape) and \(weight.shape)")
+    }
+    let (n, c, h, w) = x.nchw
+    guard weight.shape[0] == c else {
+        throw EngineError(.shapeMismatch, "conv_transpose2d weight \(weight.shape) expects \(weight.shape[0]) input channels, input has \(c)")
+    }
+    if let bias, bias.shape != [weight.shape[1]] {
+        throw EngineError(.shapeMismatch, "conv_transpose2d bias \(bias.shape) does not match \(weight.shape[1]) output channels")
+    }
+    guard g.outputPaddingH < g.strideH, g.outputPaddingW < g.strideW else {
+        throw EngineError(.unsupported, "output padding must be smaller than the stride")
+    }
+    let out = g.transposedOutput(h: h, w: w, kh: weight.shape[2], kw: weight.shape[3])
+    guard out.h > 0, out.w > 0 else {
+        throw EngineError(.shapeMismatch, "conv_transpose2d output would be empty for a \(h)×\(w) input")
+    }
+    return [n, weight.shape[1], out.h, out.w]
+}

@@ -1,0 +1,44 @@
+/// A small, fast, seedable generator (xoshiro256**), so `--seed` makes stochastic dropout repeatable.
+public final class RandomSource: @unchecked Sendable {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(seed: UInt64) {
+        // SplitMix64 spreads any seed (including 0) over the whole state.
+        var z = seed
+        func next() -> UInt64 {
+            z &+= 0x9E37_79B9_7F4A_7C15
+            var x = z
+            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+            return x ^ (x >> 31)
+        }
+        s = (next(), next(), next(), next())
+    }
+
+    public func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
+        s.2 ^= t
+        s.3 = s.3 << 45 | s.3 >> 19
+        return result
+    }
+
+    /// Uniform in [0, 1).
+    public func nextUnit() -> Float { Float(next() >> 40) * (1.0 / Float(1 << 24)) }
+}
+
+/// Inverted dropout: zeroes each element with probability `p` and scales survivors by 1/(1-p),
+/// as nn.Dropout does in training mode. Returns the output and the keep mask (1 or 0) for backward.
+public func dropout(_ x: Tensor, probability p: Float, random: RandomSource) -> (output: Tensor, mask: Tensor) {
+    precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1)")
+    let y = Tensor(uninitialized: x.shape), mask = Tensor(uninitialized: x.shape)
+    let scale = 1 / (1 - p)
+    let xp = x.storage.pointer, yp = y.storage.pointer, mp = mask.storage.pointer
+    for i in 0..<x.count {
+        let keep: Float = random.nextUnit() >= p ? 1 : 0
+        mp[i] = keep
+        yp[i] = xp[i] * keep * scale
+    }
+    return (y, mask)
+}

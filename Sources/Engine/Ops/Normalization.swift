@@ -1,0 +1,102 @@
+/// Where a normalisation layer takes its mean and variance from.
+public enum NormStatistics: Sendable {
+    /// Per image and channel over H×W: InstanceNorm2d (and BatchNorm2d on a batch of one).
+    case perInstance
+    /// Per channel over N×H×W: BatchNorm2d in training mode (what the reference test script uses).
+    case perBatch
+    /// Stored running statistics: BatchNorm2d (or tracked InstanceNorm2d) in eval mode.
+    case running(mean: Tensor, variance: Tensor)
+}
+
+/// The result of a normalisation, with the statistics it used (kept for backward and for
+/// running-statistics updates during training).
+public struct NormOutput {
+    public let output: Tensor
+    /// Mean and 1/sqrt(var + eps) per statistics group (N·C groups per instance, C otherwise).
+    public let mean: [Float]
+    public let invStd: [Float]
+    /// Biased variance per group, as PyTorch normalises with.
+    public let variance: [Float]
+}
+
+/// `y = act((x - mean) / sqrt(var + eps) * weight + bias)` over an NCHW tensor.
+///
+/// Statistics are accumulated in Double: float sums over a 1024×768 plane lose ~1e-4.
+public func normalize(_ x: Tensor, statistics: NormStatistics, weight: Tensor?, bias: Tensor?,
+                      epsilon: Float = 1e-5, activation: Activation? = nil) throws -> NormOutput {
+    let (n, c, h, w) = x.nchw
+    for (name, t) in [("weight", weight), ("bias", bias)] {
+        if let t, t.shape != [c] {
+            throw EngineError(.shapeMismatch, "norm \(name) \(t.shape) does not match \(c) channels")
+        }
+    }
+    let plane = h * w
+    let xp = x.storage.pointer
+    var mean: [Float], variance: [Float]
+    switch statistics {
+    case .perInstance:
+        (mean, variance) = groupStatistics(xp, groups: n * c, plane: plane) { g in [g] }
+    case .perBatch:
+        guard n * plane > 1 else {
+            throw EngineError(.shapeMismatch, "batch normalisation needs more than one value per channel (input \(x.shape))")
+        }
+        (mean, variance) = groupStatistics(xp, groups: c, plane: plane) { g in (0..<n).map { $0 * c + g } }
+    case .running(let m, let v):
+        guard m.shape == [c], v.shape == [c] else {
+            throw EngineError(.shapeMismatch, "running statistics \(m.shape)/\(v.shape) do not match \(c) channels")
+        }
+        mean = m.values
+        variance = v.values
+    }
+    let invStd = variance.map { 1 / (Float($0) + epsilon).squareRoot() }
+    let y = Tensor(uninitialized: x.shape)
+    let yp = y.storage.pointer
+    let wp = weight?.storage.pointer, bp = bias?.storage.pointer
+    let perInstance = mean.count == n * c && statistics.isPerInstance
+    parallelFor(n * c, elementsPerItem: plane) { p in
+        let ch = p % c
+        let g = perInstance ? p : ch
+        // Fold normalisation and affine into one multiply-add per element.
+        let scale = invStd[g] * (wp?[ch] ?? 1)
+        let shift = (bp?[ch] ?? 0) - mean[g] * scale
+        let src = xp + p * plane, dst = yp + p * plane
+        switch activation {
+        case nil: for i in 0..<plane { dst[i] = src[i] * scale + shift }
+        case .relu?: for i in 0..<plane { dst[i] = max(src[i] * scale + shift, 0) }
+        case let act?: for i in 0..<plane { dst[i] = act.apply(src[i] * scale + shift) }
+        }
+    }
+    return NormOutput(output: y, mean: mean, invStd: invStd, variance: variance)
+}
+
+extension NormStatistics {
+    var isPerInstance: Bool { if case .perInstance = self { return true } else { return false } }
+}
+
+/// Mean and biased variance of each group of planes (two passes, in Double).
+private func groupStatistics(_ xp: UnsafeMutablePointer<Float>, groups: Int, plane: Int,
+                             planes: (Int) -> [Int]) -> (mean: [Float], variance: [Float]) {
+    var mean = [Float](repeating: 0, count: groups), variance = [Float](repeating: 0, count: groups)
+    let groupPlanes = (0..<groups).map(planes)
+    let size = Double(plane * (groupPlanes.first?.count ?? 1))
+    mean.withUnsafeMutableBufferPointer { mp in
+        variance.withUnsafeMutableBufferPointer { vp in
+            parallelFor(groups, elementsPerItem: plane * (groupPlanes.first?.count ?? 1)) { g in
+                var sum = 0.0
+                for p in groupPlanes[g] {
+                    let src = xp + p * plane
+                    for i in 0..<plane { sum += Double(src[i]) }
+                }
+                let m = sum / size
+                var sq = 0.0
+                for p in groupPlanes[g] {
+                    let src = xp + p * plane
+                    for i in 0..<plane { let d = Double(src[i]) - m; sq += d * d }
+                }
+                mp[g] = Float(m)
+                vp[g] = Float(sq / size)
+            }
+        }
+    }
+    return (mean, variance)
+}

@@ -1,0 +1,130 @@
+import Engine
+
+/// `nn.Conv2d` with zero padding (reflection padding is a separate `Pad2d`, as in the reference).
+public final class Conv2d: Module {
+    public let geometry: ConvGeometry
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool) {
+        geometry = ConvGeometry(stride: stride, padding: padding)
+        super.init()
+        register("weight", shape: [outChannels, inChannels, kernel, kernel])
+        if bias { register("bias", shape: [outChannels]) }
+    }
+
+    public var weight: Tensor { tensor("weight")! }
+    public var bias: Tensor? { tensor("bias") }
+
+    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        try context.backend.conv2d(x, weight: weight, bias: bias, geometry: geometry)
+    }
+}
+
+/// `nn.ConvTranspose2d`; the weight is (in, out, kH, kW) as PyTorch stores it.
+public final class ConvTranspose2d: Module {
+    public let geometry: ConvGeometry
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int,
+                outputPadding: Int = 0, bias: Bool) {
+        geometry = ConvGeometry(stride: stride, padding: padding, outputPadding: outputPadding)
+        super.init()
+        register("weight", shape: [inChannels, outChannels, kernel, kernel])
+        if bias { register("bias", shape: [outChannels]) }
+    }
+
+    public var weight: Tensor { tensor("weight")! }
+    public var bias: Tensor? { tensor("bias") }
+
+    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        try context.backend.convTranspose2d(x, weight: weight, bias: bias, geometry: geometry)
+    }
+}
+
+/// `nn.ReflectionPad2d` / `nn.ReplicationPad2d` / `nn.ZeroPad2d`.
+public final class Pad2d: Module {
+    public let amount: Int
+    public let mode: PaddingMode
+
+    public init(_ amount: Int, mode: PaddingMode) {
+        self.amount = amount
+        self.mode = mode
+    }
+
+    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        try pad2d(x, top: amount, bottom: amount, left: amount, right: amount, mode: mode)
+    }
+}
+
+/// `nn.BatchNorm2d` and `nn.InstanceNorm2d` (eps 1e-5).
+public final class Norm2d: Module {
+    public enum Kind: Equatable, Sendable {
+        /// Affine, with running statistics; uses batch statistics unless the context asks for
+        /// running ones.
+        case batch
+        /// Per-image statistics always. `affine` adds weight/bias; `tracksRunningStats` declares
+        /// the running buffers StarGAN's checkpoints carry (they never affect the output here,
+        /// as in StarGAN's own test, which never calls eval()).
+        case instance(affine: Bool, tracksRunningStats: Bool)
+    }
+
+    public let kind: Kind
+    public let channels: Int
+
+    public init(_ kind: Kind, channels: Int) {
+        self.kind = kind
+        self.channels = channels
+        super.init()
+        let affine: Bool, running: Bool
+        switch kind {
+        case .batch: (affine, running) = (true, true)
+        case .instance(let a, let r): (affine, running) = (a, r)
+        }
+        if affine {
+            register("weight", shape: [channels])
+            register("bias", shape: [channels])
+            setTensor("weight", Tensor(shape: [channels], repeating: 1))
+        }
+        if running {
+            register("running_mean", shape: [channels], buffer: true)
+            register("running_var", shape: [channels], buffer: true)
+            register("num_batches_tracked", shape: [], buffer: true, optional: true)
+            setTensor("running_var", Tensor(shape: [channels], repeating: 1))
+        }
+    }
+
+    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        try forward(x, context, activation: nil)
+    }
+
+    func forward(_ x: Tensor, _ context: ForwardContext, activation: Activation?) throws -> Tensor {
+        let statistics: NormStatistics
+        switch (kind, context.batchNorm) {
+        case (.batch, .batchStatistics): statistics = .perBatch
+        case (.batch, .runningStatistics):
+            statistics = .running(mean: tensor("running_mean")!, variance: tensor("running_var")!)
+        case (.instance, _): statistics = .perInstance
+        }
+        return try normalize(x, statistics: statistics, weight: tensor("weight"), bias: tensor("bias"),
+                             activation: activation).output
+    }
+}
+
+/// `nn.ReLU`, `nn.LeakyReLU`, `nn.Tanh`.
+public final class ActivationLayer: Module {
+    public let activation: Activation
+
+    public init(_ activation: Activation) { self.activation = activation }
+
+    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor { activation(x) }
+}
+
+/// `nn.Dropout(0.5)`: identity unless the context enables stochastic dropout.
+public final class DropoutLayer: Module {
+    public let probability: Float
+
+    public init(_ probability: Float = 0.5) { self.probability = probability }
+
+    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        guard let random = context.dropout else { return x }
+        return dropout(x, probability: probability, random: random).output
+    }
+}

@@ -1,0 +1,111 @@
+import Engine
+
+/// How the generator behaves at inference, matching the reference test script's switches.
+public struct ForwardContext {
+    public enum BatchNormMode: Sendable {
+        /// Statistics of the images being converted: what the reference `test.py` does, since it
+        /// never calls `eval()` (and what pix2pix's authors intended).
+        case batchStatistics
+        /// Stored running statistics (`--eval`).
+        case runningStatistics
+    }
+
+    public var backend: ConvolutionBackend
+    public var batchNorm: BatchNormMode
+    /// Stochastic dropout when set (`--dropout --seed N`); nil keeps output deterministic.
+    public var dropout: RandomSource?
+
+    public init(backend: ConvolutionBackend, batchNorm: BatchNormMode = .batchStatistics, dropout: RandomSource? = nil) {
+        self.backend = backend
+        self.batchNorm = batchNorm
+        self.dropout = dropout
+    }
+}
+
+/// A layer or container, named exactly like the PyTorch module it mirrors so that
+/// `namedTensors()` produces the checkpoint's state_dict keys.
+///
+/// Subclasses register their own tensors (`weight`, `bias`, `running_mean`, …) in `tensors` with
+/// their expected shapes, and their sub-modules in `children`.
+open class Module {
+    /// Own parameters and buffers by local name, in PyTorch's registration order.
+    public internal(set) var tensors: [(name: String, value: Tensor)] = []
+    /// Local names in `tensors` that are buffers (running statistics), not trainable parameters.
+    public internal(set) var bufferNames: Set<String> = []
+    /// Buffers a checkpoint may omit (BatchNorm's `num_batches_tracked` before PyTorch 0.4.1).
+    public internal(set) var optionalNames: Set<String> = []
+    public internal(set) var children: [(name: String, module: Module)] = []
+
+    public init() {}
+
+    open func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor { x }
+
+    func register(_ name: String, shape: [Int], buffer: Bool = false, optional: Bool = false) {
+        tensors.append((name, Tensor(zeros: shape)))
+        if buffer { bufferNames.insert(name) }
+        if optional { optionalNames.insert(name) }
+    }
+
+    func tensor(_ name: String) -> Tensor? { tensors.first { $0.name == name }?.value }
+
+    func setTensor(_ name: String, _ value: Tensor) {
+        guard let i = tensors.firstIndex(where: { $0.name == name }) else { return }
+        tensors[i].value = value
+    }
+
+    /// Every parameter and buffer under this module, keyed like PyTorch's state_dict.
+    public func namedTensors(prefix: String = "") -> [(key: String, value: Tensor, isBuffer: Bool, isOptional: Bool)] {
+        var out = tensors.map { (prefix + $0.name, $0.value, bufferNames.contains($0.name), optionalNames.contains($0.name)) }
+        for (name, child) in children { out += child.namedTensors(prefix: prefix + name + ".") }
+        return out
+    }
+
+    /// Replaces the tensor at `key` (a state_dict key relative to this module).
+    func assign(_ key: Substring, _ value: Tensor) -> Bool {
+        if let dot = key.firstIndex(of: ".") {
+            let head = key[..<dot]
+            guard let child = children.first(where: { $0.name == head })?.module else { return false }
+            return child.assign(key[key.index(after: dot)...], value)
+        }
+        guard tensors.contains(where: { $0.name == key }) else { return false }
+        setTensor(String(key), value)
+        return true
+    }
+
+    /// Modules of a given type anywhere below (and including) this one.
+    public func modules<T: Module>(of type: T.Type) -> [T] {
+        var out: [T] = []
+        if let me = self as? T { out.append(me) }
+        for (_, child) in children { out += child.modules(of: type) }
+        return out
+    }
+}
+
+/// `nn.Sequential`: children named "0", "1", …, including layers without tensors, so indices
+/// match PyTorch's.
+public final class Sequential: Module {
+    public init(_ layers: [Module]) {
+        super.init()
+        children = layers.enumerated().map { (String($0.offset), $0.element) }
+    }
+
+    public var layers: [Module] { children.map(\.module) }
+
+    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        var y = x
+        var i = 0
+        while i < children.count {
+            let layer = children[i].module
+            // A norm followed by an activation runs as one pass over memory.
+            if let norm = layer as? Norm2d, i + 1 < children.count,
+               let act = children[i + 1].module as? ActivationLayer {
+                y = try norm.forward(y, context, activation: act.activation)
+                i += 2
+                continue
+            }
+            y = try layer.forward(y, context)
+            i += 1
+        }
+        return y
+    }
+}

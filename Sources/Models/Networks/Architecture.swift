@@ -1,0 +1,92 @@
+/// Everything needed to rebuild a generator: what `--netG`, `--ngf`, `--norm`, `--no_dropout`,
+/// `--input_nc`/`--output_nc` (or StarGAN's `--c_dim`, `--g_conv_dim`, `--g_repeat_num`) said.
+public struct GeneratorArchitecture: Codable, Equatable, Sendable, CustomStringConvertible {
+    public enum Family: String, Codable, Sendable, CaseIterable {
+        case resnet, unet, stargan
+    }
+
+    public enum Norm: String, Codable, Sendable, CaseIterable {
+        case instance, batch, none
+    }
+
+    public var family: Family
+    /// Image channels in and out (StarGAN: image channels only; labels are `conditionChannels`).
+    public var inputChannels: Int
+    public var outputChannels: Int
+    /// Width of the first layer: `ngf` (StarGAN: `g_conv_dim`).
+    public var ngf: Int
+    /// ResNet: `n_blocks`; UNet: `num_downs`; StarGAN: `repeat_num`.
+    public var depth: Int
+    public var norm: Norm
+    /// Whether the network has Dropout layers. For ResNet this moves `conv_block.5` to
+    /// `conv_block.6`; for UNet it changes no key, so it cannot be read from a checkpoint.
+    public var dropout: Bool
+    /// StarGAN's `c_dim` (number of label planes); 0 for other families.
+    public var conditionChannels: Int
+
+    public init(family: Family, inputChannels: Int = 3, outputChannels: Int = 3, ngf: Int = 64,
+                depth: Int, norm: Norm, dropout: Bool, conditionChannels: Int = 0) {
+        self.family = family
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.ngf = ngf
+        self.depth = depth
+        self.norm = norm
+        self.dropout = dropout
+        self.conditionChannels = conditionChannels
+    }
+
+    public static func resnet(blocks: Int = 9, ngf: Int = 64, norm: Norm = .instance, dropout: Bool = false,
+                              inputChannels: Int = 3, outputChannels: Int = 3) -> Self {
+        Self(family: .resnet, inputChannels: inputChannels, outputChannels: outputChannels, ngf: ngf,
+             depth: blocks, norm: norm, dropout: dropout)
+    }
+
+    public static func unet(downs: Int = 8, ngf: Int = 64, norm: Norm = .batch, dropout: Bool = true,
+                            inputChannels: Int = 3, outputChannels: Int = 3) -> Self {
+        Self(family: .unet, inputChannels: inputChannels, outputChannels: outputChannels, ngf: ngf,
+             depth: downs, norm: norm, dropout: dropout)
+    }
+
+    public static func stargan(conditions: Int = 5, convDim: Int = 64, repeats: Int = 6, imageChannels: Int = 3) -> Self {
+        Self(family: .stargan, inputChannels: imageChannels, outputChannels: imageChannels, ngf: convDim,
+             depth: repeats, norm: .instance, dropout: false, conditionChannels: conditions)
+    }
+
+    /// The reference's `--netG` name where there is one (`resnet_9blocks`, `unet_256`), else a
+    /// descriptive one (`resnet_4blocks`, `unet_32`, `stargan`).
+    public var name: String {
+        switch family {
+        case .resnet: return "resnet_\(depth)blocks"
+        case .unet: return "unet_\(1 << depth)"
+        case .stargan: return "stargan"
+        }
+    }
+
+    /// Input sides must be a multiple of this for the output to have the input's size.
+    public var sizeMultiple: Int {
+        switch family {
+        case .resnet, .stargan: return 4
+        case .unet: return 1 << depth
+        }
+    }
+
+    /// Whether an input of this size runs at all (UNet's skip connections need exact halving).
+    public var requiresExactMultiple: Bool { family == .unet }
+
+    /// Output (height, width) for an input of `height`×`width`, as PyTorch computes it.
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        switch family {
+        case .resnet: return (4 * ((height + 3) / 4), 4 * ((width + 3) / 4))
+        case .unet: return (height, width)
+        case .stargan: return (4 * (height / 4), 4 * (width / 4))
+        }
+    }
+
+    public var description: String {
+        var parts = ["\(name) ngf=\(ngf) norm=\(norm.rawValue)", "\(inputChannels)→\(outputChannels) channels"]
+        if family != .stargan { parts.append(dropout ? "dropout" : "no dropout") }
+        if family == .stargan { parts.append("c_dim=\(conditionChannels) repeat_num=\(depth)") }
+        return parts.joined(separator: ", ")
+    }
+}

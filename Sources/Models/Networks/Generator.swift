@@ -1,0 +1,91 @@
+import Engine
+import Foundation
+
+/// An error about a model: a checkpoint that does not fit an architecture, or an input the
+/// network cannot take.
+public struct ModelError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        case unknownArchitecture, architectureMismatch, invalidInput, invalidCondition
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// A generator network with its weights: build one from an architecture, then load a
+/// checkpoint into it (see `Generator.load`).
+public final class Generator {
+    public let architecture: GeneratorArchitecture
+    /// The PyTorch-shaped module tree; `root.namedTensors()` are the state_dict entries.
+    public let root: Module
+
+    public init(_ architecture: GeneratorArchitecture) {
+        self.architecture = architecture
+        switch architecture.family {
+        case .resnet: root = ResnetGenerator.make(architecture)
+        case .unet: root = UnetGenerator.make(architecture)
+        case .stargan: root = StarGANGenerator.make(architecture)
+        }
+    }
+
+    /// Number of trainable parameters (what the reference prints as "Total number of parameters").
+    public var parameterCount: Int {
+        root.namedTensors().filter { !$0.isBuffer }.reduce(0) { $0 + $1.value.count }
+    }
+
+    /// Runs the network on `image` (N×C×H×W in [-1, 1]). StarGAN needs `condition` (N×c_dim).
+    public func forward(_ image: Tensor, condition: Tensor? = nil, context: ForwardContext) throws -> Tensor {
+        let a = architecture
+        guard image.rank == 4, image.shape[1] == a.inputChannels else {
+            throw ModelError(.invalidInput, "\(a.name) expects N×\(a.inputChannels)×H×W input, got \(image.shape)")
+        }
+        let (h, w) = (image.shape[2], image.shape[3])
+        if a.requiresExactMultiple && (h % a.sizeMultiple != 0 || w % a.sizeMultiple != 0) {
+            throw ModelError(.invalidInput, "\(a.name) needs height and width divisible by \(a.sizeMultiple) (2^num_downs); got \(w)×\(h). Pad or resize the image first")
+        }
+        let minimum = a.family == .resnet ? 4 : a.sizeMultiple
+        guard h >= minimum, w >= minimum else {
+            throw ModelError(.invalidInput, "\(a.name) needs images of at least \(minimum)×\(minimum); got \(w)×\(h)")
+        }
+        var x = image
+        if a.family == .stargan {
+            guard let condition else {
+                throw ModelError(.invalidCondition, "StarGAN needs a condition vector of \(a.conditionChannels) values (e.g. --condition or --domain)")
+            }
+            guard condition.shape == [image.shape[0], a.conditionChannels] else {
+                throw ModelError(.invalidCondition, "condition has shape \(condition.shape); this model takes \(a.conditionChannels) values per image")
+            }
+            x = try concatChannels([image, labelPlanes(condition, height: h, width: w)])
+        }
+        return try root.forward(x, context)
+    }
+
+    /// Fills weights like the reference's `init_weights('normal', 0.02)`, for benchmarks and tests.
+    public func initializeRandomly(seed: UInt64, gain: Float = 0.02) {
+        let random = RandomSource(seed: seed)
+        func normal() -> Float {
+            // Box–Muller: enough for weight init.
+            let u1 = max(random.nextUnit(), 1e-7), u2 = random.nextUnit()
+            return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
+        }
+        for module in root.modules(of: Module.self) {
+            for (name, value) in module.tensors where !module.bufferNames.contains(name) {
+                let t = Tensor(uninitialized: value.shape)
+                let isNormWeight = module is Norm2d && name == "weight"
+                t.withUnsafeMutableBufferPointer { p in
+                    for i in p.indices {
+                        p[i] = name == "bias" ? 0 : (isNormWeight ? 1 : 0) + gain * normal()
+                    }
+                }
+                module.setTensor(name, t)
+            }
+        }
+    }
+}

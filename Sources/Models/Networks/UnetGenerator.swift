@@ -1,0 +1,59 @@
+import Engine
+
+/// pix2pix's `UnetGenerator`: `num_downs` k4s2 downsamplings with skip connections, built from
+/// the innermost block outwards exactly as the reference does, so keys nest as
+/// `model.model.1.model.3.model…`.
+enum UnetGenerator {
+    static func make(_ a: GeneratorArchitecture) -> Module {
+        let ngf = a.ngf
+        var block = UnetBlock(outer: ngf * 8, inner: ngf * 8, role: .innermost, norm: a.norm, dropout: false)
+        for _ in 0..<max(0, a.depth - 5) {
+            block = UnetBlock(outer: ngf * 8, inner: ngf * 8, submodule: block, norm: a.norm, dropout: a.dropout)
+        }
+        block = UnetBlock(outer: ngf * 4, inner: ngf * 8, submodule: block, norm: a.norm, dropout: false)
+        block = UnetBlock(outer: ngf * 2, inner: ngf * 4, submodule: block, norm: a.norm, dropout: false)
+        block = UnetBlock(outer: ngf, inner: ngf * 2, submodule: block, norm: a.norm, dropout: false)
+        let outermost = UnetBlock(outer: a.outputChannels, inner: ngf, input: a.inputChannels, submodule: block,
+                                  role: .outermost, norm: a.norm, dropout: false)
+        return Root("model", outermost)
+    }
+}
+
+/// `UnetSkipConnectionBlock`: down → submodule → up, concatenated with its input unless outermost.
+final class UnetBlock: Module {
+    enum Role { case outermost, middle, innermost }
+
+    let role: Role
+
+    init(outer: Int, inner: Int, input: Int? = nil, submodule: Module? = nil, role: Role = .middle,
+         norm: GeneratorArchitecture.Norm, dropout: Bool) {
+        self.role = role
+        super.init()
+        let useBias = norm == .instance
+        let downconv = Conv2d(input ?? outer, inner, kernel: 4, stride: 2, padding: 1, bias: useBias)
+        let layers: [Module]
+        switch role {
+        case .outermost:
+            layers = [downconv, submodule!, ActivationLayer(.relu),
+                      ConvTranspose2d(inner * 2, outer, kernel: 4, stride: 2, padding: 1, bias: true),
+                      ActivationLayer(.tanh)]
+        case .innermost:
+            layers = [ActivationLayer(.leakyReLU(slope: 0.2)), downconv, ActivationLayer(.relu),
+                      ConvTranspose2d(inner, outer, kernel: 4, stride: 2, padding: 1, bias: useBias),
+                      ResnetGenerator.norm(norm, outer)]
+        case .middle:
+            var l: [Module] = [ActivationLayer(.leakyReLU(slope: 0.2)), downconv, ResnetGenerator.norm(norm, inner),
+                               submodule!, ActivationLayer(.relu),
+                               ConvTranspose2d(inner * 2, outer, kernel: 4, stride: 2, padding: 1, bias: useBias),
+                               ResnetGenerator.norm(norm, outer)]
+            if dropout { l.append(DropoutLayer(0.5)) }
+            layers = l
+        }
+        children = [("model", Sequential(layers))]
+    }
+
+    override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        let y = try children[0].module.forward(x, context)
+        return role == .outermost ? y : try concatChannels([x, y])
+    }
+}

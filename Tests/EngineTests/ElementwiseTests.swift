@@ -1,0 +1,79 @@
+import Engine
+import Testing
+import TestSupport
+
+struct ElementwiseTests {
+    @Test(arguments: [PaddingMode.zero, .reflect, .replicate])
+    func paddingMatchesReference(_ mode: PaddingMode) throws {
+        let x = randomTensor([2, 3, 7, 5], seed: 11)
+        for p in [1, 3] {
+            let got = try pad2d(x, top: p, bottom: p, left: p, right: p, mode: mode)
+            #expect(got.maxAbsDifference(ReferenceOps.pad(x, p, mode: mode)) == 0)
+        }
+    }
+
+    @Test func reflectionPaddingKnownValues() throws {
+        // torch.nn.ReflectionPad2d(2) on arange(1, 4) as a 1×3 row: [3, 2, 1, 2, 3, 2, 1]
+        let x = Tensor(shape: [1, 1, 1, 3], values: [1, 2, 3])
+        let row = try pad2d(x, top: 0, bottom: 0, left: 2, right: 2, mode: .reflect).values
+        #expect(row == [3, 2, 1, 2, 3, 2, 1])
+        #expect(throws: EngineError.self) { try pad2d(x, top: 0, bottom: 0, left: 3, right: 3, mode: .reflect) }
+    }
+
+    @Test func instanceAndBatchNormMatchReference() throws {
+        let x = randomTensor([3, 4, 9, 7], seed: 12, scale: 3)
+        let w = randomTensor([4], seed: 13), b = randomTensor([4], seed: 14)
+        for perInstance in [true, false] {
+            let got = try normalize(x, statistics: perInstance ? .perInstance : .perBatch, weight: w, bias: b).output
+            let expected = ReferenceOps.normalize(x, perInstance: perInstance, weight: w.values, bias: b.values)
+            #expect(got.maxAbsDifference(expected) <= 1e-5)
+        }
+        let plain = try normalize(x, statistics: .perInstance, weight: nil, bias: nil, activation: .relu).output
+        let expected = Activation.relu(ReferenceOps.normalize(x, perInstance: true, weight: nil, bias: nil))
+        #expect(plain.maxAbsDifference(expected) <= 1e-5)
+    }
+
+    @Test func runningStatisticsNormalisation() throws {
+        let x = randomTensor([1, 2, 2, 2], seed: 15)
+        let mean = Tensor(shape: [2], values: [0.5, -1]), variance = Tensor(shape: [2], values: [4, 0.25])
+        let y = try normalize(x, statistics: .running(mean: mean, variance: variance), weight: nil, bias: nil).output
+        let xs = x.values, ys = y.values
+        for i in 0..<8 {
+            let c = i / 4
+            let expected = (xs[i] - mean.values[c]) / (variance.values[c] + 1e-5).squareRoot()
+            #expect(abs(ys[i] - expected) <= 1e-6)
+        }
+    }
+
+    @Test func batchNormRefusesSingleValues() {
+        let x = randomTensor([1, 2, 1, 1], seed: 16)
+        #expect(throws: EngineError.self) { try normalize(x, statistics: .perBatch, weight: nil, bias: nil) }
+    }
+
+    @Test func activations() {
+        let x = Tensor(shape: [1, 1, 1, 4], values: [-2, -0.5, 0, 3])
+        #expect(Activation.relu(x).values == [0, 0, 0, 3])
+        #expect(Activation.leakyReLU(slope: 0.2)(x).values == [-0.4, -0.1, 0, 3])
+        let t = Activation.tanh(x).values
+        #expect(abs(t[3] - 0.9950547) < 1e-6)
+    }
+
+    @Test func concatAndLabelPlanes() throws {
+        let a = Tensor(shape: [2, 1, 1, 2], values: [1, 2, 3, 4])
+        let b = Tensor(shape: [2, 2, 1, 2], values: [5, 6, 7, 8, 9, 10, 11, 12])
+        #expect(try concatChannels([a, b]).values == [1, 2, 5, 6, 7, 8, 3, 4, 9, 10, 11, 12])
+        let labels = Tensor(shape: [1, 2], values: [0, 1])
+        #expect(try labelPlanes(labels, height: 1, width: 2).values == [0, 0, 1, 1])
+        #expect(throws: EngineError.self) { try concatChannels([a, Tensor(zeros: [2, 1, 2, 2])]) }
+    }
+
+    @Test func dropoutIsSeededAndScaled() {
+        let x = Tensor(shape: [1, 1, 100, 100], repeating: 1)
+        let (y1, mask) = dropout(x, probability: 0.5, random: RandomSource(seed: 42))
+        let (y2, _) = dropout(x, probability: 0.5, random: RandomSource(seed: 42))
+        #expect(y1.values == y2.values)
+        let kept = mask.values.reduce(0, +)
+        #expect(kept > 4700 && kept < 5300)
+        #expect(Set(y1.values) == [0, 2])
+    }
+}

@@ -1,0 +1,23 @@
+import Engine
+import Foundation
+
+/// Deterministic random tensors for tests.
+public func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
+    let random = RandomSource(seed: seed)
+    let t = Tensor(uninitialized: shape)
+    t.withUnsafeMutableBufferPointer { p in
+        for i in p.indices { p[i] = (random.nextUnit() * 2 - 1) * scale }
+    }
+    return t
+}
+
+/// The repository's `Tests/Fixtures` folder (found from this file's location, so tests run from any directory).
+public let fixturesDirectory: URL = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+/// A process-wide oneDNN backend per algorithm (primitive caches are worth sharing across tests).
+public enum Backends {
+    public static let winograd: DNNLBackend = try! DNNLBackend(algorithm: .winograd)
+    public static let direct: DNNLBackend = try! DNNLBackend(algorithm: .direct)
+    public static let reference = ReferenceBackend()
+}
