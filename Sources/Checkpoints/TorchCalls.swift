@@ -34,6 +34,16 @@ extension Unpickler {
             try expectArgs(global, args, global == .rebuildParameter ? 3...3 : 4...4)
             guard case .tensor = args[0] else { throw .corrupt("\(global) wraps a \(args[0].typeName), not a tensor") }
             return args[0]
+        case .rebuildFromTypeV2:
+            // (func, type, args, state): only the plain tensor rebuilds may be wrapped, which
+            // also keeps a hostile pickle from nesting these calls without bound.
+            try expectArgs(global, args, 4...4)
+            guard case .global(let inner) = args[0],
+                  [.rebuildTensor, .rebuildTensorV2, .rebuildTensorV3, .rebuildParameter, .rebuildParameterWithState].contains(inner),
+                  case .global(.tensorClass) = args[1] else {
+                throw ParseError(.unsupported, "\(global) wraps something other than a plain tensor or Parameter")
+            }
+            return try call(args[0], args: args[2])
         case .codecsEncode:
             // Protocol 2 writes `bytes` as _codecs.encode(text, 'latin1').
             try expectArgs(global, args, 2...2)
@@ -52,7 +62,7 @@ extension Unpickler {
             return args.isEmpty ? arena.tuple([]) : arena.tuple(arena.sequence(args[0]) ?? [])
         case .torchDevice:
             return .opaque("torch.device")
-        case .storageType, .dtype:
+        case .storageType, .dtype, .tensorClass:
             throw ParseError(.unsupported, "pickle calls \(global), which a state_dict never does")
         }
     }

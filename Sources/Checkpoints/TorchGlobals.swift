@@ -19,6 +19,10 @@ enum TorchGlobal: Equatable, CustomStringConvertible {
     case orderedDict
     case rebuildTensor, rebuildTensorV2, rebuildTensorV3
     case rebuildParameter, rebuildParameterWithState
+    /// `torch._tensor._rebuild_from_type_v2`: wraps a rebuild call for tensors carrying Python attributes.
+    case rebuildFromTypeV2
+    /// `torch.Tensor` or `torch.nn.parameter.Parameter`, only meaningful as `_rebuild_from_type_v2`'s type.
+    case tensorClass(name: String)
     case storageType(StorageKind, name: String)
     case dtype(DTypeGlobal, name: String)
     case codecsEncode
@@ -33,6 +37,8 @@ enum TorchGlobal: Equatable, CustomStringConvertible {
         case .rebuildTensorV3: "torch._utils._rebuild_tensor_v3"
         case .rebuildParameter: "torch._utils._rebuild_parameter"
         case .rebuildParameterWithState: "torch._utils._rebuild_parameter_with_state"
+        case .rebuildFromTypeV2: "torch._tensor._rebuild_from_type_v2"
+        case .tensorClass(let name): name
         case .storageType(_, let name), .dtype(_, let name): name
         case .codecsEncode: "_codecs.encode"
         case .torchSize: "torch.Size"
@@ -76,6 +82,9 @@ enum TorchGlobal: Equatable, CustomStringConvertible {
         case ("torch._utils", "_rebuild_parameter_with_state"): return .rebuildParameterWithState
         case ("torch.storage", "UntypedStorage"), ("torch", "UntypedStorage"):
             return .storageType(.untyped, name: "\(module).\(name)")
+        case ("torch._tensor", "_rebuild_from_type_v2"): return .rebuildFromTypeV2
+        case ("torch", "Tensor"), ("torch._tensor", "Tensor"), ("torch.nn.parameter", "Parameter"):
+            return .tensorClass(name: "\(module).\(name)")
         case ("_codecs", "encode"): return .codecsEncode
         case ("torch", "Size"): return .torchSize
         case ("torch", "device"): return .torchDevice
@@ -113,6 +122,8 @@ enum TorchGlobal: Equatable, CustomStringConvertible {
             message += "; the file contains numpy objects: convert them to tensors before torch.save"
         } else if root == "__torch__" {
             message += "; this is a TorchScript model: in Python, re-save its weights with torch.save(torch.jit.load(path).state_dict(), 'weights.pt')"
+        } else if module == "torch._utils" || module == "torch._tensor" {
+            message += "; the file contains a tensor kind Gantry does not read (quantized, sparse, nested or a tensor subclass)"
         } else if name.first?.isUppercase == true || root == "torch" || root == "__main__" {
             message += "; the file holds a pickled model object (torch.save(model)) rather than a state_dict: in Python, load it with its source code and re-save with torch.save(net.state_dict(), path)"
         }

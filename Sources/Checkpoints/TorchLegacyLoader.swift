@@ -12,8 +12,15 @@ enum TorchLegacyLoader {
         var header = Unpickler()
         // Every pickle, including this first one, goes through the restricted unpickler,
         // so a bare malicious pickle is refused here rather than called "not a checkpoint".
-        guard case .bigInt(let m) = try header.load(&reader), m == magic else {
-            throw ParseError(.unknownFormat, "file is a Python pickle but not a torch.save checkpoint (no PyTorch magic number)")
+        let notTorch = "file starts like a Python pickle but is not a torch.save checkpoint"
+        let first: PickleValue
+        do {
+            first = try header.load(&reader)
+        } catch where error.code == .corrupt || error.code == .unsupported {
+            throw ParseError(.unknownFormat, "\(notTorch) (\(error.message))")
+        }
+        guard case .bigInt(let m) = first, m == magic else {
+            throw ParseError(.unknownFormat, "\(notTorch) (no PyTorch magic number)")
         }
         guard case .int(let version) = try header.load(&reader) else {
             throw .corrupt("legacy checkpoint has no protocol version")

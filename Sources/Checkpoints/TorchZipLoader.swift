@@ -20,7 +20,13 @@ enum TorchZipLoader {
         let pickle = try archive.data(of: archive.entry(named: prefix + "data.pkl")!)
         var reader = ByteReader(pickle, what: "\(prefix)data.pkl")
         var unpickler = Unpickler()
-        let root = try unpickler.load(&reader)
+        let root: PickleValue
+        do {
+            root = try unpickler.load(&reader)
+        } catch where error.code == .truncated {
+            // The archive itself is complete; a record shorter than its pickle is damage.
+            throw .corrupt("\(prefix)data.pkl ends in the middle of its pickle")
+        }
         let arena = unpickler.arena
 
         let (pairs, selectionNotes) = try StateDictSelection.select(root, arena: arena, entry: entry)

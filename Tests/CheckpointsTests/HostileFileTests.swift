@@ -91,6 +91,9 @@ struct HostileFileTests {
         let error = try #require(checkpointError { try load(bytes, name: "random.pth") })
         #expect(error.code == .unknownFormat)
         #expect(error.description == "random.pth: not a PyTorch (.pt/.pth) or safetensors checkpoint (file starts with bytes 17 \(String(format: "%02x %02x %02x", bytes[1], bytes[2], bytes[3])))")
+        let pickleLike: [UInt8] = [0x80, 0x02, 0xFF] + bytes.prefix(100)
+        let notTorch = try #require(checkpointError { try load(pickleLike) })
+        #expect(notTorch.code == .unknownFormat && notTorch.message.contains("not a torch.save checkpoint"), "\(notTorch)")
         let lfs = Array("version https://git-lfs.github.com/spec/v1\noid sha256:abc\n".utf8)
         #expect(checkpointError { try load(lfs) }?.message.contains("git lfs pull") == true)
     }
@@ -169,5 +172,15 @@ struct HostileFileTests {
                 _ = try? load(bytes)
             }
         }
+    }
+
+    @Test func bigEndianLegacyIsRefused() throws {
+        var info = PickleBytes()
+        info.op(0x7D); info.unicode("little_endian"); info.op(0x89); info.op(0x73); info.stop()
+        let header = Array(legacyHeader().dropLast(4)) + info.bytes   // replace the empty sys_info
+        var body = PickleBytes()
+        body.op(0x7D); body.stop()
+        let error = try #require(checkpointError { try load(header + body.bytes) })
+        #expect(error.code == .unsupported && error.message.contains("big-endian"), "\(error)")
     }
 }

@@ -117,6 +117,9 @@ def views():
     sd["scalar"] = torch.tensor(3.25)
     sd["empty"] = torch.zeros(0, 3)
     sd["param"] = nn.Parameter(torch.randn(4))
+    with_attr = torch.randn(2, 2)
+    with_attr.note = "python attribute"            # pickled via _rebuild_from_type_v2
+    sd["with_attr"] = with_attr
     return sd
 
 
