@@ -33,7 +33,10 @@ let package = Package(
         ),
         .target(name: "TestSupport", dependencies: ["Engine", "Checkpoints", "Models"], path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
+        .testTarget(
+            name: "CheckpointsTests", dependencies: ["Checkpoints"],
+            exclude: ["Fixtures", "make_checkpoint_fixtures.py"]
+        ),
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "Checkpoints", "Engine", "TestSupport"]

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `gantry` command tree: thin commands over the Engine, Checkpoints and Models libraries.
+@main
+struct Gantry: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gantry",
+        abstract: "Translate images between visual domains with pix2pix, CycleGAN and StarGAN generators.",
+        version: "0.1.0",
+        subcommands: [Inspect.self, Bench.self]
+    )
+}

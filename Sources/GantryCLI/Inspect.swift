@@ -1,0 +1,118 @@
+import ArgumentParser
+import Checkpoints
+import Foundation
+import Models
+
+/// `gantry inspect CKPT`: what a checkpoint holds and how Gantry will run it.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a checkpoint's format, detected architecture and size constraints.",
+        discussion: "Reads PyTorch (.pth/.ckpt, zip and legacy formats) and safetensors files without running any code from them. Exits 1 with a one-line reason when the file cannot be used."
+    )
+
+    @Argument(help: "Checkpoint file.")
+    var checkpoint: String
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    @OptionGroup var architecture: ArchitectureOptions
+
+    func run() throws {
+        let url = URL(fileURLWithPath: checkpoint)
+        let summary: CheckpointSummary
+        do {
+            let file = try Checkpoint.load(contentsOf: url)
+            let (generator, report) = try Generator.load(file, overrides: architecture.overrides)
+            summary = CheckpointSummary(path: checkpoint, format: file.format, generator: generator, report: report,
+                                        tensorCount: file.stateDict.count)
+        } catch let error as CheckpointError {
+            throw fail(error.description)
+        } catch {
+            throw fail("\(checkpoint): \(error)")
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+        } else {
+            print(summary.text)
+        }
+    }
+}
+
+/// Prints a one-line error to stderr and returns the exit code to throw.
+func fail(_ message: String, code: Int32 = 1) -> ExitCode {
+    FileHandle.standardError.write(Data("gantry: error: \(message)\n".utf8))
+    return ExitCode(code)
+}
+
+/// What `inspect` reports, in one place for the text and JSON forms.
+struct CheckpointSummary: Encodable {
+    struct SizeConstraint: Encodable {
+        var multiple: Int
+        var required: Bool
+        var description: String
+    }
+
+    var path: String
+    var format: String
+    var family: String
+    var network: String
+    var architecture: GeneratorArchitecture
+    var parameters: Int
+    var tensorsInFile: Int
+    var inputChannels: Int
+    var outputChannels: Int
+    var conditionChannels: Int
+    var size: SizeConstraint
+    var normalisations: [String]
+    var assumptions: [String]
+
+    init(path: String, format: CheckpointFormat, generator: Generator, report: LoadReport, tensorCount: Int) {
+        let a = generator.architecture
+        self.path = path
+        self.format = format.rawValue
+        family = a.family.rawValue
+        network = a.name
+        architecture = a
+        parameters = generator.parameterCount
+        tensorsInFile = tensorCount
+        inputChannels = a.inputChannels
+        outputChannels = a.outputChannels
+        conditionChannels = a.conditionChannels
+        let sizeText: String
+        switch a.family {
+        case .resnet: sizeText = "any size; output is 4·ceil(H/4) × 4·ceil(W/4), so sides that are multiples of 4 keep their size"
+        case .stargan: sizeText = "any size; output is 4·floor(H/4) × 4·floor(W/4), so sides that are multiples of 4 keep their size"
+        case .unet: sizeText = "height and width must be divisible by \(a.sizeMultiple) (2^\(a.depth)); other sizes cannot run"
+        }
+        size = SizeConstraint(multiple: a.sizeMultiple, required: a.requiresExactMultiple, description: sizeText)
+        normalisations = report.notes
+        assumptions = report.assumptions
+    }
+
+    var text: String {
+        let a = architecture
+        let familyName = ["resnet": "pix2pix/CycleGAN ResnetGenerator", "unet": "pix2pix/CycleGAN UnetGenerator",
+                          "stargan": "StarGAN Generator"][family]!
+        var details = ["ngf \(a.ngf)", "norm \(a.norm.rawValue)"]
+        switch a.family {
+        case .resnet: details += ["\(a.depth) residual blocks", a.dropout ? "dropout" : "no dropout"]
+        case .unet: details += ["num_downs \(a.depth)", a.dropout ? "dropout" : "no dropout"]
+        case .stargan: details += ["repeat_num \(a.depth)", "c_dim \(a.conditionChannels)"]
+        }
+        var lines = [
+            "file:        \(path)",
+            "format:      \(format)",
+            "network:     \(network) (\(familyName))",
+            "             \(details.joined(separator: ", "))",
+            "channels:    \(inputChannels) → \(outputChannels)" + (conditionChannels > 0 ? " (+\(conditionChannels) label planes)" : ""),
+            "parameters:  \(parameters.formatted()) (\(tensorsInFile) tensors in file)",
+            "input size:  \(size.description)",
+        ]
+        lines.append("normalised:  " + (normalisations.isEmpty ? "nothing needed" : normalisations.joined(separator: "\n             ")))
+        if !assumptions.isEmpty { lines.append("assumed:     " + assumptions.joined(separator: "\n             ")) }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,139 @@
+import Checkpoints
+
+/// Reads the architecture of a generator from its state_dict keys and shapes, so users never
+/// pass `--netG`-style flags.
+public enum ArchitectureDetection {
+    /// Values a user may force where the keys cannot tell (UNet dropout) or to resolve a mismatch.
+    public struct Overrides: Sendable, Equatable {
+        public var family: GeneratorArchitecture.Family?
+        public var ngf: Int?
+        public var depth: Int?
+        public var norm: GeneratorArchitecture.Norm?
+        public var dropout: Bool?
+        public var inputChannels: Int?
+        public var outputChannels: Int?
+        public var conditionChannels: Int?
+
+        public init(family: GeneratorArchitecture.Family? = nil, ngf: Int? = nil, depth: Int? = nil,
+                    norm: GeneratorArchitecture.Norm? = nil, dropout: Bool? = nil, inputChannels: Int? = nil,
+                    outputChannels: Int? = nil, conditionChannels: Int? = nil) {
+            self.family = family
+            self.ngf = ngf
+            self.depth = depth
+            self.norm = norm
+            self.dropout = dropout
+            self.inputChannels = inputChannels
+            self.outputChannels = outputChannels
+            self.conditionChannels = conditionChannels
+        }
+
+        public var isEmpty: Bool { self == Overrides() }
+    }
+
+    /// The detected architecture and what could not be read from the keys.
+    public struct Result: Sendable {
+        public var architecture: GeneratorArchitecture
+        /// Facts that were assumed rather than read, e.g. UNet dropout.
+        public var assumptions: [String]
+    }
+
+    /// Detects the family and hyper-parameters; throws `unknownArchitecture` when the keys match
+    /// none of the supported generators.
+    public static func detect(_ sd: StateDict, overrides: Overrides = Overrides()) throws -> Result {
+        let family = try overrides.family ?? detectFamily(sd)
+        var result: Result
+        switch family {
+        case .resnet: result = try detectResnet(sd)
+        case .unet: result = try detectUnet(sd)
+        case .stargan: result = try detectStarGAN(sd)
+        }
+        var a = result.architecture
+        if let v = overrides.ngf { a.ngf = v }
+        if let v = overrides.depth { a.depth = v }
+        if let v = overrides.norm { a.norm = v }
+        if let v = overrides.dropout {
+            a.dropout = v
+            result.assumptions.removeAll { $0.hasPrefix("dropout") }
+        }
+        if let v = overrides.inputChannels { a.inputChannels = v }
+        if let v = overrides.outputChannels { a.outputChannels = v }
+        if let v = overrides.conditionChannels { a.conditionChannels = v }
+        result.architecture = a
+        return result
+    }
+
+    static func detectFamily(_ sd: StateDict) throws -> GeneratorArchitecture.Family {
+        if sd["model.model.0.weight"] != nil { return .unet }
+        if sd["model.1.weight"]?.shape.count == 4, sd.keys.contains(where: { $0.hasPrefix("model.10.conv_block.") }) {
+            return .resnet
+        }
+        if sd["main.0.weight"]?.shape.count == 4 { return .stargan }
+        let sample = sd.keys.prefix(4).joined(separator: ", ")
+        if sd.keys.contains(where: { $0.hasPrefix("model.") }) && sd["model.1.weight"] != nil {
+            // ResNet stem without blocks: n_blocks = 0 is legal in the reference.
+            return .resnet
+        }
+        throw ModelError(.unknownArchitecture,
+            "not a pix2pix/CycleGAN or StarGAN generator: expected keys like model.1.weight (ResNet), model.model.0.weight (UNet) or main.0.weight (StarGAN); found \(sd.count) keys starting \(sample)")
+    }
+
+    private static func shape(_ sd: StateDict, _ key: String) throws -> [Int] {
+        guard let s = sd[key]?.shape else {
+            throw ModelError(.unknownArchitecture, "expected key \(key) is missing")
+        }
+        return s
+    }
+
+    static func detectResnet(_ sd: StateDict) throws -> Result {
+        let stem = try shape(sd, "model.1.weight")
+        let blockIndices = Set(sd.keys.compactMap { key -> Int? in
+            let parts = key.split(separator: ".")
+            guard parts.count > 2, parts[0] == "model", parts[2] == "conv_block" else { return nil }
+            return Int(parts[1])
+        })
+        let blocks = blockIndices.count
+        let last = try shape(sd, "model.\(17 + blocks).weight")
+        let norm: GeneratorArchitecture.Norm =
+            sd["model.2.weight"] != nil ? .batch : (sd["model.1.bias"] != nil ? .instance : .none)
+        // With dropout the second conv of each block moves from conv_block.5 to conv_block.6.
+        let dropout = blocks > 0 && sd["model.10.conv_block.6.weight"]?.shape.count == 4
+        return Result(architecture: .resnet(blocks: blocks, ngf: stem[0], norm: norm, dropout: dropout,
+                                            inputChannels: stem[1], outputChannels: last[0]),
+                      assumptions: [])
+    }
+
+    static func detectUnet(_ sd: StateDict) throws -> Result {
+        let first = try shape(sd, "model.model.0.weight")
+        let last = try shape(sd, "model.model.3.weight")
+        // Level k ≥ 2 lives under model.model.1.model(.3.model)^(k-2).
+        var prefix = "model.model.1.model."
+        var downs = 1
+        while sd["\(prefix)1.weight"] != nil {
+            downs += 1
+            prefix += "3.model."
+        }
+        let norm: GeneratorArchitecture.Norm =
+            sd["model.model.1.model.2.weight"] != nil ? .batch : (sd["model.model.0.bias"] != nil ? .instance : .none)
+        // Dropout changes no UNet key; the reference builds pix2pix's UNets with it.
+        return Result(architecture: .unet(downs: downs, ngf: first[0], norm: norm, dropout: true,
+                                          inputChannels: first[1], outputChannels: last[1]),
+                      assumptions: ["dropout layers assumed present (UNet checkpoints do not record them; matters only with --dropout)"])
+    }
+
+    static func detectStarGAN(_ sd: StateDict) throws -> Result {
+        let first = try shape(sd, "main.0.weight")
+        let repeats = Set(sd.keys.compactMap { key -> Int? in
+            let parts = key.split(separator: ".")
+            guard parts.count > 3, parts[0] == "main", parts[2] == "main" else { return nil }
+            return Int(parts[1])
+        }).count
+        let last = try shape(sd, "main.\(15 + repeats).weight")
+        let imageChannels = last[0]
+        guard first[1] > imageChannels else {
+            throw ModelError(.unknownArchitecture, "StarGAN first conv takes \(first[1]) channels, no room for label planes beside \(imageChannels) image channels")
+        }
+        return Result(architecture: .stargan(conditions: first[1] - imageChannels, convDim: first[0], repeats: repeats,
+                                             imageChannels: imageChannels),
+                      assumptions: [])
+    }
+}
