@@ -1,5 +1,6 @@
 #include "cdnnl.h"
 
+#include <malloc.h>
 #include <string.h>
 
 #if DNNL_VERSION_MAJOR >= 3
@@ -12,6 +13,36 @@ extern int omp_get_max_threads(void);
 dnnl_status_t gantry_set_max_isa(dnnl_cpu_isa_t isa) { return dnnl_set_max_cpu_isa(isa); }
 void gantry_set_num_threads(int n) { omp_set_num_threads(n); }
 int gantry_get_max_threads(void) { return omp_get_max_threads(); }
+
+// libgomp's entry point for a parallel region, called directly: Swift's clang emits the LLVM
+// OpenMP ABI (__kmpc_*) for pragmas, which Debian's libgomp-based oneDNN does not provide.
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+
+struct parallel_job {
+    long count;
+    long next;  // shared work counter: dynamic scheduling, one index at a time
+    void *context;
+    void (*body)(void *, long);
+};
+
+static void parallel_worker(void *data) {
+    struct parallel_job *job = data;
+    for (;;) {
+        long i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+        if (i >= job->count) break;
+        job->body(job->context, i);
+    }
+}
+
+void gantry_parallel_for(long count, void *context, void (*body)(void *, long)) {
+    struct parallel_job job = {count, 0, context, body};
+    GOMP_parallel(parallel_worker, &job, 0, 0);
+}
+
+void gantry_tune_allocator(void) {
+    mallopt(M_MMAP_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+}
 
 static dnnl_status_t any_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims) {
     return dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, dnnl_format_tag_any);

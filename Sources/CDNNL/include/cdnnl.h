@@ -55,6 +55,15 @@ dnnl_status_t gantry_set_max_isa(dnnl_cpu_isa_t isa);
 void gantry_set_num_threads(int n);
 int gantry_get_max_threads(void);
 
+/// Runs body(context, i) for i in 0..<count on oneDNN's OpenMP thread team, so Swift's
+/// elementwise loops share threads with the convolutions instead of competing with spinning
+/// OpenMP workers.
+void gantry_parallel_for(long count, void *context, void (*body)(void *context, long index));
+
+/// Keeps large freed buffers in the heap instead of returning them to the kernel, so tensors
+/// of the same size reuse pages instead of faulting in fresh zeroed ones on every op.
+void gantry_tune_allocator(void);
+
 /// Creates a forward (de)convolution primitive descriptor with format_tag_any for
 /// src, weights and dst, and a user-managed scratchpad.
 dnnl_status_t gantry_conv_pd_create(dnnl_primitive_desc_t *pd, dnnl_engine_t engine,

@@ -1,19 +1,19 @@
-import Dispatch
-
-/// Lets a non-Sendable closure cross into `concurrentPerform`. Safe here because every caller
-/// writes disjoint slices of freshly allocated buffers per index.
-private struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-}
+import CDNNL
 
 /// Runs `body(i)` for `0..<count`, across cores when the work is big enough to pay for it.
 /// Used for per-plane elementwise loops; `elementsPerItem` estimates each item's cost.
+///
+/// The work runs on oneDNN's OpenMP team: a second pool (Dispatch) would fight OpenMP's
+/// spin-waiting workers for the same cores between convolutions.
 @inline(__always)
 func parallelFor(_ count: Int, elementsPerItem: Int, _ body: (Int) -> Void) {
     if count > 1 && count * elementsPerItem >= 1 << 15 {
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(value: body)
-            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+            withUnsafePointer(to: body) { boxed in
+                gantry_parallel_for(count, UnsafeMutableRawPointer(mutating: boxed)) { context, index in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+                }
+            }
         }
     } else {
         for i in 0..<count { body(i) }

@@ -56,7 +56,7 @@ extension Generator {
             throw ModelError(.architectureMismatch,
                 "does not fit \(detected.architecture)\(hint): " + parts.joined(separator: "; "))
         }
-        if filled > 0 { notes.append("filled \(filled) missing BatchNorm num_batches_tracked entries (pre-0.4.1 checkpoint)") }
+        if filled > 0 { notes.append("filled \(filled) missing num_batches_tracked entries (pre-0.4.1 checkpoint)") }
 
         for entry in expected {
             guard let t = sd[entry.key] else { continue }
