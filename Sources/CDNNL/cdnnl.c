@@ -1,6 +1,5 @@
 #include "cdnnl.h"
 
-#include <malloc.h>
 #include <string.h>
 
 #if DNNL_VERSION_MAJOR >= 3
@@ -37,11 +36,6 @@ static void parallel_worker(void *data) {
 void gantry_parallel_for(long count, void *context, void (*body)(void *, long)) {
     struct parallel_job job = {count, 0, context, body};
     GOMP_parallel(parallel_worker, &job, 0, 0);
-}
-
-void gantry_tune_allocator(void) {
-    mallopt(M_MMAP_THRESHOLD, 512 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1024 << 20);
 }
 
 static dnnl_status_t any_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims) {

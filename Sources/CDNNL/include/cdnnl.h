@@ -60,10 +60,6 @@ int gantry_get_max_threads(void);
 /// OpenMP workers.
 void gantry_parallel_for(long count, void *context, void (*body)(void *context, long index));
 
-/// Keeps large freed buffers in the heap instead of returning them to the kernel, so tensors
-/// of the same size reuse pages instead of faulting in fresh zeroed ones on every op.
-void gantry_tune_allocator(void);
-
 /// Creates a forward (de)convolution primitive descriptor with format_tag_any for
 /// src, weights and dst, and a user-managed scratchpad.
 dnnl_status_t gantry_conv_pd_create(dnnl_primitive_desc_t *pd, dnnl_engine_t engine,

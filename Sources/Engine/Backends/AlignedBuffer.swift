@@ -8,12 +8,8 @@ final class AlignedBuffer {
 
     init(byteCount: Int) {
         self.byteCount = byteCount
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, 64, max(byteCount, 64)) == 0, let raw else {
-            fatalError("out of memory allocating a \(byteCount)-byte buffer")
-        }
-        pointer = raw
+        pointer = BufferPool.shared.allocate(byteCount)
     }
 
-    deinit { free(pointer) }
+    deinit { BufferPool.shared.release(pointer, bytes: byteCount) }
 }

@@ -22,12 +22,14 @@ final class ConvPlan {
     // The plain-layout views (data handles set per call) and, when oneDNN wants another layout,
     // internal memories with their reorders.
     let srcPlain: dnnl_memory_t
-    let srcInternal: (memory: dnnl_memory_t, reorder: dnnl_primitive_t, buffer: AlignedBuffer)?
+    // Internal memories have no buffer between calls: at 1024×768 a plan's blocked copies and
+    // Winograd scratchpad run to hundreds of MB, and plans live as long as the cache.
+    let srcInternal: (memory: dnnl_memory_t, reorder: dnnl_primitive_t, bytes: Int)?
     let dstPlain: dnnl_memory_t
-    let dstInternal: (memory: dnnl_memory_t, reorder: dnnl_primitive_t, buffer: AlignedBuffer)?
+    let dstInternal: (memory: dnnl_memory_t, reorder: dnnl_primitive_t, bytes: Int)?
     let weightsPlain: dnnl_memory_t
     let biasPlain: dnnl_memory_t?
-    let scratchpad: (memory: dnnl_memory_t, buffer: AlignedBuffer)?
+    let scratchpad: (memory: dnnl_memory_t, bytes: Int)?
 
     init(key: ConvPlanKey, outputShape: [Int], engine: dnnl_engine_t) throws {
         self.key = key
@@ -71,10 +73,9 @@ final class ConvPlan {
         dstInternal = try Self.internalMemory(pd!, GANTRY_MD_DST, outputShape, engine, to: dstPlain)
         let scratchBytes = gantry_pd_md_size(pd, GANTRY_MD_SCRATCHPAD)
         if scratchBytes > 0 {
-            let buffer = AlignedBuffer(byteCount: scratchBytes)
             var mem: dnnl_memory_t?
-            try DNNLRuntime.check(gantry_memory_create_from_pd(&mem, pd, GANTRY_MD_SCRATCHPAD, engine, buffer.pointer), "create a scratchpad")
-            scratchpad = (mem!, buffer)
+            try DNNLRuntime.check(gantry_memory_create_from_pd(&mem, pd, GANTRY_MD_SCRATCHPAD, engine, nil), "create a scratchpad")
+            scratchpad = (mem!, scratchBytes)
         } else {
             scratchpad = nil
         }
@@ -107,6 +108,15 @@ final class ConvPlan {
     func execute(_ x: Tensor, weights: PreparedWeights, bias: Tensor?, into y: Tensor, stream: dnnl_stream_t) throws {
         dnnl_memory_set_data_handle(srcPlain, x.storage.pointer)
         dnnl_memory_set_data_handle(dstPlain, y.storage.pointer)
+        // Buffers for this call only; freed blocks stay in the heap (see gantry_tune_allocator),
+        // so this costs no page faults after the first image.
+        let srcBuffer = srcInternal.map { AlignedBuffer(byteCount: $0.bytes) }
+        let dstBuffer = dstInternal.map { AlignedBuffer(byteCount: $0.bytes) }
+        let scratchBuffer = scratchpad.map { AlignedBuffer(byteCount: $0.bytes) }
+        defer { withExtendedLifetime((srcBuffer, dstBuffer, scratchBuffer)) {} }
+        if let s = srcInternal { dnnl_memory_set_data_handle(s.memory, srcBuffer!.pointer) }
+        if let d = dstInternal { dnnl_memory_set_data_handle(d.memory, dstBuffer!.pointer) }
+        if let p = scratchpad { dnnl_memory_set_data_handle(p.memory, scratchBuffer!.pointer) }
         var src = srcPlain
         if let s = srcInternal {
             try Self.run(s.reorder, stream, [(GANTRY_ARG_FROM, srcPlain), (GANTRY_ARG_TO, s.memory)])
@@ -141,19 +151,18 @@ final class ConvPlan {
     private static func internalMemory(
         _ pd: dnnl_primitive_desc_t, _ which: gantry_md_which, _ dims: [Int], _ engine: dnnl_engine_t,
         from source: dnnl_memory_t? = nil, to target: dnnl_memory_t? = nil
-    ) throws -> (memory: dnnl_memory_t, reorder: dnnl_primitive_t, buffer: AlignedBuffer)? {
+    ) throws -> (memory: dnnl_memory_t, reorder: dnnl_primitive_t, bytes: Int)? {
         let d = dims.map(Int64.init)
         if gantry_pd_md_is_plain(pd, which, Int32(d.count), d, dnnl_nchw) != 0 { return nil }
-        let buffer = AlignedBuffer(byteCount: gantry_pd_md_size(pd, which))
         var mem: dnnl_memory_t?
-        try DNNLRuntime.check(gantry_memory_create_from_pd(&mem, pd, which, engine, buffer.pointer), "create an internal memory")
+        try DNNLRuntime.check(gantry_memory_create_from_pd(&mem, pd, which, engine, nil), "create an internal memory")
         var reorder: dnnl_primitive_t?
         if let source {
             try DNNLRuntime.check(gantry_reorder_create(&reorder, source, mem, engine), "create an input reorder")
         } else if let target {
             try DNNLRuntime.check(gantry_reorder_create(&reorder, mem, target, engine), "create an output reorder")
         }
-        return (mem!, reorder!, buffer)
+        return (mem!, reorder!, gantry_pd_md_size(pd, which))
     }
 }
 

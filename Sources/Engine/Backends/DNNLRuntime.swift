@@ -20,7 +20,6 @@ enum DNNLRuntime {
 
     nonisolated(unsafe) static let shared: (engine: dnnl_engine_t, stream: dnnl_stream_t)? = {
         _ = isaCap
-        gantry_tune_allocator()
         var engine: dnnl_engine_t?
         guard dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success, let engine else { return nil }
         var stream: dnnl_stream_t?

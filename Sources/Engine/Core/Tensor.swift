@@ -10,17 +10,13 @@ public final class TensorStorage: @unchecked Sendable {
 
     init(count: Int) {
         self.count = count
-        var raw: UnsafeMutableRawPointer?
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes for a tensor")
-        }
+        let raw = BufferPool.shared.allocate(max(count, 1) * MemoryLayout<Float>.stride)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
     func bumpVersion() { version &+= 1 }
 
-    deinit { free(pointer) }
+    deinit { BufferPool.shared.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride) }
 }
 
 /// A dense float32 tensor in row-major order; 4-D tensors are NCHW, as in PyTorch.
@@ -30,7 +26,7 @@ public final class TensorStorage: @unchecked Sendable {
 /// just created uses `withUnsafeMutableBufferPointer`.
 public struct Tensor: @unchecked Sendable {
     public let shape: [Int]
-    public let storage: TensorStorage
+    public private(set) var storage: TensorStorage
 
     /// A zero-filled tensor.
     public init(zeros shape: [Int]) {
@@ -84,6 +80,9 @@ public struct Tensor: @unchecked Sendable {
         defer { storage.bumpVersion() }
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
     }
+
+    /// True when no other handle shares this storage, so an op may write its result over it.
+    public mutating func isUniquelyReferenced() -> Bool { isKnownUniquelyReferenced(&storage) }
 
     /// A deep copy with its own storage.
     public func copy() -> Tensor {

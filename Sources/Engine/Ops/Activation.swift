@@ -15,9 +15,10 @@ public enum Activation: Equatable, Sendable {
         }
     }
 
-    /// Applies the activation to every element, returning a new tensor.
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = Tensor(uninitialized: x.shape)
+    /// Applies the activation to every element, into `output` (which may be `x`) or a new tensor.
+    public func callAsFunction(_ x: Tensor, into output: Tensor? = nil) -> Tensor {
+        let y = output ?? Tensor(uninitialized: x.shape)
+        precondition(y.shape == x.shape, "activation output shape \(y.shape) differs from input \(x.shape)")
         let xp = x.storage.pointer, yp = y.storage.pointer
         let chunk = 1 << 14
         let chunks = (x.count + chunk - 1) / chunk

@@ -1,9 +1,11 @@
-/// `a + b` for tensors of one shape (the residual connection).
-public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+/// `a + b` for tensors of one shape (the residual connection), into `output` (which may be
+/// `a` or `b`) or a new tensor.
+public func add(_ a: Tensor, _ b: Tensor, into output: Tensor? = nil) throws -> Tensor {
     guard a.shape == b.shape else {
         throw EngineError(.shapeMismatch, "cannot add tensors of shapes \(a.shape) and \(b.shape)")
     }
-    let y = Tensor(uninitialized: a.shape)
+    let y = output ?? Tensor(uninitialized: a.shape)
+    precondition(y.shape == a.shape, "add output shape \(y.shape) differs from inputs \(a.shape)")
     let ap = a.storage.pointer, bp = b.storage.pointer, yp = y.storage.pointer
     let chunk = 1 << 14
     parallelFor((a.count + chunk - 1) / chunk, elementsPerItem: chunk) { k in

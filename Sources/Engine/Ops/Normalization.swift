@@ -22,8 +22,10 @@ public struct NormOutput {
 /// `y = act((x - mean) / sqrt(var + eps) * weight + bias)` over an NCHW tensor.
 ///
 /// Statistics are accumulated in Double: float sums over a 1024×768 plane lose ~1e-4.
+///
+/// `output` may be `x` itself (statistics are taken before anything is written) to save memory.
 public func normalize(_ x: Tensor, statistics: NormStatistics, weight: Tensor?, bias: Tensor?,
-                      epsilon: Float = 1e-5, activation: Activation? = nil) throws -> NormOutput {
+                      epsilon: Float = 1e-5, activation: Activation? = nil, into output: Tensor? = nil) throws -> NormOutput {
     let (n, c, h, w) = x.nchw
     for (name, t) in [("weight", weight), ("bias", bias)] {
         if let t, t.shape != [c] {
@@ -49,7 +51,8 @@ public func normalize(_ x: Tensor, statistics: NormStatistics, weight: Tensor?, 
         variance = v.values
     }
     let invStd = variance.map { 1 / (Float($0) + epsilon).squareRoot() }
-    let y = Tensor(uninitialized: x.shape)
+    let y = output ?? Tensor(uninitialized: x.shape)
+    precondition(y.shape == x.shape, "normalize output shape \(y.shape) differs from input \(x.shape)")
     let yp = y.storage.pointer
     let wp = weight?.storage.pointer, bp = bias?.storage.pointer
     let perInstance = mean.count == n * c && statistics.isPerInstance

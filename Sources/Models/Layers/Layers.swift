@@ -95,7 +95,7 @@ public final class Norm2d: Module {
         try forward(x, context, activation: nil)
     }
 
-    func forward(_ x: Tensor, _ context: ForwardContext, activation: Activation?) throws -> Tensor {
+    func forward(_ x: Tensor, _ context: ForwardContext, activation: Activation?, into output: Tensor? = nil) throws -> Tensor {
         let statistics: NormStatistics
         switch (kind, context.batchNorm) {
         case (.batch, .batchStatistics): statistics = .perBatch
@@ -104,7 +104,7 @@ public final class Norm2d: Module {
         case (.instance, _): statistics = .perInstance
         }
         return try normalize(x, statistics: statistics, weight: tensor("weight"), bias: tensor("bias"),
-                             activation: activation).output
+                             activation: activation, into: output).output
     }
 }
 

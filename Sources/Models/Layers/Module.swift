@@ -97,10 +97,17 @@ public final class Sequential: Module {
         while i < children.count {
             let layer = children[i].module
             // A norm followed by an activation runs as one pass over memory.
-            if let norm = layer as? Norm2d, i + 1 < children.count,
-               let act = children[i + 1].module as? ActivationLayer {
-                y = try norm.forward(y, context, activation: act.activation)
-                i += 2
+            // Results overwrite intermediates nobody else holds: at 1024×768 each is 200 MB.
+            let reusable: Tensor? = y.isUniquelyReferenced() ? y : nil
+            if let norm = layer as? Norm2d {
+                let act = (i + 1 < children.count ? children[i + 1].module as? ActivationLayer : nil)?.activation
+                y = try norm.forward(y, context, activation: act, into: reusable)
+                i += act == nil ? 1 : 2
+                continue
+            }
+            if let act = layer as? ActivationLayer {
+                y = act.activation(y, into: reusable)
+                i += 1
                 continue
             }
             y = try layer.forward(y, context)

@@ -34,6 +34,8 @@ final class StarGANResidualBlock: Module {
     }
 
     override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        try add(x, children[0].module.forward(x, context))
+        var residual = try children[0].module.forward(x, context)
+        let reuse = residual.isUniquelyReferenced()
+        return try add(x, residual, into: reuse ? residual : nil)
     }
 }
