@@ -37,6 +37,7 @@ let package = Package(
             name: "CheckpointsTests", dependencies: ["Checkpoints"],
             exclude: ["Fixtures", "make_checkpoint_fixtures.py"]
         ),
+        .testTarget(name: "CLITests", dependencies: ["GantryCLI", "TestSupport"]),
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "Checkpoints", "Engine", "TestSupport"]

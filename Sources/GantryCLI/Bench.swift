@@ -65,73 +65,104 @@ struct Bench: ParsableCommand {
         }
     }
 
+    @Flag(name: .customLong("in-process"), help: "Run every case in this process (default: one child process per case, so peak memory is per case).")
+    var inProcess = false
+
     func run() throws {
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        var results: [BenchResult] = []
+        var rows: [(gantry: BenchResult, peer: BenchResult?)] = []
         for (name, arch) in try parsedNets() {
-            let generator = Generator(arch)
-            generator.initializeRandomly(seed: 1)
             for size in try parsedSizes() {
-                let counter = CountingBackend(try DNNLBackend(algorithm: algorithm, threads: threadCount))
-                let context = ForwardContext(backend: counter)
-                let x = Tensor(shape: [1, arch.inputChannels, size.height, size.width], repeating: 0.1)
-                for _ in 0..<warmup { _ = try generator.forward(x, context: context) }
-                counter.flops = 0
-                var times: [Double] = []
-                for _ in 0..<runs {
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    _ = try generator.forward(x, context: context)
-                    times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                // Gantry then its peer, case by case, so a noisy minute hits both sides alike.
+                let mine = inProcess ? try measure(name, arch, size, threads: threadCount)
+                                     : try runChild(name, size, threads: threadCount)
+                let theirs = try peer.map { try runPeer(python: $0, net: name, size: size, threads: threadCount) }
+                rows.append((mine, theirs ?? nil))
+                if !json {
+                    print(mine.line)
+                    if let p = theirs ?? nil {
+                        print(p.line)
+                        print(String(format: "  → %@ %dx%d: %.2f× PyTorch's throughput", name, size.width, size.height, p.median / mine.median))
+                    }
                 }
-                let gflop = Double(counter.flops) / Double(runs) / 1e9
-                results.append(BenchResult(engine: "gantry", net: name, width: size.width, height: size.height,
-                                           threads: threadCount, runs: runs, times: times, gflop: gflop,
-                                           peakRSSMB: peakRSSMegabytes(), detail: counter.wrapped.name))
-                if !json { print(results.last!.line) }
             }
         }
-        var peers: [BenchResult] = []
-        if let peer { peers = try runPeer(python: peer, threads: threadCount) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            for r in results + peers { print(String(decoding: try encoder.encode(r), as: UTF8.self)) }
-            return
-        }
-        for p in peers { print(p.line) }
-        for r in results {
-            guard let p = peers.first(where: { $0.net == r.net && $0.width == r.width && $0.height == r.height }) else { continue }
-            print(String(format: "%@ %dx%d: gantry %.3f s vs pytorch %.3f s → %.2f× PyTorch's throughput",
-                         r.net, r.width, r.height, r.median, p.median, p.median / r.median))
+            for r in rows.flatMap({ [$0.gantry] + ($0.peer.map { [$0] } ?? []) }) {
+                print(String(decoding: try encoder.encode(r), as: UTF8.self))
+            }
         }
     }
 
-    private func runPeer(python: String, threads: Int) throws -> [BenchResult] {
+    private func measure(_ name: String, _ arch: GeneratorArchitecture, _ size: (width: Int, height: Int),
+                         threads: Int) throws -> BenchResult {
+        let generator = Generator(arch)
+        generator.initializeRandomly(seed: 1)
+        let counter = CountingBackend(try DNNLBackend(algorithm: algorithm, threads: threads))
+        let context = ForwardContext(backend: counter)
+        let x = Tensor(shape: [1, arch.inputChannels, size.height, size.width], repeating: 0.1)
+        for _ in 0..<warmup { _ = try generator.forward(x, context: context) }
+        counter.flops = 0
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try generator.forward(x, context: context)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return BenchResult(engine: "gantry", net: name, width: size.width, height: size.height, threads: threads,
+                           runs: runs, times: times, gflop: Double(counter.flops) / Double(runs) / 1e9,
+                           peakRSSMB: peakRSSMegabytes(), detail: counter.wrapped.name)
+    }
+
+    private func runChild(_ name: String, _ size: (width: Int, height: Int), threads: Int) throws -> BenchResult {
+        let output = try capture(Bundle.main.executablePath ?? CommandLine.arguments[0], [
+            "bench", "--in-process", "--json", "--nets", name, "--sizes", "\(size.width)x\(size.height)",
+            "--runs", String(runs), "--warmup", String(warmup), "--threads", String(threads),
+            "--algorithm", algorithm.rawValue,
+        ])
+        guard let line = output.split(separator: "\n").first,
+              let result = try? JSONDecoder().decode(BenchResult.self, from: Data(line.utf8)) else {
+            throw fail("benchmark child printed no result")
+        }
+        return result
+    }
+
+    private func runPeer(python: String, net: String, size: (width: Int, height: Int), threads: Int) throws -> BenchResult? {
+        let output = try capture(python, [peerScript, "--threads", String(threads), "--runs", String(runs),
+                                          "--warmup", String(warmup), "--sizes", "\(size.width)x\(size.height)",
+                                          "--nets", net, "--json"])
+        for line in output.split(separator: "\n") {
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let median = obj["median_s"] as? Double else { continue }
+            let minimum = obj["min_s"] as? Double ?? median
+            return BenchResult(engine: "pytorch", net: net, width: size.width, height: size.height, threads: threads,
+                               runs: runs, times: [minimum, median, median], gflop: obj["gflop"] as? Double ?? 0,
+                               peakRSSMB: obj["peak_rss_mb"] as? Double ?? 0,
+                               detail: "torch \(obj["torch_version"] as? String ?? "?") eager fp32")
+        }
+        return nil
+    }
+
+    private func capture(_ executable: String, _ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [peerScript, "--threads", String(threads), "--runs", String(runs), "--warmup", String(warmup),
-                             "--sizes", sizes, "--nets", nets, "--json"]
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw fail("peer script exited with status \(process.terminationStatus)") }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let net = obj["net"] as? String, let w = obj["width"] as? Int, let h = obj["height"] as? Int,
-                  let median = obj["median_s"] as? Double else { return nil }
-            let minimum = obj["min_s"] as? Double ?? median
-            return BenchResult(engine: "pytorch", net: net, width: w, height: h, threads: threads, runs: runs,
-                               times: [median, minimum, median], gflop: obj["gflop"] as? Double ?? 0,
-                               peakRSSMB: obj["peak_rss_mb"] as? Double ?? 0,
-                               detail: "torch \(obj["torch_version"] as? String ?? "?") eager fp32")
+        guard process.terminationStatus == 0 else {
+            throw fail("\(executable) \(arguments.first ?? "") exited with status \(process.terminationStatus)")
         }
+        return String(decoding: data, as: UTF8.self)
     }
 }
 
 /// One benchmark case's timings.
-struct BenchResult: Encodable {
+struct BenchResult: Codable {
     var engine: String, net: String, width: Int, height: Int, threads: Int, runs: Int
     var times: [Double]
     var gflop: Double
@@ -148,6 +179,23 @@ struct BenchResult: Encodable {
 
     enum CodingKeys: String, CodingKey { case engine, net, width, height, threads, runs, gflop, detail
         case medianS = "median_s", minS = "min_s", peakRSSMB = "peak_rss_mb", imagesPerS = "images_per_s" }
+
+    init(engine: String, net: String, width: Int, height: Int, threads: Int, runs: Int, times: [Double],
+         gflop: Double, peakRSSMB: Double, detail: String) {
+        (self.engine, self.net, self.width, self.height, self.threads, self.runs) = (engine, net, width, height, threads, runs)
+        (self.times, self.gflop, self.peakRSSMB, self.detail) = (times, gflop, peakRSSMB, detail)
+    }
+
+    /// Reads what `encode` wrote (the child process's line); keeps min and median as the times.
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let median = try c.decode(Double.self, forKey: .medianS), minimum = try c.decode(Double.self, forKey: .minS)
+        self.init(engine: try c.decode(String.self, forKey: .engine), net: try c.decode(String.self, forKey: .net),
+                  width: try c.decode(Int.self, forKey: .width), height: try c.decode(Int.self, forKey: .height),
+                  threads: try c.decode(Int.self, forKey: .threads), runs: try c.decode(Int.self, forKey: .runs),
+                  times: [minimum, median, median], gflop: try c.decode(Double.self, forKey: .gflop),
+                  peakRSSMB: try c.decode(Double.self, forKey: .peakRSSMB), detail: try c.decode(String.self, forKey: .detail))
+    }
 
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)

@@ -44,9 +44,8 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
 
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
         let outShape = try conv2dOutputShape(x, weight: weight, bias: bias, geometry: geometry)
-        let wantsWinograd = algorithm == .winograd && weight.shape[2] == 3 && weight.shape[3] == 3
-            && geometry.strideH == 1 && geometry.strideW == 1
-        return try run(transposed: false, x, weight, bias, geometry, outShape, winograd: wantsWinograd)
+        return try run(transposed: false, x, weight, bias, geometry, outShape,
+                       winograd: wantsWinograd(weight: weight.shape, geometry: geometry))
     }
 
     public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
@@ -58,9 +57,15 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     public func implementation(forConv2dInput input: [Int], weight: [Int], geometry: ConvGeometry) throws -> String {
         let x = Tensor(zeros: input), w = Tensor(zeros: weight)
         let outShape = try conv2dOutputShape(x, weight: w, bias: nil, geometry: geometry)
-        let wino = algorithm == .winograd && weight[2] == 3 && weight[3] == 3 && geometry.strideH == 1 && geometry.strideW == 1
+        let key = ConvPlanKey(transposed: false, input: input, weight: weight, hasBias: false, geometry: geometry,
+                              winograd: wantsWinograd(weight: weight, geometry: geometry))
         lock.lock(); defer { lock.unlock() }
-        return try plan(ConvPlanKey(transposed: false, input: input, weight: weight, hasBias: false, geometry: geometry, winograd: wino), outShape).implementation
+        return try plan(key, outShape).implementation
+    }
+
+    /// oneDNN implements Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions only.
+    private func wantsWinograd(weight: [Int], geometry: ConvGeometry) -> Bool {
+        algorithm == .winograd && weight[2] == 3 && weight[3] == 3 && geometry.strideH == 1 && geometry.strideW == 1
     }
 
     private func run(transposed: Bool, _ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geometry: ConvGeometry,

@@ -1,0 +1,46 @@
+import Foundation
+
+/// The `gantry` executable built beside the test runner.
+public let gantryExecutable: URL = {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    // The runner may sit inside a bundle directory (Foo.xctest/...) below the products folder.
+    while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("gantry").path), dir.path != "/" {
+        dir.deleteLastPathComponent()
+    }
+    return dir.appendingPathComponent("gantry")
+}()
+
+/// Output of one run of a command.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs `gantry` with `arguments` and waits for it.
+public func runGantry(_ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = gantryExecutable
+    process.arguments = arguments
+    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Drain stderr on another thread while reading stdout, so a chatty child never blocks on a full pipe.
+    let errBox = DataBox()
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+        done.signal()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    done.wait()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errBox.data, as: UTF8.self))
+}
+
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
+}
