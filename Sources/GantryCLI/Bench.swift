@@ -23,11 +23,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed warm-up runs per case.")
     var warmup = 1
 
-    @Option(help: "Threads for oneDNN and for the peer (default: one per core).")
-    var threads: Int?
-
-    @Option(help: "Convolution algorithm: winograd or direct.")
-    var algorithm: DNNLBackend.Algorithm = .winograd
+    @OptionGroup var engine: EngineOptions
 
     @Option(help: "Python interpreter with torch to run benchmarks/peer_pytorch.py beside Gantry.")
     var peer: String?
@@ -69,7 +65,7 @@ struct Bench: ParsableCommand {
     var inProcess = false
 
     func run() throws {
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = engine.threads ?? ProcessInfo.processInfo.activeProcessorCount
         var rows: [(gantry: BenchResult, peer: BenchResult?)] = []
         for (name, arch) in try parsedNets() {
             for size in try parsedSizes() {
@@ -100,7 +96,7 @@ struct Bench: ParsableCommand {
                          threads: Int) throws -> BenchResult {
         let generator = Generator(arch)
         generator.initializeRandomly(seed: 1)
-        let counter = CountingBackend(try DNNLBackend(algorithm: algorithm, threads: threads))
+        let counter = CountingBackend(try DNNLBackend(algorithm: engine.algorithm, threads: threads))
         let context = ForwardContext(backend: counter)
         let x = Tensor(shape: [1, arch.inputChannels, size.height, size.width], repeating: 0.1)
         for _ in 0..<warmup { _ = try generator.forward(x, context: context) }
@@ -120,7 +116,7 @@ struct Bench: ParsableCommand {
         let output = try capture(Bundle.main.executablePath ?? CommandLine.arguments[0], [
             "bench", "--in-process", "--json", "--nets", name, "--sizes", "\(size.width)x\(size.height)",
             "--runs", String(runs), "--warmup", String(warmup), "--threads", String(threads),
-            "--algorithm", algorithm.rawValue,
+            "--algorithm", engine.algorithm.rawValue,
         ])
         guard let line = output.split(separator: "\n").first,
               let result = try? JSONDecoder().decode(BenchResult.self, from: Data(line.utf8)) else {

@@ -19,6 +19,25 @@ struct InferenceOptions: ParsableArguments {
     @Option(help: "StarGAN one-hot target domain K (0-based): shorthand for --condition with a single 1.")
     var domain: Int?
 
+    @OptionGroup var engine: EngineOptions
+
+    func validate() throws {
+        if seed != nil && !dropout { throw ValidationError("--seed only applies with --dropout") }
+        if condition != nil && domain != nil { throw ValidationError("give either --condition or --domain, not both") }
+        if let domain, domain < 0 { throw ValidationError("--domain must be 0 or more") }
+        do { _ = try settings() } catch let e as ModelError { throw ValidationError(e.message) }
+    }
+
+    func settings() throws -> InferenceSettings {
+        InferenceSettings(eval: eval, dropoutSeed: dropout ? (seed ?? UInt64.random(in: 0...UInt64.max)) : nil,
+                          condition: try condition.map(InferenceSettings.parseCondition), domain: domain)
+    }
+
+    func backend() throws -> DNNLBackend { try engine.backend() }
+}
+
+/// How convolutions run: shared by commands that run generators and by `bench`.
+struct EngineOptions: ParsableArguments {
     @Option(help: "Convolution algorithm: winograd (fast, default) or direct (closest to PyTorch).")
     var algorithm: DNNLBackend.Algorithm = .winograd
 
@@ -26,16 +45,7 @@ struct InferenceOptions: ParsableArguments {
     var threads: Int?
 
     func validate() throws {
-        if seed != nil && !dropout { throw ValidationError("--seed only applies with --dropout") }
-        if condition != nil && domain != nil { throw ValidationError("give either --condition or --domain, not both") }
-        if let domain, domain < 0 { throw ValidationError("--domain must be 0 or more") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        do { _ = try settings() } catch let e as ModelError { throw ValidationError(e.message) }
-    }
-
-    func settings() throws -> InferenceSettings {
-        InferenceSettings(eval: eval, dropoutSeed: dropout ? (seed ?? UInt64.random(in: 0...UInt64.max)) : nil,
-                          condition: try condition.map(InferenceSettings.parseCondition), domain: domain)
     }
 
     func backend() throws -> DNNLBackend { try DNNLBackend(algorithm: algorithm, threads: threads) }

@@ -84,14 +84,18 @@ public enum ArchitectureDetection {
         return s
     }
 
+    /// Number of distinct residual blocks `<container>.<i>.<block>.…` in the keys.
+    private static func countBlocks(_ sd: StateDict, container: String, block: String) -> Int {
+        Set(sd.keys.compactMap { key -> Int? in
+            let parts = key.split(separator: ".")
+            guard parts.count > 3, parts[0] == container, parts[2] == block else { return nil }
+            return Int(parts[1])
+        }).count
+    }
+
     static func detectResnet(_ sd: StateDict) throws -> Result {
         let stem = try shape(sd, "model.1.weight")
-        let blockIndices = Set(sd.keys.compactMap { key -> Int? in
-            let parts = key.split(separator: ".")
-            guard parts.count > 2, parts[0] == "model", parts[2] == "conv_block" else { return nil }
-            return Int(parts[1])
-        })
-        let blocks = blockIndices.count
+        let blocks = countBlocks(sd, container: "model", block: "conv_block")
         let last = try shape(sd, "model.\(17 + blocks).weight")
         let norm: GeneratorArchitecture.Norm =
             sd["model.2.weight"] != nil ? .batch : (sd["model.1.bias"] != nil ? .instance : .none)
@@ -122,11 +126,7 @@ public enum ArchitectureDetection {
 
     static func detectStarGAN(_ sd: StateDict) throws -> Result {
         let first = try shape(sd, "main.0.weight")
-        let repeats = Set(sd.keys.compactMap { key -> Int? in
-            let parts = key.split(separator: ".")
-            guard parts.count > 3, parts[0] == "main", parts[2] == "main" else { return nil }
-            return Int(parts[1])
-        }).count
+        let repeats = countBlocks(sd, container: "main", block: "main")
         let last = try shape(sd, "main.\(15 + repeats).weight")
         let imageChannels = last[0]
         guard first[1] > imageChannels else {
