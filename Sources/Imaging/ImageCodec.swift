@@ -1,0 +1,139 @@
+import Foundation
+
+/// Reads and writes PNG and JPEG files for the pipeline.
+///
+/// All entry points are safe to call from several threads at once: nothing is shared
+/// between calls (each JPEG call owns its TurboJPEG handle, each PNG call its `png_image`).
+/// Every failure is an `ImageError` naming the file; no partially decoded image is returned.
+public enum ImageCodec {
+    /// Reads what the file declares (format, size, channels, depth, EXIF orientation)
+    /// without decoding pixels. The format is sniffed from the content (JPEG `FF D8 FF`,
+    /// the PNG signature), never from the extension. Limits are not applied here, so a
+    /// decompression bomb reports its declared size; `decode` refuses it.
+    public static func readHeader(_ data: Data, path: String) throws(ImageError) -> ImageHeader {
+        do {
+            return try parseHeader(Bytes(data)).header
+        } catch {
+            throw error.at(path)
+        }
+    }
+
+    /// Decodes the whole image and turns it upright by its EXIF orientation.
+    ///
+    /// The declared size is checked against `limits` right after the PNG IHDR / JPEG frame
+    /// header is read, before any pixel memory is allocated. Sample values are those stored
+    /// in the file, as Pillow returns them: no gamma or color management is applied (the ICC
+    /// profile is returned for the caller to carry over). See `PNGCodec` for 16-bit PNGs:
+    /// gray and RGB keep their 16-bit values; gray+alpha and RGBA decode to 8 bits, rounded.
+    /// CMYK/YCCK JPEGs are converted to RGB assuming Adobe-inverted CMYK, like Pillow.
+    public static func decode(
+        _ data: Data, path: String, limits: DecodeLimits = .init()
+    ) throws(ImageError) -> DecodedImage {
+        do {
+            let bytes = Bytes(data)
+            let parsed = try parseHeader(bytes)
+            try check(parsed.header, against: limits)
+            switch parsed {
+            case .png:
+                return try PNGCodec.decode(bytes, PNGChunks.walk(bytes, headerOnly: false))
+            case .jpeg(let info):
+                return try JPEGCodec.decode(bytes, info)
+            }
+        } catch {
+            throw error.at(path)
+        }
+    }
+
+    /// Reads the file at `path` and decodes it; a file that cannot be read is `unreadable`.
+    public static func decodeFile(atPath path: String, limits: DecodeLimits = .init()) throws(ImageError) -> DecodedImage {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        } catch {
+            let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
+            throw ImageError(code: .unreadable, path: path, message: "cannot read the file: \(reason)")
+        }
+        return try decode(data, path: path, limits: limits)
+    }
+
+    /// Encodes 8-bit samples as PNG or JPEG, embedding `iccProfile` when present.
+    ///
+    /// PNG: lossless, gray / gray+alpha / RGB / RGBA kept as given; the profile goes in an
+    /// `iCCP` chunk right after IHDR (replacing the `sRGB` chunk libpng writes).
+    /// JPEG: `quality` is clamped to 1...100; chroma is 4:2:0 below 90 and 4:4:4 from 90 up;
+    /// gray is written as single-channel JPEG; alpha is dropped because JPEG cannot store it;
+    /// the profile goes in APP2 `ICC_PROFILE` segments after SOI/APP0.
+    public static func encode(
+        _ image: EncodableImage, as format: ImageFormat, quality: Int = 95, path: String
+    ) throws(ImageError) -> Data {
+        do {
+            try validate(image)
+            switch format {
+            case .png: return try PNGEncoder.encode(image)
+            case .jpeg: return try JPEGCodec.encode(image, quality: min(100, max(1, quality)))
+            }
+        } catch {
+            throw error.at(path)
+        }
+    }
+
+    enum ParsedHeader {
+        case png(PNGInfo)
+        case jpeg(JPEGInfo)
+
+        var header: ImageHeader {
+            switch self {
+            case .png(let info): info.header
+            case .jpeg(let info): info.header
+            }
+        }
+    }
+
+    static func parseHeader(_ bytes: Bytes) throws(ImageFailure) -> ParsedHeader {
+        guard bytes.count > 0 else { throw ImageFailure(.empty, "file is empty (0 bytes)") }
+        switch FormatSniffer.sniff(bytes) {
+        case .png:
+            return .png(try PNGChunks.walk(bytes, headerOnly: true))
+        case .jpeg:
+            return .jpeg(try JPEGMarkers.walk(bytes))
+        case .truncatedSignature(let format):
+            throw ImageFailure(.truncated, "\(format == .png ? "PNG" : "JPEG") is truncated: only \(bytes.count) bytes")
+        case .unsupported(let name):
+            throw ImageFailure(.unsupportedFormat, "\(name) images are not supported (only PNG and JPEG)")
+        case .notAnImage(let what):
+            throw ImageFailure(.notAnImage, "not an image: the content is \(what)")
+        }
+    }
+
+    static func check(_ header: ImageHeader, against limits: DecodeLimits) throws(ImageFailure) {
+        let pixels = header.width.multipliedReportingOverflow(by: header.height)
+        if header.width > limits.maxSide || header.height > limits.maxSide || pixels.overflow
+            || pixels.partialValue > limits.maxPixels
+        {
+            throw ImageFailure(
+                .tooLarge,
+                "image header declares \(header.width)×\(header.height) pixels, over the limit of "
+                    + "\(limits.maxPixels) pixels and \(limits.maxSide) per side (a decompression bomb?)")
+        }
+    }
+
+    private static func validate(_ image: EncodableImage) throws(ImageFailure) {
+        guard image.colorChannels == 1 || image.colorChannels == 3 else {
+            throw ImageFailure(.invalidSize, "cannot encode \(image.colorChannels) color channels (only 1 or 3)")
+        }
+        guard image.width > 0, image.height > 0 else {
+            throw ImageFailure(.invalidSize, "cannot encode a \(image.width)×\(image.height) image")
+        }
+        let expected = image.width.multipliedReportingOverflow(by: image.height)
+        let samples = expected.partialValue.multipliedReportingOverflow(by: image.channelsPerPixel)
+        guard !expected.overflow, !samples.overflow, samples.partialValue == image.samples.count else {
+            throw ImageFailure(
+                .invalidSize,
+                "cannot encode: \(image.samples.count) samples for \(image.width)×\(image.height)×"
+                    + "\(image.channelsPerPixel)")
+        }
+        guard image.width <= 0x7FFF_FFFF, image.height <= 0x7FFF_FFFF else {
+            throw ImageFailure(.tooLarge, "cannot encode a \(image.width)×\(image.height) image")
+        }
+    }
+}
