@@ -62,7 +62,10 @@ public struct DecodedImage: Sendable {
     public var colorChannels: Int
     /// Whether `samples` carry an alpha channel after the color channels.
     public var hasAlpha: Bool
-    /// 8 or 16: the range the samples hold (0...255 or 0...65535).
+    /// 8 or 16: the range the samples hold (0...255 or 0...65535). 16 only for 16-bit PNG
+    /// gray and RGB (with or without a `tRNS` key); 16-bit gray+alpha and RGBA PNGs decode to
+    /// 8 (each sample rounded, `v / 257`) because libpng's simplified API premultiplies
+    /// alpha in every 16-bit format.
     public var bitDepth: Int
     /// Interleaved, row-major, `channelsPerPixel` samples per pixel.
     public var samples: [UInt16]

@@ -13,6 +13,7 @@ enum JPEGCodec {
             throw ImageFailure(.corrupt, "could not start the JPEG decoder")
         }
         defer { tjDestroy(handle) }
+        try confirmSize(handle, bytes, info)
         let stored = info.components == 4 ? 4 : info.components
         let pixelFormat = switch info.components {
         case 1: TJPF_GRAY
@@ -34,12 +35,33 @@ enum JPEGCodec {
         let colorChannels = info.components == 1 ? 1 : 3
         let rgb = info.components == 4 ? cmykToRGB(pixels) : pixels
         let upright = Orientation.apply(
-            info.orientation, to: rgb.map(UInt16.init), width: info.width, height: info.height,
+            info.orientation, to: rgb, width: info.width, height: info.height,
             channels: colorChannels)
         return DecodedImage(
             width: upright.width, height: upright.height, colorChannels: colorChannels, hasAlpha: false,
             bitDepth: 8, samples: upright.samples, iccProfile: info.iccProfile, format: .jpeg,
             orientation: info.orientation)
+    }
+
+    /// libjpeg must see the frame our marker walk saw: tjDecompress2 would otherwise scale a
+    /// larger image down to fit the buffer instead of failing. TurboJPEG 2.x refuses to report
+    /// headers with unusual chroma subsampling, which libjpeg still decodes, so that one
+    /// refusal is not an error.
+    private static func confirmSize(_ handle: tjhandle, _ bytes: Bytes, _ info: JPEGInfo) throws(ImageFailure) {
+        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        let status = bytes.data.withUnsafeBytes { raw in
+            tjDecompressHeader3(
+                handle, raw.bindMemory(to: UInt8.self).baseAddress, UInt(raw.count), &width, &height, &subsampling,
+                &colorspace)
+        }
+        if status != 0 {
+            let message = String(cString: tjGetErrorStr2(handle))
+            if message.contains("subsampling") { return }
+            throw failure(message)
+        }
+        guard Int(width) == info.width, Int(height) == info.height else {
+            throw ImageFailure(.corrupt, "JPEG is corrupt: inconsistent frame headers")
+        }
     }
 
     static func failure(_ message: String) -> ImageFailure {

@@ -61,6 +61,10 @@ enum JPEGMarkers {
                 throw ImageFailure(.corrupt, "JPEG is corrupt: it ends before any image data")
             case 0x01, 0xD0...0xD7:
                 continue
+            case 0x00, 0x02...0xBF:
+                // Reserved codes: libjpeg refuses them, and skipping them by a guessed length
+                // could make this walk read a different frame header than libjpeg does.
+                throw ImageFailure(.corrupt, "JPEG is corrupt: invalid marker 0x\(String(marker, radix: 16)) at byte \(pos - 1)")
             default:
                 break
             }

@@ -1,0 +1,64 @@
+import Foundation
+import Imaging
+import Testing
+
+/// Randomly damaged files must fail with an ImageError or decode to a consistent image;
+/// a crash here takes the whole test process down, which is the failure being guarded.
+@Suite struct MutationTests {
+    /// SplitMix64: deterministic, so a failure reproduces.
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    }
+
+    static let crcTable: [UInt32] = (0..<256).map { n in
+        (0..<8).reduce(UInt32(n)) { c, _ in c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+    }
+
+    static func crc(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        ~bytes.reduce(~UInt32(0)) { crcTable[Int(($0 ^ UInt32($1)) & 0xFF)] ^ ($0 >> 8) }
+    }
+
+    /// Recomputes every chunk CRC so the damage reaches libpng instead of the CRC check.
+    static func fixCRCs(_ png: inout [UInt8]) {
+        var pos = 8
+        while pos + 12 <= png.count {
+            let length = png[pos..<(pos + 4)].reduce(0) { $0 << 8 | Int($1) }
+            guard length >= 0, pos + 12 + length <= png.count else { return }
+            let value = crc(png[(pos + 4)..<(pos + 8 + length)])
+            for i in 0..<4 { png[pos + 8 + length + i] = UInt8(truncatingIfNeeded: value >> (24 - 8 * i)) }
+            pos += 12 + length
+        }
+    }
+
+    static func check(_ data: [UInt8], _ name: String) {
+        do {
+            let image = try ImageCodec.decode(Data(data), path: name, limits: DecodeLimits(maxPixels: 1 << 22))
+            #expect(image.samples.count == image.width * image.height * image.channelsPerPixel)
+        } catch {
+            // Any ImageError is fine; decode only throws ImageError.
+        }
+    }
+
+    @Test(arguments: ["jpeg_rgb_420.jpg", "jpeg_progressive.jpg", "jpeg_cmyk.jpg", "jpeg_orientation_6.jpg",
+                      "png_rgb8_interlaced.png", "png_palette_trns.png", "png_rgba16.png", "png_icc.png"])
+    func mutatedFilesNeverCrash(_ name: String) throws {
+        let original = [UInt8](try Fixtures.data(name))
+        var random = Random(state: UInt64(original.count))
+        for _ in 0..<400 {
+            var data = original
+            for _ in 0..<(1 + random.below(4)) {
+                data[random.below(data.count)] = UInt8(truncatingIfNeeded: random.next())
+            }
+            if name.hasSuffix(".png") { Self.fixCRCs(&data) }
+            Self.check(data, name)
+        }
+    }
+}
