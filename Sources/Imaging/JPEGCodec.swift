@@ -14,13 +14,12 @@ enum JPEGCodec {
         }
         defer { tjDestroy(handle) }
         try confirmSize(handle, bytes, info)
-        let stored = info.components == 4 ? 4 : info.components
         let pixelFormat = switch info.components {
         case 1: TJPF_GRAY
         case 3: TJPF_RGB
         default: TJPF_CMYK  // libjpeg turns YCCK into CMYK; converted to RGB below
         }
-        var pixels = [UInt8](repeating: 0, count: info.width * info.height * stored)
+        var pixels = [UInt8](repeating: 0, count: info.width * info.height * info.components)
         let status = pixels.withUnsafeMutableBufferPointer { out in
             bytes.data.withUnsafeBytes { raw in
                 tjDecompress2(

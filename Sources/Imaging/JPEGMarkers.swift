@@ -40,6 +40,7 @@ enum JPEGMarkers {
     static func walk(_ b: Bytes) throws(ImageFailure) -> JPEGInfo {
         var info = JPEGInfo()
         var sawFrame = false
+        var sawExif = false
         var pos = 2
         while true {
             guard pos < b.count else {
@@ -81,7 +82,8 @@ enum JPEGMarkers {
             let payload = pos + 2
             let payloadLength = length - 2
             switch marker {
-            case 0xE1 where b.starts(with: exifSignature, at: payload) && info.orientation == 1:
+            case 0xE1 where b.starts(with: exifSignature, at: payload) && !sawExif:
+                sawExif = true  // like Pillow, only the first EXIF block counts
                 info.orientation = exifOrientation(Bytes(b.slice(payload + 6, payloadLength - 6)))
             case 0xE2 where payloadLength >= 14 && b.starts(with: iccSignature, at: payload):
                 info.iccChunks.append(

@@ -64,6 +64,9 @@ import Testing
         let jpeg = try ImageCodec.encode(image, as: .jpeg, path: "big.jpg")
         let segments = [UInt8](jpeg).indices.dropLast().filter { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xE2 }
         #expect(segments.count == 3)
+        // TurboJPEG writes SOI then JFIF APP0, which must stay first; the profile follows it.
+        #expect(jpeg[2] == 0xFF && jpeg[3] == 0xE0)
+        #expect(segments.first == 4 + (Int(jpeg[4]) << 8 | Int(jpeg[5])))
         #expect(try ImageCodec.decode(jpeg, path: "big.jpg").iccProfile == profile)
         let png = try ImageCodec.encode(image, as: .png, path: "big.png")
         #expect(try ImageCodec.decode(png, path: "big.png").iccProfile == profile)
