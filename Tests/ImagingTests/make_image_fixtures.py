@@ -412,7 +412,11 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
         os.remove(path(f))
-    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    srgb = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    # LittleCMS stamps the creation time into the header (bytes 24-35); pin it so that
+    # regenerating leaves the fixtures unchanged (LittleCMS leaves the profile ID zero).
+    srgb[24:36] = struct.pack(">6H", 2024, 1, 1, 0, 0, 0)
+    srgb = bytes(srgb)
     write("srgb.icc", srgb)
     make_pngs()
     make_jpegs(srgb)
