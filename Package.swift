@@ -9,9 +9,12 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The only place that calls oneDNN functions whose signatures differ between 2.x and 3.x.
@@ -21,17 +24,26 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]
         ),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .target(name: "Engine", dependencies: ["CDNNL"]),
+        .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"]),
+        .target(
+            name: "Pipeline",
+            dependencies: ["Engine", "Checkpoints", "Models", "Imaging", .product(name: "Yams", package: "Yams")]
+        ),
         .target(name: "Checkpoints"),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints"]),
         .executableTarget(
             name: "GantryCLI",
             dependencies: [
-                "Engine", "Checkpoints", "Models",
+                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "TestSupport", dependencies: ["Engine", "Checkpoints", "Models"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Engine", "Checkpoints", "Models", "Imaging"], path: "Tests/TestSupport"),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures", "make_image_fixtures.py"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Imaging", "Models", "Engine", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
         .testTarget(
             name: "CheckpointsTests", dependencies: ["Checkpoints"],

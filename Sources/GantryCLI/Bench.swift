@@ -96,7 +96,7 @@ struct Bench: ParsableCommand {
                          threads: Int) throws -> BenchResult {
         let generator = Generator(arch)
         generator.initializeRandomly(seed: 1)
-        let counter = CountingBackend(try DNNLBackend(algorithm: engine.algorithm, threads: threads))
+        let counter = CountingBackend(try DNNLBackend(algorithm: engine.algorithm ?? .winograd, threads: threads))
         let context = ForwardContext(backend: counter)
         let x = Tensor(shape: [1, arch.inputChannels, size.height, size.width], repeating: 0.1)
         for _ in 0..<warmup { _ = try generator.forward(x, context: context) }
@@ -109,14 +109,15 @@ struct Bench: ParsableCommand {
         }
         return BenchResult(engine: "gantry", net: name, width: size.width, height: size.height, threads: threads,
                            runs: runs, times: times, gflop: Double(counter.flops) / Double(runs) / 1e9,
-                           peakRSSMB: peakRSSMegabytes(), detail: counter.wrapped.name)
+                           peakRSSMB: peakRSSMegabytes(),
+                           detail: "\(counter.wrapped.name), peak tensors \(BufferPool.shared.peakLiveBytes >> 20) MB")
     }
 
     private func runChild(_ name: String, _ size: (width: Int, height: Int), threads: Int) throws -> BenchResult {
         let output = try capture(Bundle.main.executablePath ?? CommandLine.arguments[0], [
             "bench", "--in-process", "--json", "--nets", name, "--sizes", "\(size.width)x\(size.height)",
             "--runs", String(runs), "--warmup", String(warmup), "--threads", String(threads),
-            "--algorithm", engine.algorithm.rawValue,
+            "--algorithm", (engine.algorithm ?? .winograd).rawValue,
         ])
         guard let line = output.split(separator: "\n").first,
               let result = try? JSONDecoder().decode(BenchResult.self, from: Data(line.utf8)) else {

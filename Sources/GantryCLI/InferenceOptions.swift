@@ -39,7 +39,7 @@ struct InferenceOptions: ParsableArguments {
 /// How convolutions run: shared by commands that run generators and by `bench`.
 struct EngineOptions: ParsableArguments {
     @Option(help: "Convolution algorithm: winograd (fast, default) or direct (closest to PyTorch).")
-    var algorithm: DNNLBackend.Algorithm = .winograd
+    var algorithm: DNNLBackend.Algorithm?
 
     @Option(help: "Threads for the compute library (default: one per core).")
     var threads: Int?
@@ -48,7 +48,7 @@ struct EngineOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    func backend() throws -> DNNLBackend { try DNNLBackend(algorithm: algorithm, threads: threads) }
+    func backend() throws -> DNNLBackend { try DNNLBackend(algorithm: algorithm ?? .winograd, threads: threads) }
 }
 
 extension DNNLBackend.Algorithm: ExpressibleByArgument {}

@@ -94,3 +94,24 @@ struct ConvolutionTests {
         #expect(!direct.contains("wino") && !direct.contains("amx"), "got \(direct)")
     }
 }
+
+/// Banded execution (for large layers) must give the unbanded result: forced here with tiny bands.
+struct BandingTests {
+    static let banded = try! DNNLBackend(algorithm: .direct, bandBytes: 256)
+
+    @Test(arguments: ConvolutionTests.convCases)
+    func bandedConvolutionMatchesReference(_ c: ConvolutionTests.Case) throws {
+        let x = randomTensor(c.input, seed: 31), w = randomTensor(c.weight, seed: 32, scale: 0.3)
+        let b = randomTensor([c.weight[0]], seed: 33)
+        let expected = try Backends.reference.conv2d(x, weight: w, bias: b, geometry: c.geometry)
+        #expect(try Self.banded.conv2d(x, weight: w, bias: b, geometry: c.geometry).maxAbsDifference(expected) <= 1e-4)
+    }
+
+    @Test(arguments: ConvolutionTests.transposedCases)
+    func bandedTransposedConvolutionMatchesReference(_ c: ConvolutionTests.Case) throws {
+        let x = randomTensor(c.input, seed: 34), w = randomTensor(c.weight, seed: 35, scale: 0.3)
+        let b = randomTensor([c.weight[1]], seed: 36)
+        let expected = try Backends.reference.convTranspose2d(x, weight: w, bias: b, geometry: c.geometry)
+        #expect(try Self.banded.convTranspose2d(x, weight: w, bias: b, geometry: c.geometry).maxAbsDifference(expected) <= 1e-4)
+    }
+}

@@ -20,6 +20,8 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     /// Threads oneDNN uses (nil: OpenMP's default, one per core).
     public let threads: Int?
     public var name: String { "onednn-\(algorithm.rawValue)" }
+    /// Output bytes per band for convolutions big enough to run in bands (see DNNLBanding.swift).
+    public let bandBytes: Int
 
     private let engine: dnnl_engine_t
     private let stream: dnnl_stream_t
@@ -29,7 +31,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     /// Plans beyond this are dropped wholesale: photos of many sizes must not grow memory forever.
     private let maxPlans = 96
 
-    public init(algorithm: Algorithm = .winograd, threads: Int? = nil) throws {
+    public init(algorithm: Algorithm = .winograd, threads: Int? = nil, bandBytes: Int = 32 << 20) throws {
         guard let runtime = DNNLRuntime.shared else {
             throw EngineError(.library, "oneDNN could not create a CPU engine")
         }
@@ -37,6 +39,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         stream = runtime.stream
         self.algorithm = algorithm
         self.threads = threads
+        self.bandBytes = bandBytes
     }
 
     /// The ISA ceiling in force, e.g. "avx512_core_bf16".
@@ -44,12 +47,18 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
 
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
         let outShape = try conv2dOutputShape(x, weight: weight, bias: bias, geometry: geometry)
-        return try run(transposed: false, x, weight, bias, geometry, outShape,
-                       winograd: wantsWinograd(weight: weight.shape, geometry: geometry))
+        let winograd = wantsWinograd(weight: weight.shape, geometry: geometry)
+        if let y = try bandedConv2d(x, weight: weight, bias: bias, geometry: geometry, outShape: outShape, winograd: winograd) {
+            return y
+        }
+        return try run(transposed: false, x, weight, bias, geometry, outShape, winograd: winograd)
     }
 
     public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
         let outShape = try convTranspose2dOutputShape(x, weight: weight, bias: bias, geometry: geometry)
+        if let y = try bandedConvTranspose2d(x, weight: weight, bias: bias, geometry: geometry, outShape: outShape) {
+            return y
+        }
         return try run(transposed: true, x, weight, bias, geometry, outShape, winograd: false)
     }
 
@@ -68,7 +77,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         algorithm == .winograd && weight[2] == 3 && weight[3] == 3 && geometry.strideH == 1 && geometry.strideW == 1
     }
 
-    private func run(transposed: Bool, _ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geometry: ConvGeometry,
+    func run(transposed: Bool, _ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ geometry: ConvGeometry,
                      _ outShape: [Int], winograd: Bool) throws -> Tensor {
         let key = ConvPlanKey(transposed: transposed, input: x.shape, weight: weight.shape,
                               hasBias: bias != nil, geometry: geometry, winograd: winograd)

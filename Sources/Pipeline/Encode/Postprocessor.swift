@@ -1,0 +1,44 @@
+import Engine
+import Imaging
+import Models
+
+/// Generator output → 8-bit image: crop away the padding, map [-1, 1] to 0…255 the way the
+/// reference saves results, and re-attach the input's alpha and ICC profile.
+public enum Postprocessor {
+    /// How [-1, 1] becomes 0…255. pix2pix/CycleGAN's `tensor2im` truncates
+    /// (`uint8((y + 1) / 2 · 255)`); StarGAN's `save_image` rounds.
+    public enum Quantization: Sendable {
+        case truncate, round
+
+        public init(for family: GeneratorArchitecture.Family) {
+            self = family == .stargan ? .round : .truncate
+        }
+    }
+
+    public static func image(from output: Tensor, batchIndex: Int = 0, prepared: PreparedImage,
+                             quantization: Quantization) -> EncodableImage {
+        let (_, c, h, w) = output.nchw
+        let r = prepared.content
+        let hasAlpha = prepared.alpha != nil
+        let colors = c == 1 ? 1 : 3
+        let stride = colors + (hasAlpha ? 1 : 0)
+        var samples = [UInt8](repeating: 0, count: r.width * r.height * stride)
+        let base = output.storage.pointer + batchIndex * c * h * w
+        let offset: Float = quantization == .round ? 0.5 : 0
+        for y in 0..<r.height {
+            for x in 0..<r.width {
+                let src = (r.y + y) * w + r.x + x
+                let dst = (y * r.width + x) * stride
+                for ch in 0..<colors {
+                    let v = min(max(base[min(ch, c - 1) * h * w + src], -1), 1)
+                    samples[dst + ch] = UInt8((v + 1) / 2 * 255 + offset)
+                }
+                if let alpha = prepared.alpha {
+                    samples[dst + colors] = UInt8(min(max(alpha[y * r.width + x], 0), 1) * 255 + 0.5)
+                }
+            }
+        }
+        return EncodableImage(width: r.width, height: r.height, colorChannels: colors, hasAlpha: hasAlpha,
+                              samples: samples, iccProfile: prepared.iccProfile)
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Models
+
+/// How many input pixels one generator pass may take within a memory limit.
+///
+/// Working memory grows with the widest full-resolution layers: with banded convolutions the
+/// tensors alive at the peak measured about 900 bytes per input pixel for resnet_9blocks (ngf 64)
+/// and 450 for unet_256 at 1024×768 (`gantry bench`, "peak tensors"), i.e. roughly 16 and 8 bytes
+/// per pixel per ngf; freed buffers kept for reuse (`BufferPool`) come on top.
+public struct MemoryBudget: Sendable, Equatable {
+    /// Bytes the process may use for one generator pass, weights included.
+    public var bytes: Int
+
+    public init(bytes: Int) { self.bytes = bytes }
+
+    /// Parses "4G", "512M", "800000000".
+    public static func parse(_ text: String) -> MemoryBudget? {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(String, Int)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("GB", 1 << 30), ("MB", 1 << 20),
+                                      ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+        for (suffix, unit) in units where t.hasSuffix(suffix) {
+            guard let v = Double(t.dropLast(suffix.count)), v > 0 else { return nil }
+            return MemoryBudget(bytes: Int(v * Double(unit)))
+        }
+        guard let v = Int(t), v > 0 else { return nil }
+        return MemoryBudget(bytes: v)
+    }
+
+    /// 70% of the memory the system reports available now (Linux `MemAvailable`), or 4 GB where
+    /// that cannot be read.
+    public static var automatic: MemoryBudget {
+        if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+           let kb = Int(line.split(separator: " ").dropFirst().first ?? "") {
+            return MemoryBudget(bytes: kb * 1024 / 10 * 7)
+        }
+        return MemoryBudget(bytes: 4 << 30)
+    }
+
+    static func bytesPerPixel(_ a: GeneratorArchitecture) -> Int {
+        (a.family == .unet ? 8 : 16) * a.ngf
+    }
+
+    /// Freed buffers kept for reuse: a quarter of the budget, at most 2 GB.
+    public var poolShare: Int { min(2 << 30, bytes / 4) }
+
+    /// Largest pixel count a single pass may take for `architecture` with `parameterCount` weights.
+    public func pixelLimit(for architecture: GeneratorArchitecture, parameterCount: Int) -> Int {
+        // Weights live twice (PyTorch layout and oneDNN's), plus ~200 MB of libraries and caches.
+        let fixed = parameterCount * 8 + (200 << 20) + poolShare
+        return max(64 * 64, (bytes - fixed) / Self.bytesPerPixel(architecture))
+    }
+}
+

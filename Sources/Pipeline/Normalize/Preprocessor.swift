@@ -1,0 +1,123 @@
+import Engine
+import Foundation
+import Imaging
+import Models
+
+/// An image made ready for a generator, with what is needed to turn the output back into a file.
+public struct PreparedImage: @unchecked Sendable {
+    /// 1×C×H×W in [-1, 1], padded to what the network accepts.
+    public var tensor: Tensor
+    /// Where the real image lies inside `tensor` (and inside the network's output).
+    public var content: (x: Int, y: Int, width: Int, height: Int)
+    /// The alpha plane at the output size (0…1), if the input had one.
+    public var alpha: [Float]?
+    public var iccProfile: Data?
+    /// Size of the decoded image, before any resizing (for reports).
+    public var sourceSize: (width: Int, height: Int)
+}
+
+/// Decoded image → generator input: orientation is already applied by the decoder; here come
+/// `--max-side`, the preprocessing policy, channel adaptation, scaling to [-1, 1] and padding.
+public struct Preprocessor: Sendable {
+    public var policy: PreprocessPolicy
+    public var maxSide: Int?
+    public var architecture: GeneratorArchitecture
+
+    public init(policy: PreprocessPolicy, maxSide: Int? = nil, architecture: GeneratorArchitecture) {
+        self.policy = policy
+        self.maxSide = maxSide
+        self.architecture = architecture
+    }
+
+    /// The generator input size and content rectangle for an image of `width`×`height`, without
+    /// decoding it (for `--dry-run` and memory planning).
+    public func plannedSize(width: Int, height: Int) throws -> (input: (w: Int, h: Int), output: (w: Int, h: Int)) {
+        let (w0, h0) = limited(width, height)
+        let g = policy.geometry(width: w0, height: h0)
+        let (w, h) = g.crop.map { ($0.w, $0.h) } ?? g.resize
+        return ((padded(w), padded(h)), (w, h))
+    }
+
+    public func prepare(_ image: DecodedImage) throws -> PreparedImage {
+        var planar = Self.planar(image)
+        var alpha: PlanarImage? = nil
+        if image.hasAlpha {
+            alpha = PlanarImage(width: planar.width, height: planar.height, planes: [planar.planes.removeLast()],
+                                maxValue: planar.maxValue)
+        }
+        func transform(_ f: (PlanarImage) -> PlanarImage) {
+            planar = f(planar)
+            alpha = alpha.map(f)
+        }
+        let (w0, h0) = limited(planar.width, planar.height)
+        if (w0, h0) != (planar.width, planar.height) { transform { Resampler.resize($0, width: w0, height: h0) } }
+        let g = policy.geometry(width: w0, height: h0)
+        if g.resize != (w0, h0) { transform { Resampler.resize($0, width: g.resize.w, height: g.resize.h) } }
+        if let c = g.crop { transform { $0.cropped(x: c.x, y: c.y, width: c.w, height: c.h) } }
+
+        let planes = adaptChannels(planar)
+        let (w, h) = (planar.width, planar.height)
+        var values = [Float]()
+        values.reserveCapacity(planes.count * w * h)
+        let scale = 2 / planar.maxValue
+        for p in planes { values += p.map { $0 * scale - 1 } }
+        let x = Tensor(shape: [1, planes.count, h, w], values: values)
+        let (pw, ph) = (padded(w), padded(h))
+        let top = (ph - h) / 2, left = (pw - w) / 2
+        var tensor = x
+        if (pw, ph) != (w, h) {
+            // Reflection continues the picture at the border; it needs the pad to be smaller
+            // than the image, so tiny images fall back to repeating the edge.
+            let mode: PaddingMode = (ph - h - top) < h && (pw - w - left) < w ? .reflect : .replicate
+            tensor = try pad2d(x, top: top, bottom: ph - h - top, left: left, right: pw - w - left, mode: mode)
+        }
+        return PreparedImage(tensor: tensor, content: (left, top, w, h),
+                             alpha: alpha.map { a in a.planes[0].map { $0 / a.maxValue } },
+                             iccProfile: image.iccProfile, sourceSize: (image.width, image.height))
+    }
+
+    private func limited(_ w: Int, _ h: Int) -> (Int, Int) {
+        guard let maxSide, max(w, h) > maxSide else { return (w, h) }
+        let s = Double(maxSide) / Double(max(w, h))
+        return (max(1, Int((Double(w) * s).rounded())), max(1, Int((Double(h) * s).rounded())))
+    }
+
+    private func padded(_ v: Int) -> Int {
+        let m = architecture.sizeMultiple
+        return max(m, (v + m - 1) / m * m)
+    }
+
+    /// Gray into a colour model repeats the plane; colour into a gray model takes PIL's 'L'
+    /// luma (ITU-R 601-2), as the reference's `transforms.Grayscale(1)` does.
+    private func adaptChannels(_ image: PlanarImage) -> [[Float]] {
+        let want = architecture.inputChannels
+        let have = image.channels
+        if have == want { return image.planes }
+        if have == 1 { return Array(repeating: image.planes[0], count: want) }
+        if want == 1, have >= 3 {
+            let (r, g, b) = (image.planes[0], image.planes[1], image.planes[2])
+            return [(0..<r.count).map { i in
+                let l = (r[i] * 299 + g[i] * 587 + b[i] * 114) / 1000
+                return image.maxValue == 255 ? l.rounded() : l
+            }]
+        }
+        // Other counts (e.g. a 2-channel model) take the first channels, repeating the last.
+        return (0..<want).map { image.planes[min($0, have - 1)] }
+    }
+
+    /// Interleaved samples → planes (colour planes, then alpha).
+    static func planar(_ image: DecodedImage) -> PlanarImage {
+        let n = image.colorChannels + (image.hasAlpha ? 1 : 0)
+        let count = image.width * image.height
+        var planes = [[Float]](repeating: [Float](repeating: 0, count: count), count: n)
+        image.samples.withUnsafeBufferPointer { s in
+            for c in 0..<n {
+                planes[c].withUnsafeMutableBufferPointer { p in
+                    for i in 0..<count { p[i] = Float(s[i * n + c]) }
+                }
+            }
+        }
+        return PlanarImage(width: image.width, height: image.height, planes: planes,
+                           maxValue: image.bitDepth == 16 ? 65535 : 255)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// Bicubic resampling equivalent to PIL's `Image.resize(size, Image.BICUBIC)`, which the
+/// reference preprocessing uses: separable (horizontal pass, then vertical), Keys cubic with
+/// a = -0.5, and the kernel widened by the scale factor when shrinking, so downscaling is
+/// antialiased. On 8-bit data each pass rounds and clips to 0…255 as PIL's uint8 path does.
+public enum Resampler {
+    public static func resize(_ image: PlanarImage, width: Int, height: Int) -> PlanarImage {
+        precondition(width > 0 && height > 0, "cannot resize to \(width)×\(height)")
+        var out = image
+        let roundTo8Bit = image.maxValue == 255
+        if width != image.width {
+            let k = coefficients(inSize: image.width, outSize: width)
+            out = out.mapPlanes(width: width, height: out.height) { plane in
+                pass(plane, k, lines: image.height, inLength: image.width, outLength: width, horizontal: true, round: roundTo8Bit)
+            }
+        }
+        if height != image.height {
+            let k = coefficients(inSize: image.height, outSize: height)
+            let w = out.width
+            out = out.mapPlanes(width: w, height: height) { plane in
+                pass(plane, k, lines: w, inLength: image.height, outLength: height, horizontal: false, round: roundTo8Bit)
+            }
+        }
+        return out
+    }
+
+    /// For each output position: the first input index and the normalised weights.
+    struct Kernel {
+        var start: [Int]
+        var weights: [[Float]]
+    }
+
+    static func cubic(_ x: Double) -> Double {
+        let a = -0.5, x = abs(x)
+        if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+        if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
+        return 0
+    }
+
+    static func coefficients(inSize: Int, outSize: Int) -> Kernel {
+        let scale = Double(inSize) / Double(outSize)
+        let filterScale = max(scale, 1)
+        let support = 2.0 * filterScale
+        var start: [Int] = [], weights: [[Float]] = []
+        for o in 0..<outSize {
+            let center = (Double(o) + 0.5) * scale
+            let lo = max(Int(center - support + 0.5), 0)
+            let hi = min(Int(center + support + 0.5), inSize)
+            var w = (lo..<hi).map { cubic((Double($0) - center + 0.5) / filterScale) }
+            let total = w.reduce(0, +)
+            if total != 0 { w = w.map { $0 / total } }
+            start.append(lo)
+            weights.append(w.map(Float.init))
+        }
+        return Kernel(start: start, weights: weights)
+    }
+
+    private static func pass(_ plane: [Float], _ k: Kernel, lines: Int, inLength: Int, outLength: Int,
+                             horizontal: Bool, round: Bool) -> [Float] {
+        var out = [Float](repeating: 0, count: lines * outLength)
+        plane.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for line in 0..<lines {
+                    for o in 0..<outLength {
+                        var acc: Float = 0
+                        let s = k.start[o]
+                        for (j, w) in k.weights[o].enumerated() {
+                            let i = s + j
+                            acc += w * src[horizontal ? line * inLength + i : i * lines + line]
+                        }
+                        if round { acc = min(max(acc.rounded(), 0), 255) }
+                        dst[horizontal ? line * outLength + o : o * lines + line] = acc
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// What happened to one input, as reported per file (`--report`, `--verbose`) and summed at the end.
+public struct ItemResult: Sendable, Encodable {
+    public enum Status: String, Sendable, Encodable { case converted, skipped, failed }
+
+    public var input: String
+    public var output: String?
+    public var status: Status
+    /// Why it was skipped or failed: one line naming what is wrong.
+    public var error: String?
+    public var width: Int?
+    public var height: Int?
+    public var tiled: Bool?
+    public var decodeMilliseconds: Double?
+    public var inferenceMilliseconds: Double?
+    public var encodeMilliseconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case input, output, status, error, width, height, tiled
+        case decodeMilliseconds = "decode_ms", inferenceMilliseconds = "inference_ms", encodeMilliseconds = "encode_ms"
+    }
+
+    public init(input: String, output: String?, status: Status, error: String? = nil) {
+        self.input = input
+        self.output = output
+        self.status = status
+        self.error = error
+    }
+}
+
+/// Receives results as they happen (progress display, report file). Called from worker threads.
+public protocol ConvertObserver: AnyObject, Sendable {
+    func finished(_ result: ItemResult)
+}
+
+/// Totals for the end-of-run summary and the exit status.
+public struct ConvertSummary: Sendable {
+    public var converted = 0
+    public var skipped = 0
+    public var failed = 0
+    public var seconds: Double = 0
+    public var interrupted = false
+}
+
+func milliseconds(since start: UInt64) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+}

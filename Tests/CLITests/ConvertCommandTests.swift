@@ -1,0 +1,198 @@
+import Engine
+import Foundation
+import Imaging
+import Models
+import Pipeline
+import Testing
+import TestSupport
+
+/// `gantry convert` run as a user would, on temporary folders with a fixture model.
+struct ConvertCommandTests {
+    static let model = fixturesDirectory.appendingPathComponent("resnet6_instance.pth").path
+
+    func convert(_ input: String, _ output: String, _ extra: [String] = []) throws -> CommandResult {
+        try runGantry(["convert", input, "-m", Self.model, "-o", output] + extra)
+    }
+
+    func decode(_ path: String) throws -> DecodedImage {
+        try ImageCodec.decode(Data(contentsOf: URL(fileURLWithPath: path)), path: path)
+    }
+
+    @Test func mirrorsTheTreeAtNativeSize() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/a/x.png", TestImages.png(width: 37, height: 29))
+        try dir.write("in/b/c/y.jpg", TestImages.jpeg(width: 40, height: 24))
+        try dir.write("in/b/gray.png", TestImages.png(width: 21, height: 18, channels: 1))
+        try dir.write("in/notes.txt", "not an image")
+        let r = try convert(dir.path("in"), dir.path("out"))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("3 converted, 0 skipped, 0 failed"))
+        #expect(r.stderr.contains("1 non-image files ignored"))
+        let x = try decode(dir.path("out/a/x.png"))
+        #expect((x.width, x.height) == (37, 29))
+        let y = try decode(dir.path("out/b/c/y.png"))
+        #expect((y.width, y.height) == (40, 24))
+        #expect(FileManager.default.fileExists(atPath: dir.path("out/b/gray.png")))
+    }
+
+    @Test func outputEqualsWhatTheEngineComputes() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/p.png", TestImages.png(width: 45, height: 31))
+        let r = try convert(dir.path("in/p.png"), dir.path("out"), ["--algorithm", "direct"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let (g, _) = try Generator.load(contentsOf: URL(fileURLWithPath: Self.model))
+        let input = try decode(dir.path("in/p.png"))
+        let prepared = try Preprocessor(policy: .native, architecture: g.architecture).prepare(input)
+        let y = try g.forward(prepared.tensor, context: ForwardContext(backend: Backends.direct))
+        let expected = Postprocessor.image(from: y, prepared: prepared, quantization: .truncate)
+        let got = try decode(dir.path("out/p.png"))
+        #expect(got.samples.map { UInt8($0) } == expected.samples)
+    }
+
+    @Test func alphaAndICCPassThrough() throws {
+        let dir = try TemporaryDirectory()
+        let icc = Data((0..<600).map { UInt8($0 % 251) })
+        try dir.write("in/rgba.png", TestImages.png(width: 33, height: 20, alpha: true, icc: icc))
+        let r = try convert(dir.path("in"), dir.path("out"))
+        #expect(r.status == 0, "\(r.stderr)")
+        let input = try decode(dir.path("in/rgba.png")), output = try decode(dir.path("out/rgba.png"))
+        #expect(output.hasAlpha)
+        #expect(output.iccProfile == icc)
+        let alphaIn = stride(from: 3, to: input.samples.count, by: 4).map { input.samples[$0] }
+        let alphaOut = stride(from: 3, to: output.samples.count, by: 4).map { output.samples[$0] }
+        #expect(alphaIn == alphaOut)
+    }
+
+    @Test func exifOrientationIsApplied() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/rot.jpg", TestImages.withOrientation(try TestImages.jpeg(width: 40, height: 24), 6))
+        let r = try convert(dir.path("in"), dir.path("out"))
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try decode(dir.path("out/rot.png"))
+        #expect((out.width, out.height) == (24, 40))
+    }
+
+    @Test func existingOutputsNeedOverwriteOrSkip() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/a.png", TestImages.png(width: 16, height: 16))
+        try dir.write("in/b.png", TestImages.png(width: 16, height: 16, seed: 1))
+        #expect(try convert(dir.path("in"), dir.path("out")).status == 0)
+        try dir.write("out/a.png", "user's own file")
+        let again = try convert(dir.path("in"), dir.path("out"))
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already exists"))
+        #expect(try String(contentsOfFile: dir.path("out/a.png"), encoding: .utf8) == "user's own file")
+        let resume = try convert(dir.path("in"), dir.path("out"), ["--skip-existing"])
+        #expect(resume.status == 0 && resume.stderr.contains("0 converted, 2 skipped"))
+        let replace = try convert(dir.path("in"), dir.path("out"), ["--overwrite"])
+        #expect(replace.status == 0 && replace.stderr.contains("2 converted"))
+        #expect(try decode(dir.path("out/a.png")).width == 16)
+    }
+
+    @Test func badInputsAreReportedAndTheBatchGoesOn() throws {
+        let dir = try TemporaryDirectory()
+        let good = try TestImages.png(width: 20, height: 20)
+        try dir.write("in/good.png", good)
+        try dir.write("in/empty.jpg", Data())
+        try dir.write("in/page.jpg", "<html><body>404</body></html>")
+        try dir.write("in/truncated.png", good.prefix(good.count / 2))
+        try dir.write("in/truncated.jpg", try TestImages.jpeg(width: 64, height: 64).prefix(400))
+        try dir.write("in/bomb.png", TestImages.pngDeclaring(width: 100_000, height: 100_000))
+        try dir.write("in/zero.png", TestImages.pngDeclaring(width: 0, height: 10))
+        var crc = good
+        crc[crc.count - 20] ^= 0xFF
+        try dir.write("in/badcrc.png", crc)
+        let r = try convert(dir.path("in"), dir.path("out"), ["--report", dir.path("report.jsonl")])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("1 converted, 0 skipped, 7 failed"))
+        for name in ["empty.jpg", "page.jpg", "truncated.png", "truncated.jpg", "bomb.png", "zero.png", "badcrc.png"] {
+            #expect(r.stderr.contains(name), "\(name) not reported")
+            #expect(!FileManager.default.fileExists(atPath: dir.path("out/" + name.replacingOccurrences(of: ".jpg", with: ".png"))))
+        }
+        let lines = try String(contentsOfFile: dir.path("report.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 8)
+        let records = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(records.filter { $0["status"] as? String == "failed" }.allSatisfy { ($0["error"] as? String)?.isEmpty == false })
+        #expect(records.contains { ($0["input"] as? String)?.hasSuffix("good.png") == true && $0["status"] as? String == "converted" })
+    }
+
+    @Test func shardsSplitAFolderExactly() throws {
+        let dir = try TemporaryDirectory()
+        for i in 0..<9 { try dir.write("in/d\(i % 2)/i\(i).png", TestImages.png(width: 12, height: 12, seed: i)) }
+        for s in 0..<3 { #expect(try convert(dir.path("in"), dir.path("out"), ["--shard", "\(s)/3"]).status == 0) }
+        let files = FileManager.default.enumerator(atPath: dir.path("out"))!.compactMap { $0 as? String }.filter { $0.hasSuffix(".png") }
+        #expect(files.count == 9)
+    }
+
+    @Test func outputDoesNotDependOnJobsAndBarelyOnBatch() throws {
+        let dir = try TemporaryDirectory()
+        for i in 0..<5 { try dir.write("in/i\(i).png", TestImages.png(width: 24, height: 20, seed: i)) }
+        #expect(try convert(dir.path("in"), dir.path("a")).status == 0)
+        #expect(try convert(dir.path("in"), dir.path("b"), ["--jobs", "2:2:2"]).status == 0)
+        #expect(try convert(dir.path("in"), dir.path("c"), ["--batch", "3"]).status == 0)
+        for i in 0..<5 {
+            let a = try Data(contentsOf: URL(fileURLWithPath: dir.path("a/i\(i).png")))
+            let b = try Data(contentsOf: URL(fileURLWithPath: dir.path("b/i\(i).png")))
+            #expect(a == b, "i\(i).png differs with --jobs")
+            // A batch runs other oneDNN kernels: float rounding may move a value by one level.
+            let ca = try decode(dir.path("a/i\(i).png")).samples, cc = try decode(dir.path("c/i\(i).png")).samples
+            #expect(zip(ca, cc).allSatisfy { abs(Int($0) - Int($1)) <= 1 }, "i\(i).png differs with --batch")
+        }
+    }
+
+    @Test func dryRunWritesNothing() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/a.png", TestImages.png(width: 30, height: 22))
+        let r = try convert(dir.path("in"), dir.path("out"), ["--dry-run"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("convert: a.png") && r.stdout.contains("[30×22]"))
+        #expect(!FileManager.default.fileExists(atPath: dir.path("out")))
+    }
+
+    @Test func pipelineFileWithOverrides() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/a.png", TestImages.png(width: 30, height: 22))
+        try dir.write("p.yaml", "model: \(Self.model)\nformat: png\nsuffix: _t\n")
+        let r = try runGantry(["convert", dir.path("in"), "--pipeline", dir.path("p.yaml"), "-o", dir.path("out"), "--format", "jpg"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.path("out/a_t.jpg")))
+        try dir.write("bad.yaml", "model: \(Self.model)\nformt: png\n")
+        let bad = try runGantry(["convert", dir.path("in"), "--pipeline", dir.path("bad.yaml"), "-o", dir.path("out2")])
+        #expect(bad.status == 64 && bad.stderr.contains("bad.yaml:2: unknown key 'formt'"))
+    }
+
+    @Test func usageErrors() throws {
+        #expect(try runGantry(["convert", "in", "-m", Self.model, "-o", "out", "--overwrite", "--skip-existing"]).status == 64)
+        #expect(try runGantry(["convert", "in", "-m", Self.model, "-o", "out", "--jobs", "2:2"]).status == 64)
+        #expect(try runGantry(["convert", "/nonexistent", "-m", Self.model, "-o", "/tmp/x"]).status == 64)
+    }
+
+    @Test func killedRunLeavesOnlyCompleteOutputs() throws {
+        let dir = try TemporaryDirectory()
+        for i in 0..<40 { try dir.write("in/i\(i).png", TestImages.png(width: 160, height: 120, seed: i)) }
+        let process = Process()
+        process.executableURL = gantryExecutable
+        process.arguments = ["convert", dir.path("in"), "-m", Self.model, "-o", dir.path("out"), "--quiet"]
+        try process.run()
+        // Kill it once some outputs exist, mid-run.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let n = (try? FileManager.default.contentsOfDirectory(atPath: dir.path("out")))?.filter { $0.hasSuffix(".png") }.count ?? 0
+            if n >= 3 { break }
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path("out"))
+        for name in names where !name.hasPrefix(".") {
+            let img = try decode(dir.path("out/" + name))
+            #expect((img.width, img.height) == (160, 120), "\(name) is incomplete")
+        }
+        // Resuming finishes the rest and clears the dead run's temporary files.
+        let resume = try convert(dir.path("in"), dir.path("out"), ["--skip-existing"])
+        #expect(resume.status == 0, "\(resume.stderr)")
+        let after = try FileManager.default.contentsOfDirectory(atPath: dir.path("out"))
+        #expect(after.filter { $0.hasSuffix(".png") && !$0.hasPrefix(".") }.count == 40)
+        #expect(after.allSatisfy { !$0.hasPrefix(".") })
+    }
+}

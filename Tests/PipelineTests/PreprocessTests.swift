@@ -1,0 +1,106 @@
+import Foundation
+import Engine
+import Imaging
+import Models
+@testable import Pipeline
+import Testing
+import TestSupport
+
+struct PreprocessTests {
+    func image(width: Int, height: Int, channels: Int, alpha: Bool = false) -> DecodedImage {
+        let n = channels + (alpha ? 1 : 0)
+        let samples = (0..<(width * height * n)).map { UInt16(($0 * 37) % 256) }
+        return DecodedImage(width: width, height: height, colorChannels: channels, hasAlpha: alpha, bitDepth: 8,
+                            samples: samples, iccProfile: nil, format: .png, orientation: 1)
+    }
+
+    @Test func nativeKeepsSizeAndPadsToTheNetworkMultiple() throws {
+        let p = Preprocessor(policy: .native, architecture: .resnet(blocks: 1, ngf: 4))
+        let prepared = try p.prepare(image(width: 37, height: 22, channels: 3, alpha: true))
+        #expect(prepared.tensor.shape == [1, 3, 24, 40])
+        #expect(prepared.content.width == 37 && prepared.content.height == 22)
+        #expect(prepared.alpha?.count == 37 * 22)
+        // The content sits unchanged inside the padding: value v ↦ v/127.5 − 1.
+        let t = prepared.tensor.values
+        let x = prepared.content.x, y = prepared.content.y
+        #expect(abs(t[y * 40 + x] - (0 / 127.5 - 1)) < 1e-6)
+        let unet = Preprocessor(policy: .native, architecture: .unet(downs: 5, ngf: 2))
+        #expect(try unet.prepare(image(width: 37, height: 22, channels: 3)).tensor.shape == [1, 3, 32, 64])
+    }
+
+    @Test func referencePoliciesGiveTheReferenceSizes() throws {
+        let a = GeneratorArchitecture.resnet(blocks: 1, ngf: 4)
+        func planned(_ policy: PreprocessPolicy, _ w: Int, _ h: Int) throws -> (Int, Int) {
+            let s = try Preprocessor(policy: policy, architecture: a).plannedSize(width: w, height: h).output
+            return (s.w, s.h)
+        }
+        #expect(try planned(.resize(size: 256), 640, 480) == (256, 256))
+        #expect(try planned(.resizeAndCrop(load: 286, crop: 256), 640, 480) == (256, 256))
+        #expect(try planned(.scaleWidth(width: 256, minHeight: 256), 640, 480) == (256, 256))
+        #expect(try planned(.scaleWidth(width: 256, minHeight: 100), 640, 480) == (256, 192))
+        // __make_power_2: nearest multiple of 4, half to even (894 → 896, 890 → 888).
+        #expect(try planned(.none, 894, 890) == (896, 888))
+        #expect(try Preprocessor(policy: .native, maxSide: 100, architecture: a).plannedSize(width: 400, height: 300).output == (100, 75))
+    }
+
+    @Test func channelsAdaptToTheModel() throws {
+        let gray = try Preprocessor(policy: .native, architecture: .resnet(blocks: 1, ngf: 4)).prepare(image(width: 8, height: 8, channels: 1))
+        #expect(gray.tensor.shape == [1, 3, 8, 8])
+        let v = gray.tensor.values
+        #expect(Array(v[0..<64]) == Array(v[64..<128]))
+        let toGray = try Preprocessor(policy: .native, architecture: .resnet(blocks: 1, ngf: 4, inputChannels: 1))
+            .prepare(image(width: 8, height: 8, channels: 3))
+        #expect(toGray.tensor.shape == [1, 1, 8, 8])
+    }
+
+    @Test func postprocessorQuantisesLikeTheReference() {
+        let out = Tensor(shape: [1, 1, 1, 3], values: [-1, 0, 1])
+        let prepared = PreparedImage(tensor: out, content: (0, 0, 3, 1), alpha: nil, iccProfile: nil, sourceSize: (3, 1))
+        // tensor2im truncates: (0 + 1) / 2 · 255 = 127.5 → 127; StarGAN rounds → 128.
+        #expect(Postprocessor.image(from: out, prepared: prepared, quantization: .truncate).samples == [0, 127, 255])
+        #expect(Postprocessor.image(from: out, prepared: prepared, quantization: .round).samples == [0, 128, 255])
+    }
+}
+
+struct TilingTests {
+    /// With statistics of the whole image, tiles reproduce the whole-image output up to what the
+    /// overlap leaves of border effects; tiles normalised on their own do far worse.
+    @Test func tilesWithWholeImageStatisticsMatchTheWholeImage() throws {
+        let g = Generator(.resnet(blocks: 3, ngf: 8))
+        g.initializeRandomly(seed: 4)
+        let x = smoothImage(width: 384, height: 256)
+        let whole = try GeneratorRunner(generator: g, settings: .init(), backend: Backends.direct, pixelLimit: 1 << 30).run(x)
+        let runner = GeneratorRunner(generator: g, settings: .init(), backend: Backends.direct, pixelLimit: 256 * 256)
+        #expect(runner.needsTiling(width: 384, height: 256))
+        let exact = try runner.runTiled(x, statisticsLimit: 384 * 256)
+        let own = try runner.runTiled(x, wholeImageStatistics: false)
+        let production = try runner.run(x)
+        #expect(production.shape == whole.shape)
+        let (exactMean, exactMax) = differences(exact, whole), (ownMean, _) = differences(own, whole)
+        let (prodMean, prodMax) = differences(production, whole)
+        print("tiling 384×256 in 256² tiles: whole-image statistics mean |Δ| \(exactMean) max \(exactMax); "
+              + "own statistics mean \(ownMean); statistics from a reduced pass mean \(prodMean) max \(prodMax)")
+        #expect(exactMean < 0.01 && exactMax < 0.15)
+        #expect(ownMean > 5 * exactMean)
+    }
+
+    /// A smooth colour pattern with an edge: closer to a photo than noise.
+    func smoothImage(width: Int, height: Int) -> Tensor {
+        var v: [Float] = []
+        for c in 0..<3 {
+            for y in 0..<height {
+                for x in 0..<width {
+                    v.append(sinf(Float(x) / 9 + Float(c)) * cosf(Float(y) / 13) * 0.8 + (x > width / 2 ? 0.1 : -0.1))
+                }
+            }
+        }
+        return Tensor(shape: [1, 3, height, width], values: v)
+    }
+
+    func differences(_ a: Tensor, _ b: Tensor) -> (Float, Float) {
+        let av = a.values, bv = b.values
+        var sum: Float = 0, m: Float = 0
+        for i in av.indices { let d = abs(av[i] - bv[i]); sum += d; m = max(m, d) }
+        return (sum / Float(av.count), m)
+    }
+}
