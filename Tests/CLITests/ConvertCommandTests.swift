@@ -196,3 +196,42 @@ struct ConvertCommandTests {
         #expect(after.allSatisfy { !$0.hasPrefix(".") })
     }
 }
+
+/// Every colour type, bit depth and broken file of the codec fixtures through `gantry convert`.
+struct ConvertCodecFixtureTests {
+    static let codecFixtures = fixturesDirectory.deletingLastPathComponent().appendingPathComponent("ImagingTests/Fixtures")
+
+    @Test func everyGoodFixtureConvertsAndEveryBadOneFailsAlone() throws {
+        let dir = try TemporaryDirectory()
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.codecFixtures.path)
+            .filter { [".png", ".jpg"].contains(where: $0.hasSuffix) }
+        for name in names {
+            try dir.write("in/" + name, Data(contentsOf: Self.codecFixtures.appendingPathComponent(name)))
+        }
+        let r = try runGantry(["convert", dir.path("in"), "-m", ConvertCommandTests.model, "-o", dir.path("out"),
+                               "--report", dir.path("r.jsonl"), "--format", "same"])
+        #expect(r.status == 1)
+        let records = try String(contentsOfFile: dir.path("r.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let status = Dictionary(uniqueKeysWithValues: records.map {
+            (URL(fileURLWithPath: $0["input"] as! String).lastPathComponent, $0["status"] as! String)
+        })
+        let expected = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: Self.codecFixtures.appendingPathComponent("expected.json"))) as! [String: [String: Any]]
+        let bad = Set(expected["bad"]!.keys), good = expected["good"]!
+        #expect(bad.count >= 20 && good.count >= 30)
+        for name in names {
+            #expect(status[name] == (bad.contains(name) ? "failed" : "converted"), "\(name): \(status[name] ?? "missing")")
+        }
+        // Every good file (16-bit, palette, gray+alpha, CMYK, each orientation…) keeps its decoded size.
+        for (name, info) in good {
+            guard let info = info as? [String: Any], let w = info["width"] as? Int, let h = info["height"] as? Int else { continue }
+            let out = dir.path("out/" + name)
+            let img = try ImageCodec.decode(Data(contentsOf: URL(fileURLWithPath: out)), path: out)
+            #expect((img.width, img.height) == (w, h), "\(name)")
+        }
+        let rotated = try ImageCodec.decode(Data(contentsOf: URL(fileURLWithPath: dir.path("out/jpeg_orientation_6.jpg"))), path: "o6")
+        let upright = try ImageCodec.decode(Data(contentsOf: URL(fileURLWithPath: dir.path("out/jpeg_orientation_1.jpg"))), path: "o1")
+        #expect((rotated.width, rotated.height) == (upright.height, upright.width))
+    }
+}
