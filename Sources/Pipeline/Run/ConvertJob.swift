@@ -26,20 +26,6 @@ public final class ConvertJob: @unchecked Sendable {
     /// Stops taking new inputs; images already decoded are finished.
     public func cancel() { cancelled.set() }
 
-    private struct Decoded {
-        var item: ConvertItem
-        var prepared: PreparedImage
-        var result: ItemResult
-    }
-
-    private struct Inferred {
-        var item: ConvertItem
-        var prepared: PreparedImage
-        var output: Tensor
-        var index: Int
-        var result: ItemResult
-    }
-
     public func run(_ items: [ConvertItem], threads: Int? = nil, algorithm: DNNLBackend.Algorithm = .winograd) throws -> ConvertSummary {
         let start = DispatchTime.now().uptimeNanoseconds
         let c = configuration
@@ -50,8 +36,11 @@ public final class ConvertJob: @unchecked Sendable {
                             backend: try DNNLBackend(algorithm: algorithm, threads: max(1, cores / c.jobs.process)),
                             pixelLimit: c.memory.pixelLimit(for: generator.architecture, parameterCount: generator.parameterCount) / c.jobs.process)
         }
-        let toInfer = BoundedQueue<Decoded>(capacity: 2 * max(c.batch, c.jobs.process))
-        let toSave = BoundedQueue<Inferred>(capacity: 2 * c.jobs.save)
+        let decode = DecodeStage(configuration: c, preprocessor: preprocessor)
+        let infer = runners.map { InferenceStage(runner: $0) }
+        let encode = EncodeStage(configuration: c, family: generator.architecture.family)
+        let toInfer = BoundedQueue<DecodedItem>(capacity: 2 * max(c.batch, c.jobs.process))
+        let toSave = BoundedQueue<InferredItem>(capacity: 2 * c.jobs.save)
         let next = AtomicCounter()
         let tally = Tally()
         let report: @Sendable (ItemResult) -> Void = { [observer] r in
@@ -63,20 +52,26 @@ public final class ConvertJob: @unchecked Sendable {
             while !cancelled.isSet {
                 let i = next.next()
                 guard i < items.count else { break }
-                if let d = decode(items[i], report: report) { toInfer.put(d) }
+                switch decode(items[i]) {
+                case .success(let d): toInfer.put(d)
+                case .failure(let f): report(f.result)
+                }
             }
         }
-        let processors = spawn(c.jobs.process, name: "gantry-infer") { [self] worker in
+        let processors = spawn(c.jobs.process, name: "gantry-infer") { worker in
             while let first = toInfer.take() {
                 var batch = [first]
                 let shape = first.prepared.tensor.shape
                 while batch.count < c.batch, let more = toInfer.take(if: { $0.prepared.tensor.shape == shape }) {
                     batch.append(more)
                 }
-                infer(batch, runner: runners[worker], report: report).forEach { toSave.put($0) }
+                switch infer[worker](batch) {
+                case .success(let done): done.forEach { toSave.put($0) }
+                case .failure(let f): f.results.forEach(report)
+                }
             }
         }
-        let savers = spawn(c.jobs.save, name: "gantry-encode") { [self] _ in
+        let savers = spawn(c.jobs.save, name: "gantry-encode") { _ in
             while let work = toSave.take() { report(encode(work)) }
         }
         loaders()
@@ -91,94 +86,6 @@ public final class ConvertJob: @unchecked Sendable {
         return summary
     }
 
-    private func decode(_ item: ConvertItem, report: (ItemResult) -> Void) -> Decoded? {
-        var result = ItemResult(input: item.input.path, output: item.output.path, status: .failed)
-        let fm = FileManager.default
-        if fm.fileExists(atPath: item.output.path) && !configuration.overwrite {
-            if configuration.skipExisting {
-                result.status = .skipped
-                result.error = "output exists"
-            } else {
-                result.error = "\(item.output.path): already exists (use --overwrite to replace it or --skip-existing to keep it)"
-            }
-            report(result)
-            return nil
-        }
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        do {
-            let data: Data
-            do {
-                data = try Data(contentsOf: item.input, options: .mappedIfSafe)
-            } catch {
-                throw ImageError(code: .unreadable, path: item.input.path, message: "cannot read (\(describe(error)))")
-            }
-            let image = try ImageCodec.decode(data, path: item.input.path, limits: configuration.decodeLimits)
-            let prepared = try preprocessor.prepare(image)
-            result.width = prepared.content.width
-            result.height = prepared.content.height
-            result.decodeMilliseconds = milliseconds(since: t0)
-            return Decoded(item: item, prepared: prepared, result: result)
-        } catch let e as ImageError {
-            result.error = e.description
-        } catch {
-            result.error = "\(item.input.path): \(error)"
-        }
-        report(result)
-        return nil
-    }
-
-    private func infer(_ batch: [Decoded], runner: GeneratorRunner, report: (ItemResult) -> Void) -> [Inferred] {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        do {
-            let input: Tensor
-            if batch.count == 1 {
-                input = batch[0].prepared.tensor
-            } else {
-                let shape = batch[0].prepared.tensor.shape
-                input = Tensor(uninitialized: [batch.count] + shape.dropFirst())
-                let per = batch[0].prepared.tensor.count
-                for (i, d) in batch.enumerated() {
-                    (input.storage.pointer + i * per).update(from: d.prepared.tensor.storage.pointer, count: per)
-                }
-            }
-            let (_, _, h, w) = input.nchw
-            let tiled = runner.needsTiling(width: w, height: h)
-            let output = try runner.run(input)
-            let ms = milliseconds(since: t0) / Double(batch.count)
-            return batch.enumerated().map { i, d in
-                var r = d.result
-                r.inferenceMilliseconds = ms
-                r.tiled = tiled
-                return Inferred(item: d.item, prepared: d.prepared, output: output, index: i, result: r)
-            }
-        } catch {
-            for d in batch {
-                var r = d.result
-                r.error = "\(d.item.input.path): \(error)"
-                report(r)
-            }
-            return []
-        }
-    }
-
-    private func encode(_ work: Inferred) -> ItemResult {
-        var result = work.result
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        do {
-            let image = Postprocessor.image(from: work.output, batchIndex: work.index, prepared: work.prepared,
-                                            quantization: .init(for: generator.architecture.family))
-            let ext = work.item.output.pathExtension.lowercased()
-            let format: ImageFormat = ext == "jpg" || ext == "jpeg" || ext == "jpe" ? .jpeg : .png
-            let data = try ImageCodec.encode(image, as: format, quality: configuration.quality, path: work.item.output.path)
-            try AtomicWriter.write(data, to: work.item.output, mode: configuration.overwrite ? .replace : .createNew)
-            result.status = .converted
-            result.encodeMilliseconds = milliseconds(since: t0)
-        } catch {
-            result.status = .failed
-            result.error = "\(error)"
-        }
-        return result
-    }
 }
 
 /// A flag set once from any thread.
