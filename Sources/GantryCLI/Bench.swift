@@ -110,7 +110,7 @@ struct Bench: ParsableCommand {
         return BenchResult(engine: "gantry", net: name, width: size.width, height: size.height, threads: threads,
                            runs: runs, times: times, gflop: Double(counter.flops) / Double(runs) / 1e9,
                            peakRSSMB: peakRSSMegabytes(),
-                           detail: "\(counter.wrapped.name), peak tensors \(BufferPool.shared.peakLiveBytes >> 20) MB")
+                           detail: "\(counter.wrapped.name), peak tensors \(BufferPool.shared.peakLiveBytes >> 20) MB, mapped \(BufferPool.shared.mappedBytes >> 20) MB")
     }
 
     private func runChild(_ name: String, _ size: (width: Int, height: Int), threads: Int) throws -> BenchResult {
