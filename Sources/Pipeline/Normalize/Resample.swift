@@ -3,7 +3,8 @@ import Foundation
 /// Bicubic resampling equivalent to PIL's `Image.resize(size, Image.BICUBIC)`, which the
 /// reference preprocessing uses: separable (horizontal pass, then vertical), Keys cubic with
 /// a = -0.5, and the kernel widened by the scale factor when shrinking, so downscaling is
-/// antialiased. On 8-bit data each pass rounds and clips to 0…255 as PIL's uint8 path does.
+/// antialiased. On 8-bit data each pass uses PIL's 22-bit fixed-point coefficients and rounds and
+/// clips to 0…255 as its uint8 path does, so results match PIL exactly.
 public enum Resampler {
     public static func resize(_ image: PlanarImage, width: Int, height: Int) -> PlanarImage {
         precondition(width > 0 && height > 0, "cannot resize to \(width)×\(height)")
@@ -29,7 +30,11 @@ public enum Resampler {
     struct Kernel {
         var start: [Int]
         var weights: [[Float]]
+        /// The weights in PIL's fixed point (PRECISION_BITS = 22), for 8-bit data.
+        var fixed: [[Int64]]
     }
+
+    static let precisionBits = 22
 
     static func cubic(_ x: Double) -> Double {
         let a = -0.5, x = abs(x)
@@ -42,7 +47,7 @@ public enum Resampler {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1)
         let support = 2.0 * filterScale
-        var start: [Int] = [], weights: [[Float]] = []
+        var start: [Int] = [], weights: [[Float]] = [], fixed: [[Int64]] = []
         for o in 0..<outSize {
             let center = (Double(o) + 0.5) * scale
             let lo = max(Int(center - support + 0.5), 0)
@@ -52,8 +57,10 @@ public enum Resampler {
             if total != 0 { w = w.map { $0 / total } }
             start.append(lo)
             weights.append(w.map(Float.init))
+            let one = Double(1 << precisionBits)
+            fixed.append(w.map { $0 < 0 ? Int64(-0.5 + $0 * one) : Int64(0.5 + $0 * one) })
         }
-        return Kernel(start: start, weights: weights)
+        return Kernel(start: start, weights: weights, fixed: fixed)
     }
 
     private static func pass(_ plane: [Float], _ k: Kernel, lines: Int, inLength: Int, outLength: Int,
@@ -63,14 +70,19 @@ public enum Resampler {
             out.withUnsafeMutableBufferPointer { dst in
                 for line in 0..<lines {
                     for o in 0..<outLength {
-                        var acc: Float = 0
                         let s = k.start[o]
-                        for (j, w) in k.weights[o].enumerated() {
-                            let i = s + j
-                            acc += w * src[horizontal ? line * inLength + i : i * lines + line]
+                        let at = { (j: Int) in src[horizontal ? line * inLength + s + j : (s + j) * lines + line] }
+                        let value: Float
+                        if round {
+                            var acc = Int64(1) << (precisionBits - 1)
+                            for (j, w) in k.fixed[o].enumerated() { acc += w * Int64(at(j)) }
+                            value = Float(min(max(acc >> precisionBits, 0), 255))
+                        } else {
+                            var acc: Float = 0
+                            for (j, w) in k.weights[o].enumerated() { acc += w * at(j) }
+                            value = acc
                         }
-                        if round { acc = min(max(acc.rounded(), 0), 255) }
-                        dst[horizontal ? line * outLength + o : o * lines + line] = acc
+                        dst[horizontal ? line * outLength + o : o * lines + line] = value
                     }
                 }
             }
