@@ -140,6 +140,19 @@ struct ConvertCommandTests {
         }
     }
 
+    @Test func singleFileToANamedFileAndCheckpointFolders() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("photo.png", TestImages.png(width: 20, height: 16))
+        #expect(try convert(dir.path("photo.png"), dir.path("result.jpg")).status == 0)
+        #expect(try ImageCodec.readHeader(Data(contentsOf: URL(fileURLWithPath: dir.path("result.jpg"))), path: "r").format == .jpeg)
+        // A reference checkpoint folder: --direction picks G_A or G_B.
+        try dir.write("ckpt/latest_net_G_B.pth", Data(contentsOf: URL(fileURLWithPath: Self.model)))
+        let r = try runGantry(["convert", dir.path("photo.png"), "-m", dir.path("ckpt"), "--direction", "BtoA", "-o", dir.path("out")])
+        #expect(r.status == 0, "\(r.stderr)")
+        let missing = try runGantry(["convert", dir.path("photo.png"), "-m", dir.path("ckpt"), "--direction", "AtoB", "-o", dir.path("out2")])
+        #expect(missing.status == 64 && missing.stderr.contains("latest_net_G_A.pth"))
+    }
+
     @Test func dryRunWritesNothing() throws {
         let dir = try TemporaryDirectory()
         try dir.write("in/a.png", TestImages.png(width: 30, height: 22))
