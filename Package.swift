@@ -24,13 +24,14 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]
         ),
+        .target(name: "CSystem", path: "Sources/CSystem"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .target(name: "Engine", dependencies: ["CDNNL"]),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"]),
         .target(
             name: "Pipeline",
-            dependencies: ["Engine", "Checkpoints", "Models", "Imaging", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Engine", "Checkpoints", "Models", "Imaging", "CSystem", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Checkpoints"),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints"]),

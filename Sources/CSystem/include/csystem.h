@@ -1,0 +1,9 @@
+// System calls Swift's Glibc module does not expose.
+#ifndef GANTRY_CSYSTEM_H
+#define GANTRY_CSYSTEM_H
+
+/// rename() that fails with EEXIST instead of replacing an existing target
+/// (renameat2 with RENAME_NOREPLACE). Returns 0 or -1 with errno set.
+int gantry_rename_noreplace(const char *from, const char *to);
+
+#endif

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Checkpoints
+import Engine
+import Foundation
+import Models
+import Pipeline
+
+/// What `convert` and `watch` share: the model, a pipeline file, how images are sized and
+/// written, and the generator's behaviour switches. Flags override the pipeline file.
+struct ConversionOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("model")], help: "Checkpoint file, or a checkpoint folder (with --direction).") var model: String?
+    @Option(help: "Pipeline file (YAML, see pipelines/); flags given here override it.") var pipeline: String?
+    @Option(help: "AtoB or BtoA: picks latest_net_G_A.pth or latest_net_G_B.pth from a checkpoint folder.") var direction: String?
+    @Option(help: "Output format: png, jpg or same (default png).") var format: OutputFormat?
+    @Option(help: "JPEG quality 1–100 (default 95).") var quality: Int?
+    @Option(help: "Sizing: native (default: keep size), resize, scale-width, resize-and-crop, none (reference behaviours).") var preprocess: String?
+    @Option(name: .customLong("load-size"), help: "The reference's load_size for resize / scale-width (default 256).") var loadSize: Int?
+    @Option(name: .customLong("crop-size"), help: "The reference's crop_size (default: load size).") var cropSize: Int?
+    @Option(name: .customLong("max-side"), help: "Shrink images whose longer side exceeds this first.") var maxSide: Int?
+    @Option(name: .customLong("memory-limit"), help: "Memory for inference, e.g. 8G (default: 70% of available memory); larger images run in tiles.") var memoryLimit: String?
+    @Option(help: "Threads for load:process:save stages (default 1:1:1; watch uses the process count as workers).") var jobs: String?
+    @Option(help: "Text added to each output file name before the extension.") var suffix: String?
+    @OptionGroup var inference: InferenceOptions
+    @OptionGroup var architecture: ArchitectureOptions
+
+    func validate() throws {
+        if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be from 1 to 100") }
+        if let jobs, ConvertConfiguration.Jobs(jobs) == nil { throw ValidationError("--jobs must look like 1:1:2 (load:process:save)") }
+        if let memoryLimit, MemoryBudget.parse(memoryLimit) == nil { throw ValidationError("--memory-limit must be a size like 4G or 800M") }
+        if let preprocess, !PreprocessPolicy.names.contains(preprocess) {
+            throw ValidationError("--preprocess must be one of \(PreprocessPolicy.names.joined(separator: ", "))")
+        }
+        if let direction, !["AtoB", "BtoA"].contains(direction) { throw ValidationError("--direction must be AtoB or BtoA") }
+        for (name, v) in [("--load-size", loadSize), ("--crop-size", cropSize), ("--max-side", maxSide)] {
+            if let v, v < 1 { throw ValidationError("\(name) must be at least 1") }
+        }
+        if model == nil && pipeline == nil { throw ValidationError("give a model with -m (or a --pipeline file that names one)") }
+    }
+
+    /// The pipeline file, if any (errors exit 64 naming file, line and key).
+    func definition() throws -> PipelineDefinition {
+        try pipeline.map { p in
+            do { return try PipelineDefinition.load(contentsOf: URL(fileURLWithPath: p)) } catch { throw fail("\(error)", code: 64) }
+        } ?? PipelineDefinition()
+    }
+
+    /// The checkpoint to use: `-m`, else the pipeline file's; a checkpoint folder picks the
+    /// generator for `--direction` as the reference names them.
+    func modelURL(_ d: PipelineDefinition) throws -> URL {
+        let named: URL?
+        do { named = try model.map { URL(fileURLWithPath: $0) } ?? d.modelURL() } catch { throw fail("\(error)", code: 64) }
+        guard let url = named else { throw fail("no model: give -m or a pipeline file with 'model'", code: 64) }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw fail("\(url.path): model file not found", code: 64)
+        }
+        guard isDir.boolValue else { return url }
+        let dir = direction ?? d.direction
+        let names = dir == "BtoA" ? ["latest_net_G_B.pth"] : dir == "AtoB" ? ["latest_net_G_A.pth", "latest_net_G.pth"]
+            : ["latest_net_G.pth"]
+        for n in names where FileManager.default.fileExists(atPath: url.appendingPathComponent(n).path) {
+            return url.appendingPathComponent(n)
+        }
+        throw fail("\(url.path): a folder, but no \(names.joined(separator: " or ")) in it\(dir == nil ? " (use --direction AtoB or BtoA for CycleGAN folders)" : "")", code: 64)
+    }
+
+    func loadGenerator(_ url: URL) throws -> Generator {
+        do {
+            return try Generator.load(contentsOf: url, overrides: architecture.overrides).0
+        } catch let e as CheckpointError {
+            throw fail(e.description)
+        } catch {
+            throw fail("\(url.path): \(error)")
+        }
+    }
+
+    /// Pipeline file values, overridden by flags given on the command line.
+    func configuration(_ d: PipelineDefinition, for generator: Generator) throws -> ConvertConfiguration {
+        var c = ConvertConfiguration()
+        let load = loadSize ?? d.loadSize ?? 256
+        c.preprocess = PreprocessPolicy.named(preprocess ?? d.preprocess ?? "native", loadSize: load, cropSize: cropSize ?? d.cropSize)!
+        c.maxSide = maxSide ?? d.maxSide
+        c.format = format ?? d.format ?? .png
+        c.quality = quality ?? d.quality ?? 95
+        c.jobs = jobs.flatMap(ConvertConfiguration.Jobs.init) ?? d.jobs ?? c.jobs
+        c.batch = d.batch ?? 1
+        c.memory = memoryLimit.flatMap(MemoryBudget.parse) ?? d.memoryLimit ?? c.memory
+        var s = try inference.settings()
+        if !inference.eval, d.eval == true { s.eval = true }
+        if !inference.dropout, d.dropout == true { s.dropoutSeed = d.seed ?? UInt64.random(in: 0...UInt64.max) }
+        if inference.condition == nil, inference.domain == nil {
+            s.condition = d.condition
+            s.domain = d.domain
+        }
+        c.settings = s
+        do { _ = try s.conditionVector(for: generator.architecture) } catch { throw fail("\(error)", code: 64) }
+        return c
+    }
+
+    func threads(_ d: PipelineDefinition) -> Int? { inference.engine.threads ?? d.threads }
+
+    func algorithm(_ d: PipelineDefinition) -> DNNLBackend.Algorithm {
+        inference.engine.algorithm ?? d.algorithm.flatMap(DNNLBackend.Algorithm.init) ?? .winograd
+    }
+}
+
+

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Pipeline
+
+/// `gantry watch INBOX -m CKPT -o OUTBOX`: the conversion pipeline as a hot-folder service.
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert every image that arrives in a folder, exactly once, across crashes and restarts.",
+        discussion: """
+            A file is taken once it was closed or moved in and its size and mtime held still for --settle \
+            seconds; hidden and temporary names (.*, *.tmp, *.part, *.crdownload, ~$*) are ignored. Inputs move \
+            to --done (default INBOX/.done) or --failed (default INBOX/.failed, with NAME.error.json). Several \
+            workers may share one inbox. SIGTERM/SIGINT stop intake and finish files in flight (--grace).
+            """
+    )
+
+    @Argument(help: "Inbox folder.") var inbox: String
+    @Option(name: [.short, .customLong("output")], help: "Outbox folder.") var output: String
+    @Option(help: "Where converted inputs go (default INBOX/.done).") var done: String?
+    @Option(help: "Where inputs that failed go, with NAME.error.json (default INBOX/.failed).") var failed: String?
+    @Flag(name: .customLong("delete-inputs"), help: "Delete inputs once converted instead of moving them to --done.") var deleteInputs = false
+    @Option(help: "Seconds a file must stay unchanged before it is taken.") var settle: Double = 2
+    @Option(help: "Poll every SECONDS instead of using inotify (NFS, SMB, Docker Desktop mounts).") var poll: Double?
+    @Option(help: "Seconds between full rescans that catch missed events.") var rescan: Double = 10
+    @Option(help: "Seconds to finish files in flight after SIGTERM/SIGINT.") var grace: Double = 60
+    @Option(name: .customLong("log-format"), help: "text or json: one line per file.") var logFormat: String = "text"
+    @Option(name: .customLong("status-port"), help: "Serve /healthz and Prometheus /metrics on this port (127.0.0.1, or --status-address).") var statusPort: UInt16?
+    @Option(name: .customLong("status-address"), help: "Address for --status-port.") var statusAddress = "127.0.0.1"
+    @Option(help: "A file touched every 2 s while the service runs (for container health checks).") var heartbeat: String?
+    @OptionGroup var conversion: ConversionOptions
+
+    func validate() throws {
+        if settle < 0 || rescan <= 0 || grace < 0 { throw ValidationError("--settle, --rescan and --grace must be positive") }
+        if let poll, poll <= 0 { throw ValidationError("--poll must be positive") }
+        if !["text", "json"].contains(logFormat) { throw ValidationError("--log-format must be text or json") }
+        if deleteInputs && done != nil { throw ValidationError("--delete-inputs and --done contradict each other") }
+    }
+
+    func run() throws {
+        let definition = try conversion.definition()
+        let generator = try conversion.loadGenerator(try conversion.modelURL(definition))
+        var config = WatchConfiguration(layout: InboxLayout(
+            inbox: URL(fileURLWithPath: inbox), outbox: URL(fileURLWithPath: output),
+            done: done.map { URL(fileURLWithPath: $0) }, failed: failed.map { URL(fileURLWithPath: $0) }))
+        config.convert = try conversion.configuration(definition, for: generator)
+        config.settle = settle
+        config.poll = poll
+        config.rescan = rescan
+        config.grace = grace
+        config.deleteInputs = deleteInputs
+        config.suffix = conversion.suffix ?? definition.suffix ?? ""
+        config.jsonLogs = logFormat == "json"
+        config.heartbeat = heartbeat.map { URL(fileURLWithPath: $0) }
+        guard FileManager.default.fileExists(atPath: inbox) else { throw fail("\(inbox): inbox folder not found", code: 64) }
+        let backend = try DNNLBackend(algorithm: conversion.algorithm(definition), threads: conversion.threads(definition))
+        let service = WatchService(generator: generator, configuration: config, backend: backend)
+        let server = try statusPort.map { port in
+            do { return try StatusServer(port: port, address: statusAddress, metrics: service.metrics) } catch { throw fail("\(error)", code: 64) }
+        }
+        let signals = SignalWatcher { service.stop() }
+        let unfinished: Int
+        do { unfinished = try service.run() } catch { throw fail("\(error)") }
+        withExtendedLifetime((signals, server)) {}
+        if unfinished > 0 { warn("\(unfinished) files were still converting when the grace period ended; the next start finishes them") }
+    }
+}
