@@ -9,6 +9,7 @@ test, batch size 1), one image at a time, in file-name order:
 
     PIL.Image.open(path).convert('RGB')
     -> ToTensor (HWC uint8 -> CHW float32 / 255) -> Normalize((0.5,)*3, (0.5,)*3)
+    (a generator with input_nc 1 gets transforms.Grayscale(1), i.e. convert('L'), first)
     -> generator forward, eager fp32 on the CPU, torch.set_num_threads(threads), inference_mode
     -> tensor2im: ((np.transpose(t[0].numpy(), (1, 2, 0)) + 1) / 2.0 * 255.0).astype(np.uint8)
     -> Image.fromarray(...).save(OUTPUT/<stem>.png)
@@ -142,6 +143,17 @@ def detect(sd, net: str | None, ngf: int | None, norm: str | None):
     return family, arch, name
 
 
+def strip_prefixes(key: str) -> str:
+    """DataParallel's module. and torch.compile's _orig_mod., as often as they repeat."""
+    while True:
+        for p in ("module.", "_orig_mod."):
+            if key.startswith(p):
+                key = key[len(p):]
+                break
+        else:
+            return key
+
+
 def make_power_2(img, base: int = 4):
     """The reference's __make_power_2 for --preprocess none."""
     from PIL import Image
@@ -169,6 +181,7 @@ def main(argv=None) -> int:
     sd = torch.load(a.checkpoint, map_location="cpu", weights_only=True)
     if hasattr(sd, "_metadata"):
         del sd._metadata
+    sd = {strip_prefixes(k): v for k, v in sd.items()}
     family, arch, name = detect(sd, a.net, a.ngf, a.norm)
     net = R.build(family, arch)
     net.load_state_dict(R.normalize_state_dict(net, sd))
@@ -187,6 +200,8 @@ def main(argv=None) -> int:
     with torch.inference_mode():
         for n in names:
             img = Image.open(os.path.join(a.input, n)).convert("RGB")
+            if arch["input_nc"] == 1:
+                img = img.convert("L")  # transforms.Grayscale(1), as the reference does for input_nc 1
             if a.preprocess == "none":
                 img = make_power_2(img)
             elif (img.size[0] % 4 or img.size[1] % 4) and not warned:
@@ -194,7 +209,8 @@ def main(argv=None) -> int:
                       "comes out rounded up (use --preprocess none for the reference's resize)", file=sys.stderr)
                 warned = True
             # ToTensor: HWC uint8 -> CHW float32 in [0, 1]; Normalize(0.5, 0.5)
-            x = torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+            a8 = np.array(img, dtype=np.uint8)
+            x = torch.from_numpy(a8[:, :, None] if a8.ndim == 2 else a8).permute(2, 0, 1).contiguous()
             x = x.to(dtype=torch.float32).div(255)
             x = x.sub_(0.5).div_(0.5).unsqueeze(0)
             y = net(x)
