@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# End-to-end throughput: `gantry convert` against the PyTorch flow (benchmarks/convert_peer_pytorch.py)
+# End-to-end throughput: `gantry convert` against the PyTorch flow (benchmarks/peer_pytorch_folder.py)
 # on the same folders, model and threads, interleaved, median of REPEATS runs of each.
 #
 #   benchmarks/convert_bench.sh /path/to/venv/bin/python [REPEATS]
 #
 # The venv needs torch, numpy and pillow. Folders: 8 JPEGs of 256×256 and 2 photos of 1024×768
-# (made from samples/photos), a full-size resnet_9blocks (ngf 64, instance norm) with random weights.
+# (made from samples/photos), a full-size resnet_9blocks (ngf 64, instance norm) with random weights
+# (benchmarks/make_bench_images.py --checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:?usage: benchmarks/convert_bench.sh PYTHON [REPEATS]}
@@ -15,11 +16,10 @@ GANTRY=${GANTRY:-.build/release/gantry}
 W=$(mktemp -d /tmp/gantry-convert-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
+"$PY" benchmarks/make_bench_images.py --checkpoint "$W/resnet9.pth" >/dev/null
 "$PY" - "$W" <<'PYEOF'
-import os, sys, torch
+import os, sys
 from PIL import Image
-sys.path.insert(0, "tools/fixtures")
-import reference_nets
 w = sys.argv[1]
 photos = sorted(os.path.join("samples/photos", n) for n in os.listdir("samples/photos"))
 for folder, size, count in (("small", (256, 256), 8), ("large", (1024, 768), 2)):
@@ -27,14 +27,6 @@ for folder, size, count in (("small", (256, 256), 8), ("large", (1024, 768), 2))
     for i in range(count):
         Image.open(photos[i % len(photos)]).convert("RGB").resize(size, Image.BICUBIC).save(
             os.path.join(w, folder, f"p{i}.jpg"), quality=92)
-torch.manual_seed(0)
-net = reference_nets.ResnetGenerator(3, 3, 64, norm="instance", use_dropout=False, n_blocks=9)
-for m in net.modules():
-    if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
-        torch.nn.init.normal_(m.weight, 0, 0.02)
-        if m.bias is not None:
-            torch.nn.init.zeros_(m.bias)
-torch.save(net.state_dict(), os.path.join(w, "resnet9.pth"))
 PYEOF
 
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
@@ -47,7 +39,7 @@ for folder in small large; do
     for r in $(seq "$REPEATS"); do
         rm -rf "$W/out-g" "$W/out-p"
         seconds "$GANTRY" convert "$W/$folder" -m "$W/resnet9.pth" -o "$W/out-g" --threads "$THREADS" -q >> "$W/g.txt"
-        seconds "$PY" benchmarks/convert_peer_pytorch.py --input "$W/$folder" --output "$W/out-p" \
+        seconds "$PY" benchmarks/peer_pytorch_folder.py --input "$W/$folder" --output "$W/out-p" \
             --checkpoint "$W/resnet9.pth" --threads "$THREADS" >> "$W/p.txt"
     done
     g=$(median < "$W/g.txt"); p=$(median < "$W/p.txt")

@@ -38,6 +38,9 @@ struct Watch: ParsableCommand {
     }
 
     func run() throws {
+        // Catch SIGTERM/SIGINT from the first moment: a stop during start-up must still end cleanly.
+        let stop = StopRequest()
+        let signals = SignalWatcher { stop.request() }
         let definition = try conversion.definition()
         let generator = try conversion.loadGenerator(try conversion.modelURL(definition))
         var config = WatchConfiguration(layout: InboxLayout(
@@ -58,10 +61,28 @@ struct Watch: ParsableCommand {
         let server = try statusPort.map { port in
             do { return try StatusServer(port: port, address: statusAddress, metrics: service.metrics) } catch { throw fail("\(error)", code: 64) }
         }
-        let signals = SignalWatcher { service.stop() }
+        stop.onRequest { service.stop() }
         let unfinished: Int
         do { unfinished = try service.run() } catch { throw fail("\(error)") }
         withExtendedLifetime((signals, server)) {}
         if unfinished > 0 { warn("\(unfinished) files were still converting when the grace period ended; the next start finishes them") }
+    }
+}
+
+/// A stop request that may arrive before the service it is meant for exists.
+final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requested = false
+    private var action: (@Sendable () -> Void)?
+
+    func request() {
+        let a: (@Sendable () -> Void)? = lock.withLock { requested = true; return action }
+        a?()
+    }
+
+    /// Runs `action` on the next request, or now if one already came.
+    func onRequest(_ action: @escaping @Sendable () -> Void) {
+        let already: Bool = lock.withLock { self.action = action; return requested }
+        if already { action() }
     }
 }

@@ -26,6 +26,10 @@ struct WatchCommandTests {
         }
 
         func terminate() -> Int32 {
+            // As a supervisor would: once the service has started.
+            _ = WatchCommandTests.waitUntil(20) {
+                ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(" started ") || !process.isRunning
+            }
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
             return process.terminationStatus
