@@ -4,7 +4,9 @@ import Foundation
 /// reference preprocessing uses: separable (horizontal pass, then vertical), Keys cubic with
 /// a = -0.5, and the kernel widened by the scale factor when shrinking, so downscaling is
 /// antialiased. On 8-bit data each pass uses PIL's 22-bit fixed-point coefficients and rounds and
-/// clips to 0…255 as its uint8 path does, so results match PIL exactly.
+/// clips to 0…255 as its uint8 path does, so results match PIL exactly — PIL up to version 12.
+/// Pillow 13 runs the vertical pass first when the height shrinks by more than twice what the
+/// width changes (see Tests/Fixtures/resize/README.md); those cases differ from it by ±1 level.
 public enum Resampler {
     public static func resize(_ image: PlanarImage, width: Int, height: Int) -> PlanarImage {
         precondition(width > 0 && height > 0, "cannot resize to \(width)×\(height)")
