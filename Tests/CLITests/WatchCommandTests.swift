@@ -110,10 +110,10 @@ struct WatchCommandTests {
 
     @Test func killedWorkersLoseNothingAndDuplicateNothing() throws {
         let dir = try TemporaryDirectory()
-        let n = 60
+        let n = 200
         for i in 0..<n { try dir.write("in/k\(i).png", TestImages.png(width: 48, height: 40, seed: i)) }
         var random = SystemRandomNumberGenerator()
-        for round in 0..<6 {
+        for round in 0..<8 {
             let s = try Service(dir.path("in"), dir.path("out"), log: dir.url.appendingPathComponent("r\(round).log"))
             usleep(UInt32.random(in: 300_000...1_200_000, using: &random))
             s.kill9()
