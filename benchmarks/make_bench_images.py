@@ -106,13 +106,7 @@ def write_checkpoint(path: str, seed: int, blocks: int, ngf: int) -> int:
     import reference_nets as R
 
     net = R.ResnetGenerator(3, 3, ngf, norm="instance", use_dropout=False, n_blocks=blocks)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.02)
-                if m.bias is not None:
-                    m.bias.zero_()
+    R.init_reference(net, seed)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.save(net.state_dict(), path)  # zip format (torch >= 1.6 default)
     return R.param_count(net)

@@ -74,23 +74,6 @@ def size_ok(net: str, width: int, height: int) -> str | None:
     return None
 
 
-def init_reference(net, seed: int) -> None:
-    """The reference init_weights('normal', 0.02): conv weights N(0, 0.02), biases 0,
-    BatchNorm weight N(1, 0.02), bias 0."""
-    import torch
-    import torch.nn as nn
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.02)
-                if m.bias is not None:
-                    m.bias.zero_()
-            elif isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(1 + 0.02 * torch.randn(m.weight.shape, generator=g))
-                m.bias.zero_()
-
-
 def gflop(net_name: str, width: int, height: int) -> float:
     import torch
     import reference_nets as R
@@ -111,7 +94,7 @@ def run_one(net_name: str, width: int, height: int, threads: int, runs: int, war
     family, arch = NETS[net_name]
     flops = gflop(net_name, width, height)
     net = R.build(family, arch)
-    init_reference(net, seed)
+    R.init_reference(net, seed)
     R.set_reference_test_mode(net)  # BN: batch statistics; Dropout: off
     g = torch.Generator().manual_seed(seed + 1)
     x = torch.rand(1, arch["input_nc"], height, width, generator=g) * 2 - 1
