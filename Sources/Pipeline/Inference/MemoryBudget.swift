@@ -26,15 +26,23 @@ public struct MemoryBudget: Sendable, Equatable {
         return MemoryBudget(bytes: v)
     }
 
-    /// 70% of the memory the system reports available now (Linux `MemAvailable`), or 4 GB where
-    /// that cannot be read.
+    /// 70% of the memory available now: Linux `MemAvailable`, or the container's cgroup limit
+    /// when that is lower (inside a container /proc/meminfo shows the host's memory); 4 GB where
+    /// neither can be read.
     public static var automatic: MemoryBudget {
+        var available: Int?
         if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
            let kb = Int(line.split(separator: " ").dropFirst().first ?? "") {
-            return MemoryBudget(bytes: kb * 1024 / 10 * 7)
+            available = kb * 1024
         }
-        return MemoryBudget(bytes: 4 << 30)
+        for file in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8),
+               let limit = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), limit < (1 << 50) {
+                available = min(available ?? limit, limit)
+            }
+        }
+        return MemoryBudget(bytes: (available ?? (6 << 30)) / 10 * 7)
     }
 
     static func bytesPerPixel(_ a: GeneratorArchitecture) -> Int {

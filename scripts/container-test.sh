@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Builds Gantry's Dockerfile and exercises the image: convert the samples, run the watch
+# service, stop it with SIGTERM. Works without a Docker daemon or a registry: it uses podman
+# (runc), and when the official base images cannot be pulled it makes local ones —
+# debian:bookworm-slim from debootstrap, and that plus the host's Swift toolchain as the build
+# image (recipe: shared notes "containers-offline"). Run as root on Debian 12.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=${WORK:-/var/tmp/gantry-container}
+SWIFT_DIR=${SWIFT_DIR:-$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")}
+MIRROR=${DEBIAN_MIRROR:-$(grep -h -m1 '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' || true)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+mkdir -p "$WORK"
+t0=$(date +%s)
+step() { echo "== $(( $(date +%s) - t0 ))s: $*"; }
+
+step "podman"
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null
+fi
+if ! grep -q 'runtime = "runc"' /etc/containers/containers.conf 2>/dev/null; then
+    mkdir -p /etc/containers
+    cat > /etc/containers/containers.conf <<CONF
+[containers]
+default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+fi
+
+RUNTIME_IMAGE=${RUNTIME_IMAGE:-localhost/debian:bookworm-slim}
+SWIFT_IMAGE=${SWIFT_IMAGE:-localhost/swift:6.3-bookworm}
+if ! podman image exists "$RUNTIME_IMAGE"; then
+    step "base image $RUNTIME_IMAGE (debootstrap)"
+    rm -rf "$WORK/rootfs"
+    debootstrap --variant=minbase bookworm "$WORK/rootfs" "$MIRROR" >/dev/null
+    rm -rf "$WORK/rootfs"/var/cache/apt/* "$WORK/rootfs"/var/lib/apt/lists/* "$WORK/rootfs"/usr/share/doc/* "$WORK/rootfs"/usr/share/man/*
+    tar --numeric-owner -C "$WORK/rootfs" -c . | podman import \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' --change 'CMD ["bash"]' - "$RUNTIME_IMAGE" >/dev/null
+fi
+if ! podman image exists "$SWIFT_IMAGE"; then
+    step "build image $SWIFT_IMAGE (base + host toolchain $SWIFT_DIR)"
+    rm -rf "$WORK/ctx-swift" && mkdir -p "$WORK/ctx-swift"
+    cp -al "$SWIFT_DIR" "$WORK/ctx-swift/swift" 2>/dev/null || cp -a "$SWIFT_DIR" "$WORK/ctx-swift/swift"
+    cat > "$WORK/ctx-swift/Containerfile" <<CF
+FROM $RUNTIME_IMAGE
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    binutils libc6-dev libgcc-12-dev libstdc++-12-dev libcurl4 libxml2 libsqlite3-0 libncurses6 git pkg-config \
+ && rm -rf /var/lib/apt/lists/*
+COPY swift /opt/swift
+ENV PATH=/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+CMD ["bash"]
+CF
+    podman build --pull=never -q -t "$SWIFT_IMAGE" "$WORK/ctx-swift" >/dev/null
+fi
+
+step "package mirrors for an offline build"
+rm -rf container-deps/github.com
+for pkg in apple/swift-argument-parser jpsim/Yams; do
+    if [ -d "/opt/swift-packages/$pkg.git" ]; then
+        mkdir -p "container-deps/github.com/$(dirname "$pkg")"
+        git clone -q --mirror "/opt/swift-packages/$pkg.git" "container-deps/github.com/$pkg.git"
+    fi
+done
+
+step "docker build (podman)"
+podman build --pull=never --build-arg SWIFT_IMAGE="$SWIFT_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
+    -t localhost/gantry:test . 2>&1 | tail -3
+rm -rf container-deps/github.com
+size=$(podman image inspect localhost/gantry:test --format '{{.Size}}')
+echo "image size: $(( size / 1000000 )) MB"
+
+T=$(mktemp -d /tmp/gantry-ct.XXXXXX)
+trap 'podman rm -f gantry-watch-test >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
+mkdir -p "$T/out" "$T/inbox" "$T/outbox" "$T/models"
+chmod 777 "$T/out" "$T/inbox" "$T/outbox"
+cp samples/models/tiny_resnet.pth "$T/models/latest_net_G.pth"
+
+step "convert samples/photos in the container"
+podman run --rm --pull=never -v "$ROOT/samples/photos:/data/in:ro" -v "$T/out:/data/out" -v "$T/models:/models:ro" \
+    localhost/gantry:test convert /data/in -m /models/latest_net_G.pth -o /data/out
+n_in=$(ls samples/photos | wc -l); n_out=$(ls "$T/out" | wc -l)
+[ "$n_in" = "$n_out" ] || { echo "FAIL: $n_out outputs for $n_in photos"; exit 1; }
+echo "ok: $n_out outputs"
+
+step "watch service: drop files, expect outputs and inputs in .done"
+podman run -d --name gantry-watch-test --pull=never -v "$T/inbox:/data/inbox" -v "$T/outbox:/data/outbox" \
+    -v "$T/models:/models:ro" localhost/gantry:test >/dev/null
+sleep 3
+cp samples/photos/* "$T/inbox/"
+for _ in $(seq 60); do
+    [ "$(ls "$T/outbox" | wc -l)" = "$n_in" ] && [ "$(ls "$T/inbox/.done" 2>/dev/null | wc -l)" = "$n_in" ] && break
+    sleep 1
+done
+[ "$(ls "$T/outbox" | wc -l)" = "$n_in" ] || { podman logs gantry-watch-test; echo "FAIL: outbox has $(ls "$T/outbox" | wc -l) files"; exit 1; }
+echo "ok: $n_in outputs, inputs in .done"
+health=$(podman healthcheck run gantry-watch-test >/dev/null 2>&1 && echo healthy || echo unhealthy)
+echo "healthcheck: $health"
+
+step "SIGTERM"
+podman stop -t 30 gantry-watch-test >/dev/null
+code=$(podman inspect gantry-watch-test --format '{{.State.ExitCode}}')
+podman logs gantry-watch-test 2>&1 | tail -2
+[ "$code" = "0" ] || { echo "FAIL: exit code $code after SIGTERM"; exit 1; }
+[ "$health" = "healthy" ] || { echo "FAIL: healthcheck"; exit 1; }
+step "all container checks passed"
