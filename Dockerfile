@@ -18,19 +18,21 @@ COPY Tests Tests
 RUN swift build -c release --static-swift-stdlib --product gantry \
  && mkdir -p /out \
  && cp "$(swift build -c release --show-bin-path)/gantry" /out/gantry \
+ && strip --strip-debug /out/gantry \
  && cp "$(dirname "$(readlink -f "$(command -v swift)")")/../libexec/swift/linux/swift-backtrace-static" /out/
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libdnnl2 libpng16-16 libturbojpeg0 libgomp1 \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && useradd --system --uid 10001 --create-home --home-dir /home/gantry gantry \
  && mkdir -p /data/inbox /data/outbox /models \
  && chown gantry:gantry /data/inbox /data/outbox
 COPY --from=build /out/gantry /usr/local/bin/gantry
 COPY --from=build /out/swift-backtrace-static /usr/local/libexec/swift-backtrace-static
-# Crash backtraces on stderr (no interactive debugger in a container).
+# Crash backtraces on stderr (no interactive debugger in a container); the binary keeps its
+# symbol table (only DWARF is stripped), so frames are named.
 ENV SWIFT_BACKTRACE=enable=yes,sanitize=yes,threads=all,images=all,interactive=no,swift-backtrace=/usr/local/libexec/swift-backtrace-static
 VOLUME ["/data/inbox", "/data/outbox", "/models"]
 USER gantry

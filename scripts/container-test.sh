@@ -67,7 +67,7 @@ for pkg in apple/swift-argument-parser jpsim/Yams; do
 done
 
 step "docker build (podman)"
-podman build --pull=never --build-arg SWIFT_IMAGE="$SWIFT_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
+podman build --format docker --pull=never --build-arg SWIFT_IMAGE="$SWIFT_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
     -t localhost/gantry:test . 2>&1 | tail -3
 rm -rf container-deps/github.com
 size=$(podman image inspect localhost/gantry:test --format '{{.Size}}')
@@ -97,7 +97,7 @@ for _ in $(seq 60); do
 done
 [ "$(ls "$T/outbox" | wc -l)" = "$n_in" ] || { podman logs gantry-watch-test; echo "FAIL: outbox has $(ls "$T/outbox" | wc -l) files"; exit 1; }
 echo "ok: $n_in outputs, inputs in .done"
-health=$(podman healthcheck run gantry-watch-test >/dev/null 2>&1 && echo healthy || echo unhealthy)
+health=$(podman healthcheck run gantry-watch-test 2>&1 && echo healthy || echo unhealthy)
 echo "healthcheck: $health"
 
 step "SIGTERM"
