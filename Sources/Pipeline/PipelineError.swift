@@ -2,7 +2,7 @@
 /// one input failing.
 public struct PipelineError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
-        case inputMissing, outputUnusable, outputExists, invalidDefinition, modelUnusable, writeFailed
+        case inputMissing, outputExists, invalidDefinition, writeFailed, listenFailed
     }
 
     public let code: Code

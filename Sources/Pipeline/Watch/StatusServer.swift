@@ -22,7 +22,7 @@ public final class StatusServer: @unchecked Sendable {
         guard bound == 0, listen(fd, 16) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            throw PipelineError(.invalidDefinition, "cannot listen on \(address):\(port) (\(reason))")
+            throw PipelineError(.listenFailed, "cannot listen on \(address):\(port) (\(reason))")
         }
         let thread = Thread { [self] in serve() }
         thread.name = "gantry-status"
