@@ -17,7 +17,7 @@ struct WatchCommandTests {
             self.log = log
             FileManager.default.createFile(atPath: log.path, contents: nil)
             process.executableURL = gantryExecutable
-            process.arguments = ["watch", inbox, "-o", outbox, "-m", WatchCommandTests.model, "--settle", "0.3", "--rescan", "1"] + extra
+            process.arguments = ["watch", inbox, "-o", outbox, "-m", WatchCommandTests.model, "--settle", "1", "--rescan", "1"] + extra
             let handle = try FileHandle(forWritingTo: log)
             handle.seekToEndOfFile()
             process.standardError = handle
