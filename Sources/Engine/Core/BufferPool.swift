@@ -104,15 +104,6 @@ public final class BufferPool: @unchecked Sendable {
         }
     }
 
-    /// Frees every idle buffer (e.g. after a batch of large images).
-    public func trim() {
-        lock.withLock {
-            for b in idle { Self.unmap(b.pointer, b.bytes) }
-            idle.removeAll()
-            idleBytes = 0
-        }
-    }
-
     private func evict() {
         while idleBytes > limit, !idle.isEmpty {
             let b = idle.removeFirst()

@@ -27,13 +27,7 @@ struct DecodeStage: Sendable {
         }
         let t0 = DispatchTime.now().uptimeNanoseconds
         do {
-            let data: Data
-            do {
-                data = try Data(contentsOf: item.input, options: .mappedIfSafe)
-            } catch {
-                throw ImageError(code: .unreadable, path: item.input.path, message: "cannot read (\(describe(error)))")
-            }
-            let image = try ImageCodec.decode(data, path: item.input.path, limits: configuration.decodeLimits)
+            let image = try ImageCodec.decodeFile(atPath: item.input.path, limits: configuration.decodeLimits)
             let prepared = try preprocessor.prepare(image)
             result.width = prepared.content.width
             result.height = prepared.content.height

@@ -205,10 +205,9 @@ public final class WatchService: @unchecked Sendable {
     private var hostPrefix: String { String(workerID.split(separator: "-").dropLast(2).joined(separator: "-")) + "-" }
 
     private func beat() {
-        let file = configuration.layout.workers.appendingPathComponent(workerID)
-        FileManager.default.createFile(atPath: file.path, contents: Data("\(Date().timeIntervalSince1970)\n".utf8))
-        if let hb = configuration.heartbeat {
-            FileManager.default.createFile(atPath: hb.path, contents: Data("\(Date().timeIntervalSince1970)\n".utf8))
+        let stamp = Data("\(Date().timeIntervalSince1970)\n".utf8)
+        for file in [configuration.layout.workers.appendingPathComponent(workerID), configuration.heartbeat].compactMap({ $0 }) {
+            _ = FileManager.default.createFile(atPath: file.path, contents: stamp)
         }
         metrics.beat()
     }
@@ -263,11 +262,7 @@ public final class WatchService: @unchecked Sendable {
     }
 
     private func convert(_ input: URL) throws -> Data {
-        let data: Data
-        do { data = try Data(contentsOf: input) } catch {
-            throw ImageError(code: .unreadable, path: input.lastPathComponent, message: "cannot read (\(describe(error)))")
-        }
-        let image = try ImageCodec.decode(data, path: input.lastPathComponent, limits: configuration.convert.decodeLimits)
+        let image = try ImageCodec.decodeFile(atPath: input.path, limits: configuration.convert.decodeLimits)
         let prepared = try preprocessor.prepare(image)
         let output = try runner.run(prepared.tensor)
         let encodable = Postprocessor.image(from: output, prepared: prepared, quantization: .init(for: generator.architecture.family))
