@@ -67,6 +67,13 @@ struct Bench: ParsableCommand {
     func run() throws {
         let threadCount = engine.threads ?? ProcessInfo.processInfo.activeProcessorCount
         var rows: [(gantry: BenchResult, peer: BenchResult?)] = []
+        if !json {
+            // Results differ by ISA (oneDNN has Winograd only on AVX-512): say which one ran.
+            let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+                .split(separator: "\n").first { $0.hasPrefix("model name") }?
+                .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+            print("CPU: \(cpu); oneDNN ISA: \(DNNLBackend.effectiveISA); threads: \(threadCount)")
+        }
         for (name, arch) in try parsedNets() {
             for size in try parsedSizes() {
                 // Gantry then its peer, case by case, so a noisy minute hits both sides alike.

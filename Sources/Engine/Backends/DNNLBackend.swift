@@ -62,6 +62,13 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         return try run(transposed: true, x, weight, bias, geometry, outShape, winograd: false)
     }
 
+    /// The instruction set oneDNN runs with on this CPU under the cap (`GANTRY_MAX_CPU_ISA`),
+    /// e.g. `avx2` or `avx512_core_bf16`; benchmarks report it.
+    public static var effectiveISA: String { DNNLRuntime.effectiveISA }
+
+    /// Whether oneDNN has a Winograd convolution here: only from AVX-512 on (oneDNN 2.6).
+    public static var hasNativeWinograd: Bool { effectiveISA.hasPrefix("avx512") }
+
     /// The oneDNN implementation chosen for a convolution of this shape (for benchmarks and tests).
     public func implementation(forConv2dInput input: [Int], weight: [Int], geometry: ConvGeometry) throws -> String {
         let x = Tensor(zeros: input), w = Tensor(zeros: weight)

@@ -18,6 +18,20 @@ enum DNNLRuntime {
         return name
     }()
 
+    /// The instruction set oneDNN's kernels actually use here: what the CPU offers, lowered by the
+    /// cap. Winograd exists in oneDNN only from `avx512_core` on.
+    static var effectiveISA: String {
+        _ = isaCap
+        let isa = dnnl_get_effective_cpu_isa()
+        let names: [(dnnl_cpu_isa_t, String)] = [
+            (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"), (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"),
+            (dnnl_cpu_isa_avx512_core, "avx512_core"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"),
+            (dnnl_cpu_isa_sse41, "sse41"),
+        ]
+        // The enum values are bit masks: a richer ISA contains the bits of the poorer ones.
+        return names.first { isa.rawValue & $0.0.rawValue == $0.0.rawValue }?.1 ?? "isa 0x\(String(isa.rawValue, radix: 16))"
+    }
+
     nonisolated(unsafe) static let shared: (engine: dnnl_engine_t, stream: dnnl_stream_t)? = {
         _ = isaCap
         var engine: dnnl_engine_t?
