@@ -124,20 +124,42 @@ enum PrefixNormalization {
     static let prefixes = ["module.", "_orig_mod."]
 
     /// Strips a prefix only when every key carries it: a model may have a real
-    /// submodule called `module`, whose keys must survive.
+    /// submodule called `module`, whose keys must survive. Wrappers nest (`module._orig_mod.`,
+    /// or `module.` several times), so stripping repeats, in one pass over the keys' bytes: a
+    /// hostile key of megabytes of `module.` would otherwise be re-scanned once per prefix.
     static func strip(_ stateDict: inout StateDict) -> [String] {
-        var notes: [String] = []
+        guard !stateDict.isEmpty else { return [] }
+        let keys = stateDict.keys.map { Array($0.utf8) }
+        let prefixBytes = prefixes.map { Array($0.utf8) }
+        var offset = 0
+        var stripped: [(prefix: String, times: Int)] = []
+        // Every key carries `p` at `offset`, with something after it.
+        func allCarry(_ p: [UInt8]) -> Bool {
+            keys.allSatisfy { key in
+                key.count > offset + p.count && key[offset..<(offset + p.count)].elementsEqual(p)
+            }
+        }
         var changed = true
-        while changed, !stateDict.isEmpty {
+        while changed {
             changed = false
-            for prefix in prefixes where stateDict.keys.allSatisfy({ $0.hasPrefix(prefix) && $0.count > prefix.count }) {
-                var renamed = StateDict()
-                for (key, tensor) in stateDict { renamed[String(key.dropFirst(prefix.count))] = tensor }
-                stateDict = renamed
-                notes.append("stripped '\(prefix)' prefix from \(stateDict.count) key\(stateDict.count == 1 ? "" : "s")")
+            for (i, p) in prefixBytes.enumerated() where allCarry(p) {
+                offset += p.count
+                if stripped.last?.prefix == prefixes[i] { stripped[stripped.count - 1].times += 1 } else {
+                    stripped.append((prefixes[i], 1))
+                }
                 changed = true
             }
         }
-        return notes
+        guard offset > 0 else { return [] }
+        var renamed = StateDict()
+        for (key, tensor) in stateDict {
+            renamed[String(decoding: key.utf8.dropFirst(offset), as: UTF8.self)] = tensor
+        }
+        stateDict = renamed
+        let n = stateDict.count
+        return stripped.map { entry in
+            let times = entry.times == 1 ? "" : " \(entry.times) times"
+            return "stripped '\(entry.prefix)' prefix\(times) from \(n) key\(n == 1 ? "" : "s")"
+        }
     }
 }

@@ -127,19 +127,31 @@ struct PickleArena {
         }
     }
 
-    /// Hashable key for `value`; tuples are followed only a few levels deep.
-    func hashKey(_ value: PickleValue, depth: Int = 0) throws(ParseError) -> PickleKey {
+    /// Hashable key for `value`; tuples are followed only a few levels deep. Each node visited
+    /// (and each byte of text) is charged to `budget`: through the memo, a tuple of W copies of a
+    /// tuple of W copies … has W^depth nodes in a few bytes.
+    func hashKey(_ value: PickleValue, budget: inout Int, depth: Int = 0) throws(ParseError) -> PickleKey {
+        budget -= 1
+        if budget < 0 { throw Unpickler.overBudget }
         switch value {
         case .none: return .none
         case .bool(let b): return .bool(b)
         case .int(let i): return .int(i)
-        case .bigInt(let b): return .bigInt(b)
+        case .bigInt(let b):
+            budget -= b.count
+            return .bigInt(b)
         case .float(let d): return .float(d)
-        case .string(let s): return .string(s)
-        case .bytes(let b): return .bytes(b)
+        case .string(let s):
+            budget -= s.utf8.count  // hashing reads every byte
+            if budget < 0 { throw Unpickler.overBudget }
+            return .string(s)
+        case .bytes(let b):
+            budget -= b.count
+            if budget < 0 { throw Unpickler.overBudget }
+            return .bytes(b)
         case .tuple(let t) where depth < 8:
             var keys: [PickleKey] = []
-            for item in tuples[t] { keys.append(try hashKey(item, depth: depth + 1)) }
+            for item in tuples[t] { keys.append(try hashKey(item, budget: &budget, depth: depth + 1)) }
             return .tuple(keys)
         default:
             throw .corrupt("pickle uses a \(value.typeName) as a dict key")

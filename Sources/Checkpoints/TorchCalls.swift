@@ -51,6 +51,7 @@ extension Unpickler {
                   ["latin1", "latin-1", "iso-8859-1", "iso8859-1"].contains(encoding.lowercased()) else {
                 throw ParseError(.unsupported, "pickle calls _codecs.encode with arguments other than (str, 'latin1')")
             }
+            try charge(text.utf8.count)
             var bytes: [UInt8] = []
             for scalar in text.unicodeScalars {
                 guard scalar.value < 256 else { throw .corrupt("latin1 bytes contain U+\(String(scalar.value, radix: 16))") }
@@ -59,6 +60,7 @@ extension Unpickler {
             return .bytes(bytes)
         case .torchSize:
             try expectArgs(global, args, 0...1)
+            try charge(args.first.flatMap { arena.sequence($0)?.count } ?? 0)
             return args.isEmpty ? arena.tuple([]) : arena.tuple(arena.sequence(args[0]) ?? [])
         case .torchDevice:
             return .opaque("torch.device")
@@ -81,11 +83,12 @@ extension Unpickler {
             guard let pairs = arena.sequence(items) else {
                 throw .corrupt("OrderedDict built from a \(items.typeName) instead of a list of pairs")
             }
+            try charge(pairs.count)
             for pair in pairs {
                 guard let kv = arena.sequence(pair), kv.count == 2 else {
                     throw .corrupt("OrderedDict item is not a (key, value) pair")
                 }
-                dict.set(kv[0], kv[1], hashKey: try arena.hashKey(kv[0]))
+                dict.set(kv[0], kv[1], hashKey: try arena.hashKey(kv[0], budget: &budget))
             }
         }
         return arena.dict(dict)

@@ -5,13 +5,20 @@ import Foundation
 /// It implements the opcodes a `torch.save`d state_dict uses (protocols 0–5) and
 /// resolves globals only through `TorchGlobal.resolve`, so a hostile pickle can
 /// at most produce an error. Every length is checked against the bytes left in
-/// the input, and the stack and memo grow by at most one entry per opcode, so
-/// memory stays proportional to the input size.
+/// the input, and the stack and memo grow by at most one entry per opcode. Work that
+/// is not one opcode's worth (building a dict from a memoized list, hashing a nested tuple,
+/// re-encoding a memoized string) is charged to `budget`, proportional to the pickle's length:
+/// through the memo, a few bytes can otherwise repeat a large construction endlessly.
 struct Unpickler {
     var arena = PickleArena()
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    /// Elements the current pickle may still build or hash beyond its opcodes.
+    var budget = 0
+
+    /// Budget per byte of input: a real state_dict builds each thing once, far below this.
+    static let budgetPerByte = 64
 
     /// Far above anything a real checkpoint needs; stops pathological inputs early.
     private static let maxStack = 1 << 22
@@ -22,6 +29,7 @@ struct Unpickler {
         stack.removeAll()
         marks.removeAll()
         memo.removeAll()
+        budget = Self.budgetPerByte * reader.remaining + (1 << 16)
         while true {
             let op = try reader.u8()
             if op == 0x2E { // STOP
@@ -206,7 +214,7 @@ struct Unpickler {
         }
         var i = 0
         while i < items.count {
-            let hashKey = try arena.hashKey(items[i])
+            let hashKey = try arena.hashKey(items[i], budget: &budget)
             arena.dicts[d].set(items[i], items[i + 1], hashKey: hashKey)
             i += 2
         }
@@ -219,6 +227,14 @@ struct Unpickler {
             throw ParseError(.unsupported, "pickle sets state on a \(object.typeName), which a state_dict never does")
         }
     }
+
+    /// Takes `units` from the budget, failing once a pickle does far more work than its size explains.
+    mutating func charge(_ units: Int) throws(ParseError) {
+        budget -= units
+        if budget < 0 { throw Self.overBudget }
+    }
+
+    static let overBudget = ParseError.corrupt("pickle builds far more data than its size explains (repeated memo references: a hostile or damaged file)")
 
     private mutating func newObject(_ cls: PickleValue, args: PickleValue) throws(ParseError) -> PickleValue {
         guard case .global(.orderedDict) = cls else {

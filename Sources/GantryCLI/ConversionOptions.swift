@@ -26,7 +26,7 @@ struct ConversionOptions: ParsableArguments {
     func validate() throws {
         if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be from 1 to 100") }
         if let jobs, ConvertConfiguration.Jobs(jobs) == nil { throw ValidationError("--jobs must look like 1:1:2 (load:process:save)") }
-        if let memoryLimit, MemoryBudget.parse(memoryLimit) == nil { throw ValidationError("--memory-limit must be a size like 4G or 800M") }
+        if let memoryLimit, MemoryBudget.parse(memoryLimit) == nil { throw ValidationError("--memory-limit '\(memoryLimit)' must be a positive size like 4G or 800M (at most 1048576G)") }
         if let preprocess, !PreprocessPolicy.names.contains(preprocess) {
             throw ValidationError("--preprocess must be one of \(PreprocessPolicy.names.joined(separator: ", "))")
         }

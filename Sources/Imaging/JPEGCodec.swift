@@ -13,6 +13,7 @@ enum JPEGCodec {
             throw ImageFailure(.corrupt, "could not start the JPEG decoder")
         }
         defer { tjDestroy(handle) }
+        try JPEGMarkers.checkDataSuffices(info)
         try confirmSize(handle, bytes, info)
         let pixelFormat = switch info.components {
         case 1: TJPF_GRAY

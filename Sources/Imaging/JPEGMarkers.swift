@@ -10,6 +10,10 @@ struct JPEGInfo {
     /// (sequence number, declared count, bytes) from each APP2 ICC_PROFILE segment.
     var iccChunks: [(sequence: Int, count: Int, data: Data)] = []
     var hasAdobe = false
+    /// Arithmetic-coded (SOF9–SOF15) rather than Huffman-coded.
+    var arithmetic = false
+    /// Bytes from the first scan's data to the end of the file.
+    var dataBytes = 0
 
     var header: ImageHeader {
         ImageHeader(
@@ -82,7 +86,9 @@ enum JPEGMarkers {
             let payload = pos + 2
             let payloadLength = length - 2
             switch marker {
-            case 0xE1 where b.starts(with: exifSignature, at: payload) && !sawExif:
+            // The signature must lie inside the segment: a shorter APP1 followed by "Exif\0\0" bytes
+            // is another segment's data, not an EXIF block.
+            case 0xE1 where payloadLength >= exifSignature.count && b.starts(with: exifSignature, at: payload) && !sawExif:
                 sawExif = true  // like Pillow, only the first EXIF block counts
                 info.orientation = exifOrientation(Bytes(b.slice(payload + 6, payloadLength - 6)))
             case 0xE2 where payloadLength >= 14 && b.starts(with: iccSignature, at: payload):
@@ -101,11 +107,27 @@ enum JPEGMarkers {
                 guard pos + length < b.count else {
                     throw ImageFailure(.truncated, "JPEG is truncated: the file ends where the image data starts")
                 }
+                info.dataBytes = b.count - (pos + length)
                 return info
             default:
                 break
             }
             pos += length
+        }
+    }
+
+    /// The pixel buffer is allocated from the frame header before libjpeg reads a bit of image
+    /// data, and libjpeg fills missing data with grey: a few bytes could claim gigabytes (the
+    /// PNG path bounds IDAT by deflate's ratio the same way). Huffman coding spends at least one
+    /// bit on every 8×8 block of the first component (its DC code); arithmetic coding can go
+    /// far below that on flat images, so it gets a looser bound (1/64 bit per block).
+    static func checkDataSuffices(_ info: JPEGInfo) throws(ImageFailure) {
+        let dataBytes = info.dataBytes
+        let blocks = ((info.width + 7) / 8) * ((info.height + 7) / 8)
+        let blocksPerByte = info.arithmetic ? 8 * 64 : 8
+        let needed = (blocks + blocksPerByte - 1) / blocksPerByte
+        guard dataBytes >= needed else {
+            throw ImageFailure(.truncated, "JPEG is truncated: its header declares \(info.width)×\(info.height) pixels, which need at least \(needed) bytes of image data, but only \(dataBytes) follow (a damaged download or a decompression bomb)")
         }
     }
 
@@ -117,6 +139,7 @@ enum JPEGMarkers {
         info.height = b.u16be(payload + 1)
         info.width = b.u16be(payload + 3)
         info.components = Int(b[payload + 5])
+        info.arithmetic = marker >= 0xC9
         guard length >= 6 + 3 * info.components else {
             throw ImageFailure(.corrupt, "JPEG is corrupt: malformed frame header")
         }

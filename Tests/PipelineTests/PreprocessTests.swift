@@ -104,3 +104,18 @@ struct TilingTests {
         return (sum / Float(av.count), m)
     }
 }
+
+struct MemoryBudgetParsingTests {
+    @Test(arguments: [("4G", 4 << 30), ("512m", 512 << 20), ("1.5GiB", 3 << 29), ("800000000", 800_000_000),
+                      ("64K", 65_536), ("1024T", -1)])
+    func sizesParse(_ text: String, _ bytes: Int) {
+        // "1024T" is not a unit we take: T is refused like any unknown suffix.
+        #expect(MemoryBudget.parse(text)?.bytes == (bytes < 0 ? nil : bytes), "\(text)")
+    }
+
+    /// Double() accepts these, and Int(Double) traps on the first two.
+    @Test(arguments: ["inf", "1e30G", "nan", "-1G", "0", "0.0000001K", "", "G", "1e300"])
+    func absurdSizesAreRefused(_ text: String) {
+        #expect(MemoryBudget.parse(text) == nil, "\(text)")
+    }
+}

@@ -74,3 +74,27 @@ public struct HostileFixture: Decodable, Sendable {
         return try JSONDecoder().decode([HostileFixture].self, from: data)
     }
 }
+
+/// A file that once crashed or hung Gantry, written by `tools/fixtures/make_crash_fixtures.py`
+/// into `Tests/Fixtures/crashes/` (issue 8's classes 1–8).
+public struct CrashFixture: Decodable, Sendable, CustomStringConvertible {
+    public var file: String
+    /// The issue's class number.
+    public var `class`: Int
+    /// `image`, `model` (refused by architecture checks), `checkpoint` (by the reader) or `convert`
+    /// (loads, but its conversions must fail).
+    public var kind: String
+    public var what: String
+    /// Error code raw value, or `notes` when the file loads and its notes are checked.
+    public var expect: String
+    /// A phrase of the one-line message (or note).
+    public var contains: String
+
+    public var url: URL { fixturesDirectory.appendingPathComponent("crashes/\(file)") }
+    public var description: String { file }
+
+    public static func all() throws -> [CrashFixture] {
+        let data = try Data(contentsOf: fixturesDirectory.appendingPathComponent("crashes/manifest.json"))
+        return try JSONDecoder().decode([CrashFixture].self, from: data)
+    }
+}

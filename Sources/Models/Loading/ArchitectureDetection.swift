@@ -77,9 +77,15 @@ public enum ArchitectureDetection {
             "not a pix2pix/CycleGAN or StarGAN generator: expected keys like model.1.weight (ResNet), model.model.0.weight (UNet) or main.0.weight (StarGAN); found \(sd.count) keys starting \(sample)")
     }
 
-    private static func shape(_ sd: StateDict, _ key: String) throws -> [Int] {
+    /// The shape of a convolution weight: the sizes detection reads must exist, whatever the
+    /// file holds under the key (a scalar or a vector there would otherwise be indexed blindly).
+    private static func convWeightShape(_ sd: StateDict, _ key: String) throws -> [Int] {
         guard let s = sd[key]?.shape else {
             throw ModelError(.unknownArchitecture, "expected key \(key) is missing")
+        }
+        guard s.count == 4, s.allSatisfy({ $0 > 0 }) else {
+            let shown = "(" + s.map(String.init).joined(separator: ", ") + ")"
+            throw ModelError(.unknownArchitecture, "\(key) has shape \(shown); a convolution weight has 4 non-zero dimensions")
         }
         return s
     }
@@ -94,9 +100,9 @@ public enum ArchitectureDetection {
     }
 
     static func detectResnet(_ sd: StateDict) throws -> Result {
-        let stem = try shape(sd, "model.1.weight")
+        let stem = try convWeightShape(sd, "model.1.weight")
         let blocks = countBlocks(sd, container: "model", block: "conv_block")
-        let last = try shape(sd, "model.\(17 + blocks).weight")
+        let last = try convWeightShape(sd, "model.\(17 + blocks).weight")
         let norm: GeneratorArchitecture.Norm =
             sd["model.2.weight"] != nil ? .batch : (sd["model.1.bias"] != nil ? .instance : .none)
         // With dropout the second conv of each block moves from conv_block.5 to conv_block.6.
@@ -107,8 +113,8 @@ public enum ArchitectureDetection {
     }
 
     static func detectUnet(_ sd: StateDict) throws -> Result {
-        let first = try shape(sd, "model.model.0.weight")
-        let last = try shape(sd, "model.model.3.weight")
+        let first = try convWeightShape(sd, "model.model.0.weight")
+        let last = try convWeightShape(sd, "model.model.3.weight")
         // Level k ≥ 2 lives under model.model.1.model(.3.model)^(k-2).
         var prefix = "model.model.1.model."
         var downs = 1
@@ -125,9 +131,9 @@ public enum ArchitectureDetection {
     }
 
     static func detectStarGAN(_ sd: StateDict) throws -> Result {
-        let first = try shape(sd, "main.0.weight")
+        let first = try convWeightShape(sd, "main.0.weight")
         let repeats = countBlocks(sd, container: "main", block: "main")
-        let last = try shape(sd, "main.\(15 + repeats).weight")
+        let last = try convWeightShape(sd, "main.\(15 + repeats).weight")
         let imageChannels = last[0]
         guard first[1] > imageChannels else {
             throw ModelError(.unknownArchitecture, "StarGAN first conv takes \(first[1]) channels, no room for label planes beside \(imageChannels) image channels")

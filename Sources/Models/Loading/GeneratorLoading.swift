@@ -17,6 +17,17 @@ extension Generator {
     public static func load(_ checkpoint: Checkpoint,
                             overrides: ArchitectureDetection.Overrides = .init()) throws -> (Generator, LoadReport) {
         let detected = try ArchitectureDetection.detect(checkpoint.stateDict, overrides: overrides)
+        // Sizes come from the file (or flags): bound the network by what the file holds before
+        // allocating it. Every weight must come from the file, so a network needing more values
+        // than the file has cannot load anyway.
+        try detected.architecture.validate()
+        let needed = try detected.architecture.convolutionWeightCount()
+        let held = checkpoint.stateDict.reduce(0) { $0 + $1.tensor.count }
+        guard needed <= held else {
+            let hint = overrides.isEmpty ? "" : " (with the architecture overrides given)"
+            throw ModelError(.architectureMismatch,
+                "does not fit \(detected.architecture)\(hint): its convolutions need \(needed) weights but the file holds only \(held) values")
+        }
         let generator = Generator(detected.architecture)
         var notes = checkpoint.notes
         var sd = checkpoint.stateDict
@@ -56,6 +67,10 @@ extension Generator {
             throw ModelError(.architectureMismatch,
                 "does not fit \(detected.architecture)\(hint): " + parts.joined(separator: "; "))
         }
+        let nonFinite = expected.reduce(0) { total, entry in
+            total + (sd[entry.key]?.values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } ?? 0)
+        }
+        if nonFinite > 0 { notes.append("\(nonFinite) weight value(s) are NaN or infinite: conversions will fail with this checkpoint") }
         if filled > 0 { notes.append("filled \(filled) missing num_batches_tracked entries (pre-0.4.1 checkpoint)") }
 
         for entry in expected {

@@ -5,7 +5,7 @@ import Foundation
 /// network cannot take.
 public struct ModelError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
-        case unknownArchitecture, architectureMismatch, invalidInput, invalidCondition
+        case unknownArchitecture, architectureMismatch, invalidInput, invalidCondition, nonFiniteOutput
     }
 
     public let code: Code

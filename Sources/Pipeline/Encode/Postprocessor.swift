@@ -30,11 +30,14 @@ public enum Postprocessor {
                 let src = (r.y + y) * w + r.x + x
                 let dst = (y * r.width + x) * stride
                 for ch in 0..<colors {
-                    let v = min(max(base[min(ch, c - 1) * h * w + src], -1), 1)
+                    // GeneratorRunner refuses non-finite outputs; NaN would trap in UInt8(_:).
+                    let x = base[min(ch, c - 1) * h * w + src]
+                    let v = x.isNaN ? -1 : min(max(x, -1), 1)
                     samples[dst + ch] = UInt8((v + 1) / 2 * 255 + offset)
                 }
                 if let alpha = prepared.alpha {
-                    samples[dst + colors] = UInt8(min(max(alpha[y * r.width + x], 0), 1) * 255 + 0.5)
+                    let a = alpha[y * r.width + x]
+                    samples[dst + colors] = UInt8((a.isNaN ? 0 : min(max(a, 0), 1)) * 255 + 0.5)
                 }
             }
         }

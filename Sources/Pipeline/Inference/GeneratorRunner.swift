@@ -31,13 +31,45 @@ public final class GeneratorRunner: @unchecked Sendable {
         return c
     }
 
-    /// Output for a batch of same-size inputs (N×C×H×W).
+    /// Output for a batch of same-size inputs (N×C×H×W). A batch larger than the budget runs
+    /// image by image, and images larger than it in tiles. Throws when the network produces NaN
+    /// or infinite values (NaN weights, overflow): such an output is no image.
     public func run(_ batch: Tensor) throws -> Tensor {
         let (n, _, h, w) = batch.nchw
-        let condition = try settings.conditionTensor(for: generator.architecture, batch: n)
-        if h * w <= pixelLimit { return try generator.forward(batch, condition: condition, context: context()) }
-        guard n == 1 else { throw ModelError(.invalidInput, "tiled inference takes one image at a time") }
-        return try runTiled(batch)
+        let output: Tensor
+        if n * h * w <= pixelLimit {
+            let condition = try settings.conditionTensor(for: generator.architecture, batch: n)
+            output = try generator.forward(batch, condition: condition, context: context())
+        } else if n == 1 {
+            output = try runTiled(batch)
+        } else {
+            output = try stack((0..<n).map { i in try run(image(i, of: batch)) })
+        }
+        try Self.checkFinite(output)
+        return output
+    }
+
+    static func checkFinite(_ output: Tensor) throws {
+        let bad = output.withUnsafeBufferPointer { p in p.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } }
+        if bad > 0 {
+            throw ModelError(.nonFiniteOutput, "the network produced \(bad) NaN or infinite values (the checkpoint's weights are NaN/Inf or overflow); no output written")
+        }
+    }
+
+    private func image(_ i: Int, of batch: Tensor) -> Tensor {
+        let per = batch.count / batch.shape[0]
+        let one = Tensor(uninitialized: [1] + batch.shape.dropFirst())
+        one.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: batch.storage.pointer + i * per, count: per) }
+        return one
+    }
+
+    private func stack(_ images: [Tensor]) -> Tensor {
+        let per = images[0].count
+        let out = Tensor(uninitialized: [images.count] + images[0].shape.dropFirst())
+        out.withUnsafeMutableBufferPointer { p in
+            for (i, t) in images.enumerated() { (p.baseAddress! + i * per).update(from: t.storage.pointer, count: per) }
+        }
+        return out
     }
 
     /// Whether an input of this size will be tiled.

@@ -13,17 +13,25 @@ public struct MemoryBudget: Sendable, Equatable {
 
     public init(bytes: Int) { self.bytes = bytes }
 
-    /// Parses "4G", "512M", "800000000".
+    /// More than any machine has (1 PiB); larger values ("inf", "1e30G") are refused, not wrapped.
+    public static let maxBytes = 1 << 50
+
+    /// Parses "4G", "512M", "800000000"; nil for anything that is not a positive size up to `maxBytes`.
     public static func parse(_ text: String) -> MemoryBudget? {
         let t = text.trimmingCharacters(in: .whitespaces).uppercased()
-        let units: [(String, Int)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("GB", 1 << 30), ("MB", 1 << 20),
-                                      ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
-        for (suffix, unit) in units where t.hasSuffix(suffix) {
-            guard let v = Double(t.dropLast(suffix.count)), v > 0 else { return nil }
-            return MemoryBudget(bytes: Int(v * Double(unit)))
+        let units: [(String, Int)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1 << 30),
+                                      ("MB", 1 << 20), ("KB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+        var number = Substring(t), unit = 1
+        if let (suffix, u) = units.first(where: { t.hasSuffix($0.0) }) {
+            number = t.dropLast(suffix.count)
+            unit = u
         }
-        guard let v = Int(t), v > 0 else { return nil }
-        return MemoryBudget(bytes: v)
+        // Double(...) accepts "inf", "nan" and "1e30": keep the product finite and in range
+        // before converting, since Int(Double) traps on anything it cannot represent.
+        guard let v = Double(number), v.isFinite, v > 0 else { return nil }
+        let bytes = v * Double(unit)
+        guard bytes >= 1, bytes <= Double(maxBytes) else { return nil }
+        return MemoryBudget(bytes: Int(bytes))
     }
 
     /// 70% of the memory available now: Linux `MemAvailable`, or the container's cgroup limit

@@ -1,0 +1,102 @@
+import Foundation
+import Imaging
+import Testing
+import TestSupport
+
+/// The crafted files of issue 8 through the real CLI: a one-line error naming the file and the
+/// reason, exit status 1, and nothing written for them (other inputs are still converted).
+struct CrashRegressionCommandTests {
+    static let all = (try? CrashFixture.all()) ?? []
+    static let models = all.filter { $0.kind == "model" || ($0.kind == "checkpoint" && $0.expect != "notes") }
+    static let images = all.filter { $0.kind == "image" }
+    static let goodModel = fixturesDirectory.appendingPathComponent("resnet6_instance.pth").path
+
+    func files(under path: String) -> [String] {
+        (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? []).filter {
+            var dir: ObjCBool = false
+            FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent($0), isDirectory: &dir)
+            return !dir.boolValue
+        }.sorted()
+    }
+
+    /// The error lines gantry printed (progress and summary lines aside).
+    func errorLines(_ r: CommandResult) -> [String] {
+        r.stderr.split(separator: "\n").map(String.init).filter { $0.contains("error:") || $0.hasPrefix("failed:") }
+    }
+
+    @Test(arguments: models)
+    func badCheckpointIsOneLineAndExitOne(_ f: CrashFixture) throws {
+        let inspect = try runGantry(["inspect", f.url.path])
+        #expect(inspect.status == 1, "\(inspect.stderr)")
+        let lines = errorLines(inspect)
+        #expect(lines.count == 1, "\(inspect.stderr)")
+        #expect(lines.first?.contains(f.file) == true && lines.first?.contains(f.contains) == true, "\(inspect.stderr)")
+
+        let dir = try TemporaryDirectory()
+        try dir.write("in/a.png", TestImages.png(width: 16, height: 16))
+        let convert = try runGantry(["convert", dir.path("in"), "-m", f.url.path, "-o", dir.path("out")])
+        #expect(convert.status == 1, "\(convert.stderr)")
+        #expect(convert.stderr.contains(f.file) && convert.stderr.contains(f.contains), "\(convert.stderr)")
+        #expect(files(under: dir.path("out")).isEmpty)
+    }
+
+    @Test(arguments: images)
+    func badImageFailsAloneAndTheBatchGoesOn(_ f: CrashFixture) throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/good.png", TestImages.png(width: 16, height: 12))
+        try dir.write("in/\(f.file)", Data(contentsOf: f.url))
+        let r = try runGantry(["convert", dir.path("in"), "-m", Self.goodModel, "-o", dir.path("out")])
+        #expect(r.status == 1, "\(r.stderr)")
+        let failure = errorLines(r).filter { $0.contains(f.file) }
+        #expect(failure.count == 1 && failure.first?.contains(f.contains) == true, "\(r.stderr)")
+        #expect(files(under: dir.path("out")) == ["good.png"])
+        // --dry-run reads headers only: it must list both and not crash.
+        let dry = try runGantry(["convert", dir.path("in"), "-m", Self.goodModel, "-o", dir.path("dry"), "--dry-run"])
+        #expect(dry.status == 0 || dry.status == 1, "\(dry.stderr)")
+        #expect(dry.stdout.contains("good.png") && (dry.stdout + dry.stderr).contains(f.file))
+        #expect(!FileManager.default.fileExists(atPath: dir.path("dry")))
+    }
+
+    @Test func nanWeightsFailTheFileWithoutWritingIt() throws {
+        let f = try #require(Self.all.first { $0.kind == "convert" })
+        let dir = try TemporaryDirectory()
+        try dir.write("in/a.png", TestImages.png(width: 16, height: 16))
+        let r = try runGantry(["convert", dir.path("in"), "-m", f.url.path, "-o", dir.path("out")])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(errorLines(r).contains { $0.contains("a.png") && $0.contains(f.contains) }, "\(r.stderr)")
+        #expect(files(under: dir.path("out")).isEmpty)
+        let inspect = try runGantry(["inspect", f.url.path])
+        #expect(inspect.stdout.contains("NaN or infinite"), "inspect warns: \(inspect.stdout)")
+    }
+
+    @Test(arguments: ["inf", "1e30G", "nan", "-1G", "0", "9999999T", "12Q"])
+    func absurdMemoryLimitsAreUsageErrors(_ limit: String) throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/a.png", TestImages.png(width: 16, height: 16))
+        let r = try runGantry(["convert", dir.path("in"), "-m", Self.goodModel, "-o", dir.path("out"), "--memory-limit", limit])
+        #expect(r.status == 64, "\(r.stderr)")
+        #expect(r.stderr.contains("--memory-limit"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("out")))
+    }
+
+    /// Images too big for the budget run in tiles one by one, even inside a batch: `--batch 2`
+    /// gives what `--batch 1` gives.
+    @Test func batchesOfImagesThatNeedTilesConvert() throws {
+        let dir = try TemporaryDirectory()
+        for i in 0..<3 { try dir.write("in/t\(i).png", TestImages.png(width: 88, height: 72, seed: i)) }
+        // 256M leaves the floor of 64×64 pixels per pass for this model: 88×72 needs tiles.
+        let common = ["-m", Self.goodModel, "--memory-limit", "256M"]
+        let one = try runGantry(["convert", dir.path("in"), "-o", dir.path("one"), "--batch", "1"] + common)
+        let two = try runGantry(["convert", dir.path("in"), "-o", dir.path("two"), "--batch", "2",
+                                 "--report", dir.path("report.jsonl")] + common)
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(two.status == 0, "\(two.stderr)")
+        let report = try String(contentsOfFile: dir.path("report.jsonl"), encoding: .utf8)
+        #expect(report.split(separator: "\n").filter { $0.contains("\"tiled\":true") }.count == 3, "\(report)")
+        for i in 0..<3 {
+            let a = try Data(contentsOf: URL(fileURLWithPath: dir.path("one/t\(i).png")))
+            let b = try Data(contentsOf: URL(fileURLWithPath: dir.path("two/t\(i).png")))
+            #expect(a == b, "t\(i).png differs between --batch 1 and --batch 2")
+        }
+    }
+}
