@@ -43,11 +43,11 @@ let package = Package(
             ]
         ),
         .target(name: "TestSupport", dependencies: ["Engine", "Checkpoints", "Models", "Imaging"], path: "Tests/TestSupport"),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures", "make_image_fixtures.py"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], exclude: ["Fixtures", "make_image_fixtures.py"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Imaging", "Models", "Engine", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
         .testTarget(
-            name: "CheckpointsTests", dependencies: ["Checkpoints"],
+            name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"],
             exclude: ["Fixtures", "make_checkpoint_fixtures.py"]
         ),
         .testTarget(name: "CLITests", dependencies: ["GantryCLI", "TestSupport"]),

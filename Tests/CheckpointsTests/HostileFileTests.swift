@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import Testing
+import TestSupport
 
 /// Broken and malicious files: each gives a clear CheckpointError; nothing crashes or runs code.
 struct HostileFileTests {
@@ -158,20 +159,25 @@ struct HostileFileTests {
         #expect(error.code == .corrupt && error.message.contains("'w'"), "\(error)")
     }
 
+    /// Read in a child `gantry probe` (model: checkpoint reader, then architecture detection and
+    /// loading), so a crash fails this test with its input instead of the whole run.
     @Test func randomCorruptionNeverCrashes() throws {
         var rng = SeededGenerator(state: 7)
+        var inputs: [(name: String, data: Data)] = []
         for name in ["zip_basic.pt", "legacy_views.pt", "legacy_torch03_py2.pt", "basic.safetensors", "zip64.pt"] {
             let original = try Fixtures.bytes(name)
-            for _ in 0..<300 {
+            for i in 0..<300 {
                 var bytes = original
                 for _ in 0..<Int.random(in: 1...4, using: &rng) {
                     let i = Int.random(in: 0..<bytes.count, using: &rng)
                     bytes[i] = Int.random(in: 0...2, using: &rng) == 0 ? 0xFF : UInt8.random(in: 0...255, using: &rng)
                 }
-                // Either outcome is fine; crashing or hanging is not.
-                _ = try? load(bytes)
+                inputs.append(("\(i)-\(name)", Data(bytes)))
             }
         }
+        // Either outcome is fine; crashing or hanging is not.
+        let findings = try ChildProbe.run(kind: "model", inputs: inputs)
+        #expect(findings.isEmpty, "\(findings.map(\.description).joined(separator: "; "))")
     }
 
     @Test func bigEndianLegacyIsRefused() throws {

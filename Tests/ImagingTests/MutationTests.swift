@@ -1,9 +1,11 @@
 import Foundation
 import Imaging
 import Testing
+import TestSupport
 
-/// Randomly damaged files must fail with an ImageError or decode to a consistent image;
-/// a crash here takes the whole test process down, which is the failure being guarded.
+/// Randomly damaged files must fail with an ImageError or decode to a consistent image. They are
+/// decoded in a child `gantry probe`, so a crash fails this test and names the input (kept on
+/// disk for replaying) instead of taking the whole test run down.
 @Suite struct MutationTests {
     /// SplitMix64: deterministic, so a failure reproduces.
     struct Random {
@@ -38,27 +40,30 @@ import Testing
         }
     }
 
-    static func check(_ data: [UInt8], _ name: String) {
-        do {
-            let image = try ImageCodec.decode(Data(data), path: name, limits: DecodeLimits(maxPixels: 1 << 22))
-            #expect(image.samples.count == image.width * image.height * image.channelsPerPixel)
-        } catch {
-            // Any ImageError is fine; decode only throws ImageError.
-        }
-    }
-
     @Test(arguments: ["jpeg_rgb_420.jpg", "jpeg_progressive.jpg", "jpeg_cmyk.jpg", "jpeg_orientation_6.jpg",
                       "png_rgb8_interlaced.png", "png_palette_trns.png", "png_rgba16.png", "png_icc.png"])
     func mutatedFilesNeverCrash(_ name: String) throws {
         let original = [UInt8](try Fixtures.data(name))
         var random = Random(state: UInt64(original.count))
-        for _ in 0..<400 {
+        var inputs: [(name: String, data: Data)] = []
+        for i in 0..<400 {
             var data = original
             for _ in 0..<(1 + random.below(4)) {
                 data[random.below(data.count)] = UInt8(truncatingIfNeeded: random.next())
             }
             if name.hasSuffix(".png") { Self.fixCRCs(&data) }
-            Self.check(data, name)
+            inputs.append(("\(i)-\(name)", Data(data)))
         }
+        let findings = try ChildProbe.run(kind: "image", inputs: inputs)
+        #expect(findings.isEmpty, "\(findings.map(\.description).joined(separator: "; "))")
+    }
+
+    /// The harness itself: a crashing input must be reported, not skipped.
+    @Test func aCrashInTheChildIsReportedWithItsInput() throws {
+        let good = try Fixtures.data("png_gray8.png")
+        let findings = try ChildProbe.run(kind: "image", inputs: [("a.png", good), ("boom.png", good), ("c.png", good)],
+                                          environment: ["GANTRY_TEST_PROBE_CRASH_ON": "boom"])
+        #expect(findings.map(\.name) == ["boom.png"], "\(findings)")
+        #expect(findings.first?.reason.contains("signal") == true, "\(findings)")
     }
 }
