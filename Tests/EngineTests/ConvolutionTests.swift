@@ -78,6 +78,22 @@ struct ConvolutionTests {
         #expect(got.maxAbsDifference(expected) <= 1e-4)
     }
 
+    /// Training updates weights in place with `assign(from:)`: the cached oneDNN copy must follow.
+    @Test func inPlaceWeightUpdatesReachTheKernels() throws {
+        let x = randomTensor([1, 8, 12, 12], seed: 11)
+        let w = randomTensor([8, 8, 3, 3], seed: 12)
+        let g = ConvGeometry(padding: 1)
+        for backend in [Backends.direct, Backends.winograd] {
+            _ = try backend.conv2d(x, weight: w, bias: nil, geometry: g)
+            let before = w.storage.version
+            w.assign(from: randomTensor([8, 8, 3, 3], seed: UInt64(13 + before)))
+            #expect(w.storage.version > before)
+            let got = try backend.conv2d(x, weight: w, bias: nil, geometry: g)
+            let expected = try Backends.reference.conv2d(x, weight: w, bias: nil, geometry: g)
+            #expect(got.maxAbsDifference(expected) <= 2e-3, "\(backend.name)")
+        }
+    }
+
     @Test func mismatchedChannelsAreRefused() {
         let x = randomTensor([1, 3, 8, 8], seed: 9)
         let w = randomTensor([4, 5, 3, 3], seed: 10)

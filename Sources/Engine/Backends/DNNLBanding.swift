@@ -27,8 +27,8 @@ extension DNNLBackend {
             let band = crop2d(x, top: i0, left: 0, height: i1 - i0, width: w)
             let out = try run(transposed: false, band, weight, bias, bg, [n, cout, oy1 - oy0, ow], winograd: winograd)
             for plane in 0..<(n * cout) {
-                (y.storage.pointer + (plane * oh + oy0) * ow)
-                    .update(from: out.storage.pointer + plane * (oy1 - oy0) * ow, count: (oy1 - oy0) * ow)
+                (y.mutablePointer + (plane * oh + oy0) * ow)
+                    .update(from: out.pointer + plane * (oy1 - oy0) * ow, count: (oy1 - oy0) * ow)
             }
         }
         return y
@@ -55,7 +55,7 @@ extension DNNLBackend {
             let bandHeight = (i1 - i0 - 1) * g.strideH + kh
             let out = try run(transposed: true, band, weight, nil, bg, [n, cout, bandHeight, bandWidth], winograd: false)
             let rowOffset = i0 * g.strideH - g.padTop
-            let op = out.storage.pointer, yp = y.storage.pointer
+            let op = out.pointer, yp = y.mutablePointer
             for plane in 0..<(n * cout) {
                 for r in 0..<bandHeight {
                     let oy = rowOffset + r
@@ -68,7 +68,7 @@ extension DNNLBackend {
             }
         }
         if let bias {
-            let bp = bias.storage.pointer, yp = y.storage.pointer
+            let bp = bias.pointer, yp = y.mutablePointer
             for plane in 0..<(n * cout) {
                 let v = bp[plane % cout]
                 for i in 0..<(oh * ow) { yp[plane * oh * ow + i] += v }

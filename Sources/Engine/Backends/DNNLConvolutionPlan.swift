@@ -100,14 +100,14 @@ final class ConvPlan {
         var reorder: dnnl_primitive_t?
         try DNNLRuntime.check(gantry_reorder_create(&reorder, weightsPlain, mem, engine), "create a weights reorder")
         defer { dnnl_primitive_destroy(reorder) }
-        dnnl_memory_set_data_handle(weightsPlain, weight.storage.pointer)
+        dnnl_memory_set_data_handle(weightsPlain, UnsafeMutableRawPointer(mutating: weight.pointer))
         try Self.run(reorder!, stream, [(GANTRY_ARG_FROM, weightsPlain), (GANTRY_ARG_TO, mem!)])
         return PreparedWeights(memory: mem!, buffer: buffer, version: weight.storage.version, storage: weight.storage)
     }
 
     func execute(_ x: Tensor, weights: PreparedWeights, bias: Tensor?, into y: Tensor, stream: dnnl_stream_t) throws {
-        dnnl_memory_set_data_handle(srcPlain, x.storage.pointer)
-        dnnl_memory_set_data_handle(dstPlain, y.storage.pointer)
+        dnnl_memory_set_data_handle(srcPlain, UnsafeMutableRawPointer(mutating: x.pointer))
+        dnnl_memory_set_data_handle(dstPlain, y.mutablePointer)
         // Buffers for this call only; freed blocks stay in the heap (see gantry_tune_allocator),
         // so this costs no page faults after the first image.
         let srcBuffer = srcInternal.map { AlignedBuffer(byteCount: $0.bytes) }
@@ -125,7 +125,7 @@ final class ConvPlan {
         let dst = dstInternal?.memory ?? dstPlain
         var args: [(Int, dnnl_memory_t)] = [(GANTRY_ARG_SRC, src), (GANTRY_ARG_WEIGHTS, weights.memory), (GANTRY_ARG_DST, dst)]
         if let bias, let biasPlain {
-            dnnl_memory_set_data_handle(biasPlain, bias.storage.pointer)
+            dnnl_memory_set_data_handle(biasPlain, UnsafeMutableRawPointer(mutating: bias.pointer))
             args.append((GANTRY_ARG_BIAS, biasPlain))
         }
         if let scratchpad { args.append((GANTRY_ARG_SCRATCHPAD, scratchpad.memory)) }

@@ -13,8 +13,8 @@ public final class ReferenceBackend: ConvolutionBackend, @unchecked Sendable {
         let (cout, oh, ow) = (outShape[1], outShape[2], outShape[3])
         let (kh, kw) = (weight.shape[2], weight.shape[3])
         let y = Tensor(uninitialized: outShape)
-        let xp = x.storage.pointer, wp = weight.storage.pointer, yp = y.storage.pointer
-        let bp = bias?.storage.pointer
+        let xp = x.pointer, wp = weight.pointer, yp = y.mutablePointer
+        let bp = bias?.pointer
         for b in 0..<n {
             for o in 0..<cout {
                 for oy in 0..<oh {
@@ -46,7 +46,7 @@ public final class ReferenceBackend: ConvolutionBackend, @unchecked Sendable {
         let (cout, oh, ow) = (outShape[1], outShape[2], outShape[3])
         let (kh, kw) = (weight.shape[2], weight.shape[3])
         var acc = [Double](repeating: 0, count: outShape.reduce(1, *))
-        let xp = x.storage.pointer, wp = weight.storage.pointer
+        let xp = x.pointer, wp = weight.pointer
         // Each input pixel scatters its kernel-weighted value into the output: the adjoint of conv2d.
         for b in 0..<n {
             for i in 0..<cin {
@@ -70,10 +70,10 @@ public final class ReferenceBackend: ConvolutionBackend, @unchecked Sendable {
             }
         }
         let y = Tensor(uninitialized: outShape)
-        let bp = bias?.storage.pointer
+        let bp = bias?.pointer
         for idx in 0..<acc.count {
             let o = (idx / (oh * ow)) % cout
-            y.storage.pointer[idx] = Float(acc[idx] + Double(bp?[o] ?? 0))
+            y.mutablePointer[idx] = Float(acc[idx] + Double(bp?[o] ?? 0))
         }
         return y
     }

@@ -1,11 +1,16 @@
 import Foundation
 
 /// Owns one 64-byte-aligned float32 buffer. Aligned so oneDNN can use it without copies.
+///
+/// Its memory is reachable only through `Tensor`: reads through `withUnsafeBufferPointer`, writes
+/// through `withUnsafeMutableBufferPointer` (or, inside Engine, `mutablePointer`), and every write
+/// bumps `version`. Training updates weights in place; a write that skipped the bump would leave
+/// the oneDNN weight cache serving the old values.
 public final class TensorStorage: @unchecked Sendable {
-    public let pointer: UnsafeMutablePointer<Float>
+    let pointer: UnsafeMutablePointer<Float>
     public let count: Int
-    /// Bumped by every mutation through `Tensor.withUnsafeMutableBufferPointer`, so caches
-    /// derived from the contents (e.g. oneDNN-layout weights) know when to refresh.
+    /// Bumped by every mutation, so caches derived from the contents (e.g. oneDNN-layout
+    /// weights) know when to refresh.
     public private(set) var version: Int = 0
 
     init(count: Int) {
@@ -61,6 +66,16 @@ public struct Tensor: @unchecked Sendable {
     }
 
     public var count: Int { storage.count }
+
+    /// Read-only start of the elements, for Engine's kernels.
+    var pointer: UnsafePointer<Float> { UnsafePointer(storage.pointer) }
+
+    /// Start of the elements for a kernel that writes this tensor (its output, or an intermediate
+    /// it overwrites). Bumps the version like every mutation.
+    var mutablePointer: UnsafeMutablePointer<Float> {
+        storage.bumpVersion()
+        return storage.pointer
+    }
     public var rank: Int { shape.count }
     public var values: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
 
@@ -87,8 +102,15 @@ public struct Tensor: @unchecked Sendable {
     /// A deep copy with its own storage.
     public func copy() -> Tensor {
         let out = Tensor(uninitialized: shape)
-        out.storage.pointer.update(from: storage.pointer, count: count)
+        out.mutablePointer.update(from: storage.pointer, count: count)
         return out
+    }
+
+    /// Overwrites every element with `other`'s (same element count), bumping the version: the
+    /// one way to change a tensor's values in place, e.g. a weight after an optimizer step.
+    public func assign(from other: Tensor) {
+        precondition(other.count == count, "assigning \(other.count) elements to a tensor of \(count)")
+        mutablePointer.update(from: other.storage.pointer, count: count)
     }
 
     /// Largest absolute element-wise difference; shapes must match.

@@ -19,7 +19,7 @@ public enum Activation: Equatable, Sendable {
     public func callAsFunction(_ x: Tensor, into output: Tensor? = nil) -> Tensor {
         let y = output ?? Tensor(uninitialized: x.shape)
         precondition(y.shape == x.shape, "activation output shape \(y.shape) differs from input \(x.shape)")
-        let xp = x.storage.pointer, yp = y.storage.pointer
+        let xp = x.pointer, yp = y.mutablePointer
         let chunk = 1 << 14
         let chunks = (x.count + chunk - 1) / chunk
         parallelFor(chunks, elementsPerItem: chunk) { k in

@@ -34,7 +34,7 @@ public func dropout(_ x: Tensor, probability p: Float, random: RandomSource) -> 
     precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1)")
     let y = Tensor(uninitialized: x.shape), mask = Tensor(uninitialized: x.shape)
     let scale = 1 / (1 - p)
-    let xp = x.storage.pointer, yp = y.storage.pointer, mp = mask.storage.pointer
+    let xp = x.pointer, yp = y.mutablePointer, mp = mask.mutablePointer
     for i in 0..<x.count {
         let keep: Float = random.nextUnit() >= p ? 1 : 0
         mp[i] = keep

@@ -6,7 +6,7 @@ public func add(_ a: Tensor, _ b: Tensor, into output: Tensor? = nil) throws -> 
     }
     let y = output ?? Tensor(uninitialized: a.shape)
     precondition(y.shape == a.shape, "add output shape \(y.shape) differs from inputs \(a.shape)")
-    let ap = a.storage.pointer, bp = b.storage.pointer, yp = y.storage.pointer
+    let ap = a.pointer, bp = b.pointer, yp = y.mutablePointer
     let chunk = 1 << 14
     parallelFor((a.count + chunk - 1) / chunk, elementsPerItem: chunk) { k in
         for i in (k * chunk)..<min(a.count, (k + 1) * chunk) { yp[i] = ap[i] + bp[i] }
@@ -27,7 +27,7 @@ public func concatChannels(_ parts: [Tensor]) throws -> Tensor {
     for p in parts {
         let pc = p.shape[1], block = pc * h * w
         for b in 0..<n {
-            (y.storage.pointer + (b * total + offset) * h * w).update(from: p.storage.pointer + b * block, count: block)
+            (y.mutablePointer + (b * total + offset) * h * w).update(from: p.pointer + b * block, count: block)
         }
         offset += pc
     }
@@ -42,7 +42,7 @@ public func labelPlanes(_ labels: Tensor, height: Int, width: Int) throws -> Ten
     let (n, k) = (labels.shape[0], labels.shape[1])
     let y = Tensor(uninitialized: [n, k, height, width])
     for i in 0..<(n * k) {
-        (y.storage.pointer + i * height * width).initialize(repeating: labels.storage.pointer[i], count: height * width)
+        (y.mutablePointer + i * height * width).initialize(repeating: labels.pointer[i], count: height * width)
     }
     return y
 }

@@ -33,7 +33,7 @@ public func normalize(_ x: Tensor, statistics: NormStatistics, weight: Tensor?, 
         }
     }
     let plane = h * w
-    let xp = x.storage.pointer
+    let xp = x.pointer
     var mean: [Float], variance: [Float]
     switch statistics {
     case .perInstance:
@@ -53,8 +53,8 @@ public func normalize(_ x: Tensor, statistics: NormStatistics, weight: Tensor?, 
     let invStd = variance.map { 1 / (Float($0) + epsilon).squareRoot() }
     let y = output ?? Tensor(uninitialized: x.shape)
     precondition(y.shape == x.shape, "normalize output shape \(y.shape) differs from input \(x.shape)")
-    let yp = y.storage.pointer
-    let wp = weight?.storage.pointer, bp = bias?.storage.pointer
+    let yp = y.mutablePointer
+    let wp = weight?.pointer, bp = bias?.pointer
     let perInstance = mean.count == n * c && statistics.isPerInstance
     parallelFor(n * c, elementsPerItem: plane) { p in
         let ch = p % c
@@ -77,7 +77,7 @@ extension NormStatistics {
 }
 
 /// Mean and biased variance of each group of planes (two passes).
-private func groupStatistics(_ xp: UnsafeMutablePointer<Float>, groups: Int, plane: Int,
+private func groupStatistics(_ xp: UnsafePointer<Float>, groups: Int, plane: Int,
                              planes: (Int) -> [Int]) -> (mean: [Float], variance: [Float]) {
     var mean = [Float](repeating: 0, count: groups), variance = [Float](repeating: 0, count: groups)
     let groupPlanes = (0..<groups).map(planes)
@@ -102,7 +102,7 @@ private func groupStatistics(_ xp: UnsafeMutablePointer<Float>, groups: Int, pla
 /// chunks of 1024 and accumulated across chunks in Double: float alone loses ~1e-4 relative over
 /// a megapixel plane, Double alone does not vectorise.
 @inline(__always)
-private func chunkedSum(_ p: UnsafeMutablePointer<Float>, _ n: Int, squaredAround center: Float?) -> Double {
+private func chunkedSum(_ p: UnsafePointer<Float>, _ n: Int, squaredAround center: Float?) -> Double {
     let squared = center != nil
     let m = center ?? 0
     let c = SIMD16<Float>(repeating: m)

@@ -26,7 +26,7 @@ public func pad2d(_ x: Tensor, top: Int, bottom: Int, left: Int, right: Int, mod
     }
     let oh = h + top + bottom, ow = w + left + right
     let y = Tensor(uninitialized: [n, c, oh, ow])
-    let xp = x.storage.pointer, yp = y.storage.pointer
+    let xp = x.pointer, yp = y.mutablePointer
     let columns = (0..<ow).map { paddedIndex($0 - left, w, mode) }
     parallelFor(n * c, elementsPerItem: oh * ow) { plane in
         let src = xp + plane * h * w, dst = yp + plane * oh * ow
@@ -50,7 +50,7 @@ public func crop2d(_ x: Tensor, top: Int, left: Int, height: Int, width: Int) ->
     let (n, c, h, w) = x.nchw
     precondition(top >= 0 && left >= 0 && top + height <= h && left + width <= w, "crop outside \(h)×\(w)")
     let y = Tensor(uninitialized: [n, c, height, width])
-    let xp = x.storage.pointer, yp = y.storage.pointer
+    let xp = x.pointer, yp = y.mutablePointer
     for plane in 0..<(n * c) {
         for r in 0..<height {
             (yp + (plane * height + r) * width).update(from: xp + (plane * h + top + r) * w + left, count: width)

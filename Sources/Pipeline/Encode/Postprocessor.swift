@@ -23,21 +23,23 @@ public enum Postprocessor {
         let colors = c == 1 ? 1 : 3
         let stride = colors + (hasAlpha ? 1 : 0)
         var samples = [UInt8](repeating: 0, count: r.width * r.height * stride)
-        let base = output.storage.pointer + batchIndex * c * h * w
         let offset: Float = quantization == .round ? 0.5 : 0
-        for y in 0..<r.height {
-            for x in 0..<r.width {
-                let src = (r.y + y) * w + r.x + x
-                let dst = (y * r.width + x) * stride
-                for ch in 0..<colors {
-                    // GeneratorRunner refuses non-finite outputs; NaN would trap in UInt8(_:).
-                    let x = base[min(ch, c - 1) * h * w + src]
-                    let v = x.isNaN ? -1 : min(max(x, -1), 1)
-                    samples[dst + ch] = UInt8((v + 1) / 2 * 255 + offset)
-                }
-                if let alpha = prepared.alpha {
-                    let a = alpha[y * r.width + x]
-                    samples[dst + colors] = UInt8((a.isNaN ? 0 : min(max(a, 0), 1)) * 255 + 0.5)
+        output.withUnsafeBufferPointer { all in
+            let base = all.baseAddress! + batchIndex * c * h * w
+            for y in 0..<r.height {
+                for x in 0..<r.width {
+                    let src = (r.y + y) * w + r.x + x
+                    let dst = (y * r.width + x) * stride
+                    for ch in 0..<colors {
+                        // GeneratorRunner refuses non-finite outputs; NaN would trap in UInt8(_:).
+                        let value = base[min(ch, c - 1) * h * w + src]
+                        let v = value.isNaN ? -1 : min(max(value, -1), 1)
+                        samples[dst + ch] = UInt8((v + 1) / 2 * 255 + offset)
+                    }
+                    if let alpha = prepared.alpha {
+                        let a = alpha[y * r.width + x]
+                        samples[dst + colors] = UInt8((a.isNaN ? 0 : min(max(a, 0), 1)) * 255 + 0.5)
+                    }
                 }
             }
         }

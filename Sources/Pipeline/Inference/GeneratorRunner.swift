@@ -59,7 +59,9 @@ public final class GeneratorRunner: @unchecked Sendable {
     private func image(_ i: Int, of batch: Tensor) -> Tensor {
         let per = batch.count / batch.shape[0]
         let one = Tensor(uninitialized: [1] + batch.shape.dropFirst())
-        one.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: batch.storage.pointer + i * per, count: per) }
+        one.withUnsafeMutableBufferPointer { dst in
+            batch.withUnsafeBufferPointer { dst.baseAddress!.update(from: $0.baseAddress! + i * per, count: per) }
+        }
         return one
     }
 
@@ -67,7 +69,9 @@ public final class GeneratorRunner: @unchecked Sendable {
         let per = images[0].count
         let out = Tensor(uninitialized: [images.count] + images[0].shape.dropFirst())
         out.withUnsafeMutableBufferPointer { p in
-            for (i, t) in images.enumerated() { (p.baseAddress! + i * per).update(from: t.storage.pointer, count: per) }
+            for (i, t) in images.enumerated() {
+                t.withUnsafeBufferPointer { (p.baseAddress! + i * per).update(from: $0.baseAddress!, count: per) }
+            }
         }
         return out
     }
@@ -124,14 +128,15 @@ public final class GeneratorRunner: @unchecked Sendable {
         let ramp = Float(overlap)
         func weight(_ d: Int, _ inner: Bool) -> Float { inner ? min(1, (Float(d) + 0.5) / ramp) : 1 }
         let c = out.shape[1]
-        let op = out.storage.pointer
-        for ty in 0..<size.h {
-            let wy = min(weight(ty, edges.1), weight(size.h - 1 - ty, edges.3))
-            for tx in 0..<size.w {
-                let wgt = wy * min(weight(tx, edges.0), weight(size.w - 1 - tx, edges.2))
-                let dst = (origin.y + ty) * image.w + origin.x + tx
-                weights[dst] += wgt
-                for ch in 0..<c { accum[ch * image.h * image.w + dst] += wgt * op[(ch * size.h + ty) * size.w + tx] }
+        out.withUnsafeBufferPointer { op in
+            for ty in 0..<size.h {
+                let wy = min(weight(ty, edges.1), weight(size.h - 1 - ty, edges.3))
+                for tx in 0..<size.w {
+                    let wgt = wy * min(weight(tx, edges.0), weight(size.w - 1 - tx, edges.2))
+                    let dst = (origin.y + ty) * image.w + origin.x + tx
+                    weights[dst] += wgt
+                    for ch in 0..<c { accum[ch * image.h * image.w + dst] += wgt * op[(ch * size.h + ty) * size.w + tx] }
+                }
             }
         }
     }
@@ -141,7 +146,7 @@ public final class GeneratorRunner: @unchecked Sendable {
         let (_, c, h, w) = x.nchw
         let s = min(1, (Double(pixelLimit) / Double(h * w)).squareRoot())
         let rh = max(m, Int(Double(h) * s) / m * m), rw = max(m, Int(Double(w) * s) / m * m)
-        let planes = (0..<c).map { ch in Array(UnsafeBufferPointer(start: x.storage.pointer + ch * h * w, count: h * w)) }
+        let planes = x.withUnsafeBufferPointer { p in (0..<c).map { ch in Array(p[(ch * h * w)..<((ch + 1) * h * w)]) } }
         let small = Resampler.resize(PlanarImage(width: w, height: h, planes: planes, maxValue: 1), width: rw, height: rh)
         return Tensor(shape: [1, c, rh, rw], values: Array(small.planes.joined()))
     }

@@ -24,8 +24,10 @@ struct InferenceStage: @unchecked Sendable {
                 let shape = batch[0].prepared.tensor.shape
                 input = Tensor(uninitialized: [batch.count] + shape.dropFirst())
                 let per = batch[0].prepared.tensor.count
-                for (i, d) in batch.enumerated() {
-                    (input.storage.pointer + i * per).update(from: d.prepared.tensor.storage.pointer, count: per)
+                input.withUnsafeMutableBufferPointer { p in
+                    for (i, d) in batch.enumerated() {
+                        d.prepared.tensor.withUnsafeBufferPointer { (p.baseAddress! + i * per).update(from: $0.baseAddress!, count: per) }
+                    }
                 }
             }
             let (_, _, h, w) = input.nchw
