@@ -26,48 +26,48 @@ struct ArchitectureTests {
     ]
 
     @Test(arguments: expectations)
-    func keyAndParameterCounts(_ e: Expectation) {
-        let g = Generator(e.arch)
+    func keyAndParameterCounts(_ e: Expectation) throws {
+        let g = try Generator(e.arch)
         #expect(g.root.namedTensors().count == e.keys)
         #expect(g.parameterCount == e.parameters)
     }
 
-    @Test func resnetKeyNamesFollowTheReference() {
-        let keys = Generator(.resnet(blocks: 9)).root.namedTensors().map(\.key)
+    @Test func resnetKeyNamesFollowTheReference() throws {
+        let keys = try Generator(.resnet(blocks: 9)).root.namedTensors().map(\.key)
         #expect(keys.first == "model.1.weight")
         #expect(keys.contains("model.18.conv_block.5.weight"))
         #expect(keys.contains("model.19.weight") && keys.contains("model.22.bias"))
         #expect(keys.last == "model.26.bias")
-        let dropoutKeys = Generator(.resnet(blocks: 9, dropout: true)).root.namedTensors().map(\.key)
+        let dropoutKeys = try Generator(.resnet(blocks: 9, dropout: true)).root.namedTensors().map(\.key)
         #expect(dropoutKeys.contains("model.10.conv_block.6.weight"))
         #expect(!dropoutKeys.contains("model.10.conv_block.5.weight"))
     }
 
-    @Test func unetKeyNamesNestLikeTheReference() {
-        let keys = Generator(.unet(downs: 8)).root.namedTensors().map(\.key)
+    @Test func unetKeyNamesNestLikeTheReference() throws {
+        let keys = try Generator(.unet(downs: 8)).root.namedTensors().map(\.key)
         #expect(keys.first == "model.model.0.weight")
         #expect(keys.contains("model.model.1.model.3.model.3.model.3.model.3.model.3.model.3.model.3.weight"))
         #expect(keys.last == "model.model.3.bias")
     }
 
     @Test func unetRefusesSizesItCannotRun() throws {
-        let g = Generator(.unet(downs: 5, ngf: 2))
+        let g = try Generator(.unet(downs: 5, ngf: 2))
         let context = ForwardContext(backend: Backends.direct)
         #expect(throws: ModelError.self) { try g.forward(Tensor(zeros: [1, 3, 48, 40]), context: context) }
         #expect(try g.forward(Tensor(zeros: [1, 3, 64, 32]), context: context).shape == [1, 3, 64, 32])
     }
 
     @Test func resnetOutputSizeRoundsUpToMultiplesOfFour() throws {
-        let g = Generator(.resnet(blocks: 1, ngf: 2))
-        g.initializeRandomly(seed: 3)
+        let g = try Generator(.resnet(blocks: 1, ngf: 2))
+        try g.initializeRandomly(seed: 3)
         let y = try g.forward(randomTensor([1, 3, 255, 257], seed: 1), context: ForwardContext(backend: Backends.winograd))
         #expect(y.shape == [1, 3, 256, 260])
         #expect(g.architecture.outputSize(height: 255, width: 257) == (256, 260))
     }
 
     @Test func stochasticDropoutIsSeeded() throws {
-        let g = Generator(.unet(downs: 6, ngf: 2, norm: .batch, dropout: true))
-        g.initializeRandomly(seed: 5, gain: 0.5)
+        let g = try Generator(.unet(downs: 6, ngf: 2, norm: .batch, dropout: true))
+        try g.initializeRandomly(seed: 5, gain: 0.5)
         let x = randomTensor([1, 3, 64, 64], seed: 2)
         let plain = try g.forward(x, context: ForwardContext(backend: Backends.direct))
         let again = try g.forward(x, context: ForwardContext(backend: Backends.direct))
@@ -81,9 +81,9 @@ struct ArchitectureTests {
     }
 
     @Test func starganNeedsAConditionOfTheRightSize() throws {
-        let g = Generator(.stargan(conditions: 3, convDim: 4, repeats: 1))
+        let g = try Generator(.stargan(conditions: 3, convDim: 4, repeats: 1))
         let context = ForwardContext(backend: Backends.direct)
-        let x = Tensor(zeros: [1, 3, 16, 16])
+        let x = try Tensor(zeros: [1, 3, 16, 16])
         #expect(throws: ModelError.self) { try g.forward(x, context: context) }
         #expect(throws: ModelError.self) { try g.forward(x, condition: Tensor(zeros: [1, 5]), context: context) }
         #expect(try g.forward(x, condition: Tensor(zeros: [1, 3]), context: context).shape == [1, 3, 16, 16])
@@ -95,10 +95,10 @@ struct ArchitectureTests {
 struct FullWidthWinogradTests {
     @Test(arguments: [GeneratorArchitecture.resnet(blocks: 9), .stargan(conditions: 5)])
     func winogradStaysWithinTolerance(_ arch: GeneratorArchitecture) throws {
-        let g = Generator(arch)
-        g.initializeRandomly(seed: 21)
+        let g = try Generator(arch)
+        try g.initializeRandomly(seed: 21)
         let x = randomTensor([1, 3, 48, 40], seed: 22)
-        let c = arch.family == .stargan ? Tensor(shape: [1, 5], values: [0, 1, 0, 1, 1]) : nil
+        let c = arch.family == .stargan ? try Tensor(shape: [1, 5], values: [0, 1, 0, 1, 1]) : nil
         let direct = try g.forward(x, condition: c, context: ForwardContext(backend: Backends.direct))
         let wino = try g.forward(x, condition: c, context: ForwardContext(backend: Backends.winograd))
         #expect(wino.maxAbsDifference(direct) <= 2e-3)

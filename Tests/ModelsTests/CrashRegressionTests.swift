@@ -45,7 +45,7 @@ struct CrashRegressionTests {
         .stargan(conditions: 5, convDim: 64, repeats: 6), .stargan(conditions: 2, convDim: 4, repeats: 0, imageChannels: 1),
     ])
     func convolutionWeightCountMatchesTheBuiltNetwork(_ a: GeneratorArchitecture) throws {
-        let g = Generator(a)
+        let g = try Generator(a)
         let built = g.root.modules(of: Conv2d.self).reduce(0) { $0 + $1.weight.count }
             + g.root.modules(of: ConvTranspose2d.self).reduce(0) { $0 + $1.weight.count }
         #expect(try a.convolutionWeightCount() == built)

@@ -47,7 +47,7 @@ public struct NetworkFixture: Decodable, Sendable {
         var out: [String: Tensor] = [:]
         for key in file.stateDict.keys {
             let t = file.stateDict[key]!
-            out[key] = Tensor(shape: t.shape, values: t.values)
+            out[key] = try Tensor(shape: t.shape, values: t.values)
         }
         return out
     }

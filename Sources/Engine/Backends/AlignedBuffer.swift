@@ -6,9 +6,9 @@ final class AlignedBuffer {
     let pointer: UnsafeMutableRawPointer
     let byteCount: Int
 
-    init(byteCount: Int) {
+    init(byteCount: Int) throws(EngineError) {
         self.byteCount = byteCount
-        pointer = BufferPool.shared.allocate(byteCount)
+        pointer = try BufferPool.shared.allocate(byteCount)
     }
 
     deinit { BufferPool.shared.release(pointer, bytes: byteCount) }

@@ -71,7 +71,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
 
     /// The oneDNN implementation chosen for a convolution of this shape (for benchmarks and tests).
     public func implementation(forConv2dInput input: [Int], weight: [Int], geometry: ConvGeometry) throws -> String {
-        let x = Tensor(zeros: input), w = Tensor(zeros: weight)
+        let x = try Tensor(zeros: input), w = try Tensor(zeros: weight)
         let outShape = try conv2dOutputShape(x, weight: w, bias: nil, geometry: geometry)
         let key = ConvPlanKey(transposed: false, input: input, weight: weight, hasBias: false, geometry: geometry,
                               winograd: wantsWinograd(weight: weight, geometry: geometry))
@@ -92,7 +92,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         if let threads { gantry_set_num_threads(Int32(threads)) }
         let plan = try plan(key, outShape)
         let prepared = try preparedWeights(weight, for: plan)
-        let y = Tensor(uninitialized: outShape)
+        let y = try Tensor(uninitialized: outShape)
         try plan.execute(x, weights: prepared, bias: bias, into: y, stream: stream)
         return y
     }

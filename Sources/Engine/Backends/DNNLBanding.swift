@@ -15,7 +15,7 @@ extension DNNLBackend {
         let kh = weight.shape[2]
         let bands = (outBytes + bandBytes - 1) / bandBytes
         let rows = (oh + bands - 1) / bands
-        let y = Tensor(uninitialized: outShape)
+        let y = try Tensor(uninitialized: outShape)
         for oy0 in stride(from: 0, to: oh, by: rows) {
             let oy1 = min(oh, oy0 + rows)
             // Input rows [a, b) feed output rows [oy0, oy1); rows outside the image are padding.
@@ -24,7 +24,7 @@ extension DNNLBackend {
             var bg = g
             bg.padTop = i0 - a
             bg.padBottom = b - i1
-            let band = crop2d(x, top: i0, left: 0, height: i1 - i0, width: w)
+            let band = try crop2d(x, top: i0, left: 0, height: i1 - i0, width: w)
             let out = try run(transposed: false, band, weight, bias, bg, [n, cout, oy1 - oy0, ow], winograd: winograd)
             for plane in 0..<(n * cout) {
                 (y.mutablePointer + (plane * oh + oy0) * ow)
@@ -45,13 +45,13 @@ extension DNNLBackend {
         let (kh, kw) = (weight.shape[2], weight.shape[3])
         let bands = (outBytes + bandBytes - 1) / bandBytes
         let rows = max(1, (h + bands - 1) / bands)
-        let y = Tensor(zeros: outShape)
+        let y = try Tensor(zeros: outShape)
         // Columns are not banded: the band's output spans the full padded width, cropped below.
         let bandWidth = (w - 1) * g.strideW + kw
         let bg = ConvGeometry(strideH: g.strideH, strideW: g.strideW, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0)
         for i0 in stride(from: 0, to: h, by: rows) {
             let i1 = min(h, i0 + rows)
-            let band = crop2d(x, top: i0, left: 0, height: i1 - i0, width: w)
+            let band = try crop2d(x, top: i0, left: 0, height: i1 - i0, width: w)
             let bandHeight = (i1 - i0 - 1) * g.strideH + kh
             let out = try run(transposed: true, band, weight, nil, bg, [n, cout, bandHeight, bandWidth], winograd: false)
             let rowOffset = i0 * g.strideH - g.padTop

@@ -94,7 +94,7 @@ final class ConvPlan {
     /// Reorders `weight` (PyTorch layout) into the layout this primitive wants.
     func makeWeights(_ weight: Tensor, engine: dnnl_engine_t, stream: dnnl_stream_t) throws -> PreparedWeights {
         let bytes = gantry_pd_md_size(pd, GANTRY_MD_WEIGHTS)
-        let buffer = AlignedBuffer(byteCount: bytes)
+        let buffer = try AlignedBuffer(byteCount: bytes)
         var mem: dnnl_memory_t?
         try DNNLRuntime.check(gantry_memory_create_from_pd(&mem, pd, GANTRY_MD_WEIGHTS, engine, buffer.pointer), "create a weights memory")
         var reorder: dnnl_primitive_t?
@@ -110,9 +110,9 @@ final class ConvPlan {
         dnnl_memory_set_data_handle(dstPlain, y.mutablePointer)
         // Buffers for this call only; freed blocks stay in the heap (see gantry_tune_allocator),
         // so this costs no page faults after the first image.
-        let srcBuffer = srcInternal.map { AlignedBuffer(byteCount: $0.bytes) }
-        let dstBuffer = dstInternal.map { AlignedBuffer(byteCount: $0.bytes) }
-        let scratchBuffer = scratchpad.map { AlignedBuffer(byteCount: $0.bytes) }
+        let srcBuffer = try srcInternal.map { try AlignedBuffer(byteCount: $0.bytes) }
+        let dstBuffer = try dstInternal.map { try AlignedBuffer(byteCount: $0.bytes) }
+        let scratchBuffer = try scratchpad.map { try AlignedBuffer(byteCount: $0.bytes) }
         defer { withExtendedLifetime((srcBuffer, dstBuffer, scratchBuffer)) {} }
         if let s = srcInternal { dnnl_memory_set_data_handle(s.memory, srcBuffer!.pointer) }
         if let d = dstInternal { dnnl_memory_set_data_handle(d.memory, dstBuffer!.pointer) }

@@ -12,7 +12,7 @@ public final class ReferenceBackend: ConvolutionBackend, @unchecked Sendable {
         let (n, cin, h, w) = x.nchw
         let (cout, oh, ow) = (outShape[1], outShape[2], outShape[3])
         let (kh, kw) = (weight.shape[2], weight.shape[3])
-        let y = Tensor(uninitialized: outShape)
+        let y = try Tensor(uninitialized: outShape)
         let xp = x.pointer, wp = weight.pointer, yp = y.mutablePointer
         let bp = bias?.pointer
         for b in 0..<n {
@@ -69,7 +69,7 @@ public final class ReferenceBackend: ConvolutionBackend, @unchecked Sendable {
                 }
             }
         }
-        let y = Tensor(uninitialized: outShape)
+        let y = try Tensor(uninitialized: outShape)
         let bp = bias?.pointer
         for idx in 0..<acc.count {
             let o = (idx / (oh * ow)) % cout

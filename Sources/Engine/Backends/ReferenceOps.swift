@@ -3,7 +3,7 @@
 public enum ReferenceOps {
     /// Normalisation with statistics over `perInstance` (H×W of each image) or per channel (N×H×W).
     public static func normalize(_ x: Tensor, perInstance: Bool, weight: [Float]?, bias: [Float]?,
-                                 epsilon: Double = 1e-5) -> Tensor {
+                                 epsilon: Double = 1e-5) throws -> Tensor {
         let (n, c, h, w) = x.nchw
         let v = x.values
         var out = [Float](repeating: 0, count: v.count)
@@ -23,11 +23,11 @@ public enum ReferenceOps {
                 }
             }
         }
-        return Tensor(shape: x.shape, values: out)
+        return try Tensor(shape: x.shape, values: out)
     }
 
     /// Padding by explicit index arithmetic.
-    public static func pad(_ x: Tensor, _ p: Int, mode: PaddingMode) -> Tensor {
+    public static func pad(_ x: Tensor, _ p: Int, mode: PaddingMode) throws -> Tensor {
         let (n, c, h, w) = x.nchw
         let v = x.values
         var out: [Float] = []
@@ -48,6 +48,6 @@ public enum ReferenceOps {
                 }
             }
         }
-        return Tensor(shape: [n, c, h + 2 * p, w + 2 * p], values: out)
+        return try Tensor(shape: [n, c, h + 2 * p, w + 2 * p], values: out)
     }
 }

@@ -34,8 +34,10 @@ public final class BufferPool: @unchecked Sendable {
     private var outstanding: [UnsafeMutableRawPointer: Int] = [:]
     private var idleBytes = 0
 
-    /// 64-byte-aligned memory of at least `bytes` bytes.
-    public func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
+    /// 64-byte-aligned memory of at least `bytes` bytes; throws `outOfMemory` when the system
+    /// refuses (sizes come from images and flags, so this must never trap).
+    public func allocate(_ bytes: Int) throws(EngineError) -> UnsafeMutableRawPointer {
+        guard bytes >= 0, bytes <= Self.maxBytes else { throw .outOfMemory(bytes) }
         let size = Self.rounded(bytes)
         if size >= minimumPooledBytes {
             let reused: UnsafeMutableRawPointer? = lock.withLock {
@@ -54,7 +56,7 @@ public final class BufferPool: @unchecked Sendable {
             if let reused { return reused }
         }
         if size >= minimumPooledBytes {
-            let raw = Self.mapHuge(size)
+            guard let raw = Self.mapHuge(size) else { throw .outOfMemory(size) }
             lock.withLock {
                 mapped += size
                 outstanding[raw] = size
@@ -64,9 +66,7 @@ public final class BufferPool: @unchecked Sendable {
             return raw
         }
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, 64, size) == 0, let raw else {
-            fatalError("out of memory allocating \(size) bytes")
-        }
+        guard posix_memalign(&raw, 64, size) == 0, let raw else { throw .outOfMemory(size) }
         return raw
     }
 
@@ -76,12 +76,13 @@ public final class BufferPool: @unchecked Sendable {
     /// resnet_9blocks pass): hence the pool.
     private static let hugePage = 2 << 20
 
-    private static func mapHuge(_ size: Int) -> UnsafeMutableRawPointer {
+    /// Far beyond any machine (1 PiB); keeps the size arithmetic below from overflowing.
+    static let maxBytes = 1 << 50
+
+    private static func mapHuge(_ size: Int) -> UnsafeMutableRawPointer? {
         let span = size + hugePage
         guard let base = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              base != MAP_FAILED else {
-            fatalError("out of memory mapping \(size) bytes")
-        }
+              base != MAP_FAILED else { return nil }
         let start = (Int(bitPattern: base) + hugePage - 1) & ~(hugePage - 1)
         let head = start - Int(bitPattern: base)
         if head > 0 { munmap(base, head) }

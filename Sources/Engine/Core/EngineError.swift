@@ -4,6 +4,8 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
         case shapeMismatch
         case unsupported
         case library
+        /// Memory for a tensor could not be had: the message says how much and what to change.
+        case outOfMemory
     }
 
     public let code: Code
@@ -15,4 +17,8 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { message }
+
+    static func outOfMemory(_ bytes: Int) -> EngineError {
+        EngineError(.outOfMemory, "out of memory: could not allocate \(bytes >> 20) MB for a tensor (free memory, or lower --memory-limit so large images run in tiles)")
+    }
 }

@@ -13,9 +13,11 @@ public final class TensorStorage: @unchecked Sendable {
     /// weights) know when to refresh.
     public private(set) var version: Int = 0
 
-    init(count: Int) {
+    init(count: Int) throws(EngineError) {
         self.count = count
-        let raw = BufferPool.shared.allocate(max(count, 1) * MemoryLayout<Float>.stride)
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        if overflow { throw .outOfMemory(Int.max) }
+        let raw = try BufferPool.shared.allocate(bytes)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -34,28 +36,36 @@ public struct Tensor: @unchecked Sendable {
     public private(set) var storage: TensorStorage
 
     /// A zero-filled tensor.
-    public init(zeros shape: [Int]) {
-        self.init(uninitialized: shape)
+    public init(zeros shape: [Int]) throws(EngineError) {
+        try self.init(uninitialized: shape)
         storage.pointer.initialize(repeating: 0, count: storage.count)
     }
 
-    /// A tensor whose contents the caller fills before reading.
-    public init(uninitialized shape: [Int]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+    /// A tensor whose contents the caller fills before reading. Throws `outOfMemory` when the
+    /// memory cannot be had (or the element count overflows), `shapeMismatch` for a negative size.
+    public init(uninitialized shape: [Int]) throws(EngineError) {
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw EngineError(.shapeMismatch, "negative dimension in \(shape)") }
+        var count = 1
+        for d in shape {
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            if overflow { throw .outOfMemory(Int.max) }
+            count = p
+        }
         self.shape = shape
-        storage = TensorStorage(count: shape.reduce(1, *))
+        storage = try TensorStorage(count: count)
     }
 
-    public init(shape: [Int], repeating value: Float) {
-        self.init(uninitialized: shape)
+    public init(shape: [Int], repeating value: Float) throws(EngineError) {
+        try self.init(uninitialized: shape)
         storage.pointer.initialize(repeating: value, count: storage.count)
     }
 
-    public init(shape: [Int], values: [Float]) {
-        precondition(shape.reduce(1, *) == values.count,
-                     "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
-        self.init(uninitialized: shape)
-        values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: values.count) }
+    public init(shape: [Int], values: [Float]) throws(EngineError) {
+        try self.init(uninitialized: shape)
+        guard count == values.count else {
+            throw EngineError(.shapeMismatch, "shape \(shape) needs \(count) values, got \(values.count)")
+        }
+        if !values.isEmpty { values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: values.count) } }
     }
 
     /// Shares `other`'s storage under a new shape with the same element count.
@@ -100,8 +110,8 @@ public struct Tensor: @unchecked Sendable {
     public mutating func isUniquelyReferenced() -> Bool { isKnownUniquelyReferenced(&storage) }
 
     /// A deep copy with its own storage.
-    public func copy() -> Tensor {
-        let out = Tensor(uninitialized: shape)
+    public func copy() throws(EngineError) -> Tensor {
+        let out = try Tensor(uninitialized: shape)
         out.mutablePointer.update(from: storage.pointer, count: count)
         return out
     }

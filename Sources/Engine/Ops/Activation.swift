@@ -16,8 +16,9 @@ public enum Activation: Equatable, Sendable {
     }
 
     /// Applies the activation to every element, into `output` (which may be `x`) or a new tensor.
-    public func callAsFunction(_ x: Tensor, into output: Tensor? = nil) -> Tensor {
-        let y = output ?? Tensor(uninitialized: x.shape)
+    public func callAsFunction(_ x: Tensor, into output: Tensor? = nil) throws(EngineError) -> Tensor {
+        let y: Tensor
+        if let output { y = output } else { y = try Tensor(uninitialized: x.shape) }
         precondition(y.shape == x.shape, "activation output shape \(y.shape) differs from input \(x.shape)")
         let xp = x.pointer, yp = y.mutablePointer
         let chunk = 1 << 14

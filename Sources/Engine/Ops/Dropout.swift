@@ -30,9 +30,9 @@ public final class RandomSource: @unchecked Sendable {
 
 /// Inverted dropout: zeroes each element with probability `p` and scales survivors by 1/(1-p),
 /// as nn.Dropout does in training mode. Returns the output and the keep mask (1 or 0) for backward.
-public func dropout(_ x: Tensor, probability p: Float, random: RandomSource) -> (output: Tensor, mask: Tensor) {
+public func dropout(_ x: Tensor, probability p: Float, random: RandomSource) throws(EngineError) -> (output: Tensor, mask: Tensor) {
     precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1)")
-    let y = Tensor(uninitialized: x.shape), mask = Tensor(uninitialized: x.shape)
+    let y = try Tensor(uninitialized: x.shape), mask = try Tensor(uninitialized: x.shape)
     let scale = 1 / (1 - p)
     let xp = x.pointer, yp = y.mutablePointer, mp = mask.mutablePointer
     for i in 0..<x.count {

@@ -4,7 +4,7 @@ public func add(_ a: Tensor, _ b: Tensor, into output: Tensor? = nil) throws -> 
     guard a.shape == b.shape else {
         throw EngineError(.shapeMismatch, "cannot add tensors of shapes \(a.shape) and \(b.shape)")
     }
-    let y = output ?? Tensor(uninitialized: a.shape)
+    let y = try output ?? Tensor(uninitialized: a.shape)
     precondition(y.shape == a.shape, "add output shape \(y.shape) differs from inputs \(a.shape)")
     let ap = a.pointer, bp = b.pointer, yp = y.mutablePointer
     let chunk = 1 << 14
@@ -22,7 +22,7 @@ public func concatChannels(_ parts: [Tensor]) throws -> Tensor {
         throw EngineError(.shapeMismatch, "cannot concatenate \(p.shape) with \(first.shape) along channels: sizes must match except in dimension 1")
     }
     let total = parts.reduce(0) { $0 + $1.shape[1] }
-    let y = Tensor(uninitialized: [n, total, h, w])
+    let y = try Tensor(uninitialized: [n, total, h, w])
     var offset = 0
     for p in parts {
         let pc = p.shape[1], block = pc * h * w
@@ -40,7 +40,7 @@ public func labelPlanes(_ labels: Tensor, height: Int, width: Int) throws -> Ten
         throw EngineError(.shapeMismatch, "labels must be N×K, got \(labels.shape)")
     }
     let (n, k) = (labels.shape[0], labels.shape[1])
-    let y = Tensor(uninitialized: [n, k, height, width])
+    let y = try Tensor(uninitialized: [n, k, height, width])
     for i in 0..<(n * k) {
         (y.mutablePointer + i * height * width).initialize(repeating: labels.pointer[i], count: height * width)
     }

@@ -51,7 +51,7 @@ public func normalize(_ x: Tensor, statistics: NormStatistics, weight: Tensor?, 
         variance = v.values
     }
     let invStd = variance.map { 1 / (Float($0) + epsilon).squareRoot() }
-    let y = output ?? Tensor(uninitialized: x.shape)
+    let y = try output ?? Tensor(uninitialized: x.shape)
     precondition(y.shape == x.shape, "normalize output shape \(y.shape) differs from input \(x.shape)")
     let yp = y.mutablePointer
     let wp = weight?.pointer, bp = bias?.pointer

@@ -25,7 +25,7 @@ public func pad2d(_ x: Tensor, top: Int, bottom: Int, left: Int, right: Int, mod
         throw EngineError(.shapeMismatch, "cannot replicate-pad an empty \(h)×\(w) input")
     }
     let oh = h + top + bottom, ow = w + left + right
-    let y = Tensor(uninitialized: [n, c, oh, ow])
+    let y = try Tensor(uninitialized: [n, c, oh, ow])
     let xp = x.pointer, yp = y.mutablePointer
     let columns = (0..<ow).map { paddedIndex($0 - left, w, mode) }
     parallelFor(n * c, elementsPerItem: oh * ow) { plane in
@@ -46,10 +46,10 @@ public func pad2d(_ x: Tensor, top: Int, bottom: Int, left: Int, right: Int, mod
 }
 
 /// Crops the last two dimensions to `height`×`width` starting at (`top`, `left`).
-public func crop2d(_ x: Tensor, top: Int, left: Int, height: Int, width: Int) -> Tensor {
+public func crop2d(_ x: Tensor, top: Int, left: Int, height: Int, width: Int) throws(EngineError) -> Tensor {
     let (n, c, h, w) = x.nchw
     precondition(top >= 0 && left >= 0 && top + height <= h && left + width <= w, "crop outside \(h)×\(w)")
-    let y = Tensor(uninitialized: [n, c, height, width])
+    let y = try Tensor(uninitialized: [n, c, height, width])
     let xp = x.pointer, yp = y.mutablePointer
     for plane in 0..<(n * c) {
         for r in 0..<height {

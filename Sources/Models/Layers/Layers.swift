@@ -4,11 +4,11 @@ import Engine
 public final class Conv2d: Module {
     public let geometry: ConvGeometry
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool) {
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool) throws {
         geometry = ConvGeometry(stride: stride, padding: padding)
         super.init()
-        register("weight", shape: [outChannels, inChannels, kernel, kernel])
-        if bias { register("bias", shape: [outChannels]) }
+        try register("weight", shape: [outChannels, inChannels, kernel, kernel])
+        if bias { try register("bias", shape: [outChannels]) }
     }
 
     public var weight: Tensor { tensor("weight")! }
@@ -24,11 +24,11 @@ public final class ConvTranspose2d: Module {
     public let geometry: ConvGeometry
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int,
-                outputPadding: Int = 0, bias: Bool) {
+                outputPadding: Int = 0, bias: Bool) throws {
         geometry = ConvGeometry(stride: stride, padding: padding, outputPadding: outputPadding)
         super.init()
-        register("weight", shape: [inChannels, outChannels, kernel, kernel])
-        if bias { register("bias", shape: [outChannels]) }
+        try register("weight", shape: [inChannels, outChannels, kernel, kernel])
+        if bias { try register("bias", shape: [outChannels]) }
     }
 
     public var weight: Tensor { tensor("weight")! }
@@ -69,7 +69,7 @@ public final class Norm2d: Module {
     public let kind: Kind
     public let channels: Int
 
-    public init(_ kind: Kind, channels: Int) {
+    public init(_ kind: Kind, channels: Int) throws {
         self.kind = kind
         self.channels = channels
         super.init()
@@ -79,15 +79,15 @@ public final class Norm2d: Module {
         case .instance(let a, let r): (affine, running) = (a, r)
         }
         if affine {
-            register("weight", shape: [channels])
-            register("bias", shape: [channels])
-            setTensor("weight", Tensor(shape: [channels], repeating: 1))
+            try register("weight", shape: [channels])
+            try register("bias", shape: [channels])
+            setTensor("weight", try Tensor(shape: [channels], repeating: 1))
         }
         if running {
-            register("running_mean", shape: [channels], buffer: true)
-            register("running_var", shape: [channels], buffer: true)
-            register("num_batches_tracked", shape: [], buffer: true, optional: true)
-            setTensor("running_var", Tensor(shape: [channels], repeating: 1))
+            try register("running_mean", shape: [channels], buffer: true)
+            try register("running_var", shape: [channels], buffer: true)
+            try register("num_batches_tracked", shape: [], buffer: true, optional: true)
+            setTensor("running_var", try Tensor(shape: [channels], repeating: 1))
         }
     }
 
@@ -124,7 +124,7 @@ public final class ActivationLayer: Module {
 
     public init(_ activation: Activation) { self.activation = activation }
 
-    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor { activation(x) }
+    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor { try activation(x) }
 }
 
 /// `nn.Dropout(0.5)`: identity unless the context enables stochastic dropout.
@@ -135,6 +135,6 @@ public final class DropoutLayer: Module {
 
     public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
         guard let random = context.dropout else { return x }
-        return dropout(x, probability: probability, random: random).output
+        return try dropout(x, probability: probability, random: random).output
     }
 }

@@ -48,8 +48,8 @@ open class Module {
 
     open func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor { x }
 
-    func register(_ name: String, shape: [Int], buffer: Bool = false, optional: Bool = false) {
-        tensors.append((name, Tensor(zeros: shape)))
+    func register(_ name: String, shape: [Int], buffer: Bool = false, optional: Bool = false) throws {
+        tensors.append((name, try Tensor(zeros: shape)))
         if buffer { bufferNames.insert(name) }
         if optional { optionalNames.insert(name) }
     }
@@ -114,7 +114,7 @@ public final class Sequential: Module {
                 continue
             }
             if let act = layer as? ActivationLayer {
-                y = act.activation(y, into: reusable)
+                y = try act.activation(y, into: reusable)
                 i += 1
                 continue
             }

@@ -29,6 +29,6 @@ public final class NormStatisticsTape: @unchecked Sendable {
             throw ModelError(.invalidInput, "normalisation statistics do not match the network (layer \(cursor))")
         }
         defer { cursor += 1 }
-        return (Tensor(shape: [c], values: entries[cursor].mean), Tensor(shape: [c], values: entries[cursor].variance))
+        return (try Tensor(shape: [c], values: entries[cursor].mean), try Tensor(shape: [c], values: entries[cursor].variance))
     }
 }

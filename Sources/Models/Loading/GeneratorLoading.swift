@@ -28,7 +28,7 @@ extension Generator {
             throw ModelError(.architectureMismatch,
                 "does not fit \(detected.architecture)\(hint): its convolutions need \(needed) weights but the file holds only \(held) values")
         }
-        let generator = Generator(detected.architecture)
+        let generator = try Generator(detected.architecture)
         var notes = checkpoint.notes
         var sd = checkpoint.stateDict
         let expected = generator.root.namedTensors()
@@ -75,7 +75,7 @@ extension Generator {
 
         for entry in expected {
             guard let t = sd[entry.key] else { continue }
-            _ = generator.root.assign(entry.key[...], Tensor(shape: t.shape, values: t.values))
+            _ = generator.root.assign(entry.key[...], try Tensor(shape: t.shape, values: t.values))
         }
         return (generator, LoadReport(notes: notes, assumptions: detected.assumptions))
     }

@@ -26,12 +26,14 @@ public final class Generator {
     /// The PyTorch-shaped module tree; `root.namedTensors()` are the state_dict entries.
     public let root: Module
 
-    public init(_ architecture: GeneratorArchitecture) {
+    /// Builds the network with zeroed weights; throws when its memory cannot be had. Sizes from a
+    /// file go through `Generator.load`, which bounds them first.
+    public init(_ architecture: GeneratorArchitecture) throws {
         self.architecture = architecture
         switch architecture.family {
-        case .resnet: root = ResnetGenerator.make(architecture)
-        case .unet: root = UnetGenerator.make(architecture)
-        case .stargan: root = StarGANGenerator.make(architecture)
+        case .resnet: root = try ResnetGenerator.make(architecture)
+        case .unet: root = try UnetGenerator.make(architecture)
+        case .stargan: root = try StarGANGenerator.make(architecture)
         }
     }
 
@@ -68,7 +70,7 @@ public final class Generator {
     }
 
     /// Fills weights like the reference's `init_weights('normal', 0.02)`, for benchmarks and tests.
-    public func initializeRandomly(seed: UInt64, gain: Float = 0.02) {
+    public func initializeRandomly(seed: UInt64, gain: Float = 0.02) throws {
         let random = RandomSource(seed: seed)
         func normal() -> Float {
             // Box–Muller: enough for weight init.
@@ -77,7 +79,7 @@ public final class Generator {
         }
         for module in root.modules(of: Module.self) {
             for (name, value) in module.tensors where !module.bufferNames.contains(name) {
-                let t = Tensor(uninitialized: value.shape)
+                let t = try Tensor(uninitialized: value.shape)
                 let isNormWeight = module is Norm2d && name == "weight"
                 t.withUnsafeMutableBufferPointer { p in
                     for i in p.indices {

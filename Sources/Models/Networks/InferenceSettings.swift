@@ -62,7 +62,7 @@ public struct InferenceSettings: Sendable, Equatable {
     /// The same labels for each of `batch` images, as the N×c_dim tensor `Generator.forward` takes.
     public func conditionTensor(for architecture: GeneratorArchitecture, batch: Int) throws -> Tensor? {
         guard let v = try conditionVector(for: architecture) else { return nil }
-        return Tensor(shape: [batch, v.count], values: Array((0..<batch).map { _ in v }.joined()))
+        return try Tensor(shape: [batch, v.count], values: Array((0..<batch).map { _ in v }.joined()))
     }
 
     /// A forward context on `backend` with these switches.

@@ -4,16 +4,16 @@ import Engine
 /// the innermost block outwards exactly as the reference does, so keys nest as
 /// `model.model.1.model.3.model…`.
 enum UnetGenerator {
-    static func make(_ a: GeneratorArchitecture) -> Module {
+    static func make(_ a: GeneratorArchitecture) throws -> Module {
         let ngf = a.ngf
-        var block = UnetBlock(outer: ngf * 8, inner: ngf * 8, role: .innermost, norm: a.norm, dropout: false)
+        var block = try UnetBlock(outer: ngf * 8, inner: ngf * 8, role: .innermost, norm: a.norm, dropout: false)
         for _ in 0..<max(0, a.depth - 5) {
-            block = UnetBlock(outer: ngf * 8, inner: ngf * 8, submodule: block, norm: a.norm, dropout: a.dropout)
+            block = try UnetBlock(outer: ngf * 8, inner: ngf * 8, submodule: block, norm: a.norm, dropout: a.dropout)
         }
-        block = UnetBlock(outer: ngf * 4, inner: ngf * 8, submodule: block, norm: a.norm, dropout: false)
-        block = UnetBlock(outer: ngf * 2, inner: ngf * 4, submodule: block, norm: a.norm, dropout: false)
-        block = UnetBlock(outer: ngf, inner: ngf * 2, submodule: block, norm: a.norm, dropout: false)
-        let outermost = UnetBlock(outer: a.outputChannels, inner: ngf, input: a.inputChannels, submodule: block,
+        block = try UnetBlock(outer: ngf * 4, inner: ngf * 8, submodule: block, norm: a.norm, dropout: false)
+        block = try UnetBlock(outer: ngf * 2, inner: ngf * 4, submodule: block, norm: a.norm, dropout: false)
+        block = try UnetBlock(outer: ngf, inner: ngf * 2, submodule: block, norm: a.norm, dropout: false)
+        let outermost = try UnetBlock(outer: a.outputChannels, inner: ngf, input: a.inputChannels, submodule: block,
                                   role: .outermost, norm: a.norm, dropout: false)
         return Root("model", outermost)
     }
@@ -26,23 +26,23 @@ final class UnetBlock: Module {
     let role: Role
 
     init(outer: Int, inner: Int, input: Int? = nil, submodule: Module? = nil, role: Role = .middle,
-         norm: GeneratorArchitecture.Norm, dropout: Bool) {
+         norm: GeneratorArchitecture.Norm, dropout: Bool) throws {
         self.role = role
         super.init()
         let useBias = norm == .instance
-        let downconv = Conv2d(input ?? outer, inner, kernel: 4, stride: 2, padding: 1, bias: useBias)
+        let downconv = try Conv2d(input ?? outer, inner, kernel: 4, stride: 2, padding: 1, bias: useBias)
         let layers: [Module]
         switch role {
         case .outermost:
-            layers = [downconv, submodule!, ActivationLayer(.relu),
+            layers = try [downconv, submodule!, ActivationLayer(.relu),
                       ConvTranspose2d(inner * 2, outer, kernel: 4, stride: 2, padding: 1, bias: true),
                       ActivationLayer(.tanh)]
         case .innermost:
-            layers = [ActivationLayer(.leakyReLU(slope: 0.2)), downconv, ActivationLayer(.relu),
+            layers = try [ActivationLayer(.leakyReLU(slope: 0.2)), downconv, ActivationLayer(.relu),
                       ConvTranspose2d(inner, outer, kernel: 4, stride: 2, padding: 1, bias: useBias),
                       ResnetGenerator.norm(norm, outer)]
         case .middle:
-            var l: [Module] = [ActivationLayer(.leakyReLU(slope: 0.2)), downconv, ResnetGenerator.norm(norm, inner),
+            var l: [Module] = try [ActivationLayer(.leakyReLU(slope: 0.2)), downconv, ResnetGenerator.norm(norm, inner),
                                submodule!, ActivationLayer(.relu),
                                ConvTranspose2d(inner * 2, outer, kernel: 4, stride: 2, padding: 1, bias: useBias),
                                ResnetGenerator.norm(norm, outer)]

@@ -43,7 +43,7 @@ public final class GeneratorRunner: @unchecked Sendable {
         } else if n == 1 {
             output = try runTiled(batch)
         } else {
-            output = try stack((0..<n).map { i in try run(image(i, of: batch)) })
+            output = try stack((0..<n).map { i in try run(try image(i, of: batch)) })
         }
         try Self.checkFinite(output)
         return output
@@ -56,18 +56,18 @@ public final class GeneratorRunner: @unchecked Sendable {
         }
     }
 
-    private func image(_ i: Int, of batch: Tensor) -> Tensor {
+    private func image(_ i: Int, of batch: Tensor) throws -> Tensor {
         let per = batch.count / batch.shape[0]
-        let one = Tensor(uninitialized: [1] + batch.shape.dropFirst())
+        let one = try Tensor(uninitialized: [1] + batch.shape.dropFirst())
         one.withUnsafeMutableBufferPointer { dst in
             batch.withUnsafeBufferPointer { dst.baseAddress!.update(from: $0.baseAddress! + i * per, count: per) }
         }
         return one
     }
 
-    private func stack(_ images: [Tensor]) -> Tensor {
+    private func stack(_ images: [Tensor]) throws -> Tensor {
         let per = images[0].count
-        let out = Tensor(uninitialized: [images.count] + images[0].shape.dropFirst())
+        let out = try Tensor(uninitialized: [images.count] + images[0].shape.dropFirst())
         out.withUnsafeMutableBufferPointer { p in
             for (i, t) in images.enumerated() {
                 t.withUnsafeBufferPointer { (p.baseAddress! + i * per).update(from: $0.baseAddress!, count: per) }
@@ -104,7 +104,7 @@ public final class GeneratorRunner: @unchecked Sendable {
             for tx in stride(from: 0, to: w, by: core) {
                 let y0 = max(0, ty - overlap), x0 = max(0, tx - overlap)
                 let y1 = min(h, ty + core + overlap), x1 = min(w, tx + core + overlap)
-                let tile = crop2d(x, top: y0, left: x0, height: y1 - y0, width: x1 - x0)
+                let tile = try crop2d(x, top: y0, left: x0, height: y1 - y0, width: x1 - x0)
                 tape.rewindForReplay()
                 let out = try generator.forward(tile, condition: condition,
                                                 context: context(tape: wholeImageStatistics ? tape : nil))
@@ -112,7 +112,7 @@ public final class GeneratorRunner: @unchecked Sendable {
                       image: (w, h), edges: (x0 > 0, y0 > 0, x1 < w, y1 < h))
             }
         }
-        let y = Tensor(uninitialized: [1, outChannels, h, w])
+        let y = try Tensor(uninitialized: [1, outChannels, h, w])
         y.withUnsafeMutableBufferPointer { p in
             for c in 0..<outChannels {
                 for i in 0..<(h * w) { p[c * h * w + i] = accum[c * h * w + i] / weights[i] }
@@ -148,6 +148,6 @@ public final class GeneratorRunner: @unchecked Sendable {
         let rh = max(m, Int(Double(h) * s) / m * m), rw = max(m, Int(Double(w) * s) / m * m)
         let planes = x.withUnsafeBufferPointer { p in (0..<c).map { ch in Array(p[(ch * h * w)..<((ch + 1) * h * w)]) } }
         let small = Resampler.resize(PlanarImage(width: w, height: h, planes: planes, maxValue: 1), width: rw, height: rh)
-        return Tensor(shape: [1, c, rh, rw], values: Array(small.planes.joined()))
+        return try Tensor(shape: [1, c, rh, rw], values: Array(small.planes.joined()))
     }
 }

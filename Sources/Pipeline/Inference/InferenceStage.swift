@@ -22,7 +22,7 @@ struct InferenceStage: @unchecked Sendable {
                 input = batch[0].prepared.tensor
             } else {
                 let shape = batch[0].prepared.tensor.shape
-                input = Tensor(uninitialized: [batch.count] + shape.dropFirst())
+                input = try Tensor(uninitialized: [batch.count] + shape.dropFirst())
                 let per = batch[0].prepared.tensor.count
                 input.withUnsafeMutableBufferPointer { p in
                     for (i, d) in batch.enumerated() {

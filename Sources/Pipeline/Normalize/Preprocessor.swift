@@ -61,7 +61,7 @@ public struct Preprocessor: Sendable {
         values.reserveCapacity(planes.count * w * h)
         let scale = 2 / planar.maxValue
         for p in planes { values += p.map { $0 * scale - 1 } }
-        let x = Tensor(shape: [1, planes.count, h, w], values: values)
+        let x = try Tensor(shape: [1, planes.count, h, w], values: values)
         let (pw, ph) = (padded(w), padded(h))
         let top = (ph - h) / 2, left = (pw - w) / 2
         var tensor = x
