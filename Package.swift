@@ -24,14 +24,15 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]
         ),
-        .target(name: "CSystem", path: "Sources/CSystem"),
+        // Not "CSystem": swift-system (under SwiftNIO) has a target of that name.
+        .target(name: "CGantrySystem", path: "Sources/CGantrySystem"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .target(name: "Engine", dependencies: ["CDNNL"]),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"]),
         .target(
             name: "Pipeline",
-            dependencies: ["Engine", "Checkpoints", "Models", "Imaging", "CSystem", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Engine", "Checkpoints", "Models", "Imaging", "CGantrySystem", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Checkpoints"),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints"]),
