@@ -1,3 +1,4 @@
+import CoreMetrics
 import Engine
 import Foundation
 import Imaging
@@ -36,7 +37,7 @@ public struct WatchConfiguration: Sendable {
 /// with two links was published (retire only); one link, publish then retire; none, convert again.
 public final class WatchService: @unchecked Sendable {
     public let configuration: WatchConfiguration
-    public let metrics = WatchMetrics()
+    public let metrics: WatchMetrics
     private let generator: Generator
     private let runner: GeneratorRunner
     private let preprocessor: Preprocessor
@@ -45,9 +46,12 @@ public final class WatchService: @unchecked Sendable {
     private let stopping = AtomicFlag()
     private let lock = NSLock()
 
-    public init(generator: Generator, configuration: WatchConfiguration, backend: ConvolutionBackend) {
+    /// - Parameter metricsFactory: where the counters go (`/metrics` passes a Prometheus factory).
+    public init(generator: Generator, configuration: WatchConfiguration, backend: ConvolutionBackend,
+                metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.generator = generator
         self.configuration = configuration
+        metrics = WatchMetrics(factory: metricsFactory)
         let c = configuration.convert
         runner = GeneratorRunner(generator: generator, settings: c.settings, backend: backend,
                                  pixelLimit: c.memory.pixelLimit(for: generator.architecture, parameterCount: generator.parameterCount))
@@ -339,7 +343,8 @@ public final class WatchService: @unchecked Sendable {
 
     private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-    func log(_ fields: [String: String]) {
+    /// Writes one log line (text or JSON, as configured) to stderr; `fields["event"]` names it.
+    public func log(_ fields: [String: String]) {
         var f = fields
         f["time"] = ISO8601DateFormatter().string(from: Date())
         let line: String
