@@ -32,7 +32,8 @@ extension WatchService {
         guard let ids = try? FileManager.default.contentsOfDirectory(atPath: layout.processing.path) else { return [] }
         var out: [Claim] = []
         for id in ids {
-            guard let owner = id.split(separator: "~").first.map(String.init), owner != workerID, !isAlive(owner) else { continue }
+            guard let owner = id.split(separator: "~").first.map(String.init), owner != workerID,
+                  !registry.isAlive(owner) else { continue }
             let mine = nextClaimID()
             guard rename(layout.processing.appendingPathComponent(id).path, layout.processing.appendingPathComponent(mine).path) == 0 else { continue }
             // The work file keeps the original claim id in its name; link it to the new one.
@@ -62,24 +63,10 @@ extension WatchService {
         return out
     }
 
-    /// A worker is alive if its heartbeat is recent and, on this host, its process exists.
-    private func isAlive(_ owner: String) -> Bool {
-        let parts = owner.split(separator: "-")
-        let heartbeat = configuration.layout.workers.appendingPathComponent(owner)
-        if parts.count >= 3, let pid = Int32(parts[parts.count - 2]), owner.hasPrefix(hostPrefix) {
-            return kill(pid, 0) == 0 || errno != ESRCH
-        }
-        guard let attrs = try? FileManager.default.attributesOfItem(atPath: heartbeat.path),
-              let date = attrs[.modificationDate] as? Date else { return false }
-        return Date().timeIntervalSince(date) < 30
-    }
-
-    private var hostPrefix: String { String(workerID.split(separator: "-").dropLast(2).joined(separator: "-")) + "-" }
-
     func beat() {
-        let stamp = Data("\(Date().timeIntervalSince1970)\n".utf8)
-        for file in [configuration.layout.workers.appendingPathComponent(workerID), configuration.heartbeat].compactMap({ $0 }) {
-            _ = FileManager.default.createFile(atPath: file.path, contents: stamp)
+        registry.beat()
+        if let file = configuration.heartbeat {
+            _ = FileManager.default.createFile(atPath: file.path, contents: Data("\(Date().timeIntervalSince1970)\n".utf8))
         }
         metrics.beat()
     }

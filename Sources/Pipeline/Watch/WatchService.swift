@@ -35,15 +35,17 @@ public struct WatchConfiguration: Sendable {
 /// 4. **retire**: move the input to the done folder (or delete it), then unlink the work file.
 /// A worker that finds a dead worker's claim finishes it from wherever it stopped: a work file
 /// with two links was published (retire only); one link, publish then retire; none, convert again
-/// (unless the file already killed workers twice: see `CrashGuard`).
+/// (unless the file already killed workers twice: see `CrashGuard`). Whether a worker is dead is
+/// `WorkerRegistry`'s call.
 public final class WatchService: @unchecked Sendable {
     public let configuration: WatchConfiguration
     public let metrics: WatchMetrics
     let generator: Generator
     let runner: GeneratorRunner
     let preprocessor: Preprocessor
+    let registry: WorkerRegistry
     let gate = ConversionGate()
-    let workerID: String
+    var workerID: String { registry.id }
     private var claimCounter = 0
     /// Claim folders being converted now, with the attempt count each one recorded.
     private var converting: [URL: Int] = [:]
@@ -60,10 +62,7 @@ public final class WatchService: @unchecked Sendable {
         runner = GeneratorRunner(generator: generator, settings: c.settings, backend: backend,
                                  pixelLimit: c.memory.pixelLimit(for: generator.architecture, parameterCount: generator.parameterCount))
         preprocessor = Preprocessor(policy: c.preprocess, maxSide: c.maxSide, architecture: generator.architecture)
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, 255)
-        let hostname = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        workerID = "\(hostname)-\(getpid())-\(Int(Date().timeIntervalSince1970))"
+        registry = WorkerRegistry(folder: configuration.layout.workers)
     }
 
     /// Asks the service to stop taking files; files in flight are finished (within `grace`).
@@ -75,6 +74,13 @@ public final class WatchService: @unchecked Sendable {
     public func run() throws -> Int {
         let layout = configuration.layout
         try layout.createFolders()
+        try registry.register()
+        // With files still converting when the grace period ran out, the lock stays until the
+        // process exits: until then nobody may take those claims over.
+        defer { if metrics.inFlight == 0 { registry.unregister() } }
+        if !registry.holdsLock {
+            log(["event": "no-lock", "reason": "the inbox's file system refused flock; dead workers are recognised by their heartbeat only (\(Int(registry.staleAfter)) s)"])
+        }
         beat()
         var recovered = recoverDeadClaims()
         let events = InboxEvents(usePolling: configuration.poll != nil)
@@ -124,6 +130,7 @@ public final class WatchService: @unchecked Sendable {
                 beat()
                 lastBeat = t
                 for claim in recoverDeadClaims() { queue.put(claim) }
+                registry.removeDeadEntries()
             }
             usleep(ready.isEmpty ? 200_000 : 10_000)
         }
@@ -133,7 +140,6 @@ public final class WatchService: @unchecked Sendable {
         while metrics.inFlight > 0 && now() < deadline { usleep(50_000) }
         let left = metrics.inFlight
         if left == 0 { workers() } else { withdrawAttempts() }
-        try? FileManager.default.removeItem(at: layout.workers.appendingPathComponent(workerID))
         log(["event": "stopped", "unfinished": String(left)])
         return left
     }
