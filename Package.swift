@@ -15,6 +15,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The only place that calls oneDNN functions whose signatures differ between 2.x and 3.x.
@@ -24,22 +27,39 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]
         ),
-        .target(name: "CSystem", path: "Sources/CSystem"),
+        // Not "CSystem": swift-system (under SwiftNIO) has a target of that name.
+        .target(name: "CGantrySystem", path: "Sources/CGantrySystem"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .target(name: "Engine", dependencies: ["CDNNL"]),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"]),
         .target(
             name: "Pipeline",
-            dependencies: ["Engine", "Checkpoints", "Models", "Imaging", "CSystem", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "Engine", "Checkpoints", "Models", "Imaging", "CGantrySystem", .product(name: "Yams", package: "Yams"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // The watch service's HTTP status port: SwiftNIO stays out of the Pipeline library.
+        .target(
+            name: "WatchStatus",
+            dependencies: [
+                "Pipeline",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .target(name: "Checkpoints"),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints"]),
         .executableTarget(
             name: "GantryCLI",
             dependencies: [
-                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline",
+                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .target(name: "TestSupport", dependencies: ["Engine", "Checkpoints", "Models", "Imaging"], path: "Tests/TestSupport"),

@@ -59,7 +59,9 @@ fi
 
 step "package mirrors for an offline build"
 rm -rf container-deps/github.com
-for pkg in apple/swift-argument-parser jpsim/Yams; do
+# Every package in the build graph (the Package.swift dependencies and theirs).
+for pkg in apple/swift-argument-parser jpsim/Yams apple/swift-nio apple/swift-metrics swift-server/swift-prometheus \
+           apple/swift-atomics apple/swift-collections apple/swift-system; do
     if [ -d "/opt/swift-packages/$pkg.git" ]; then
         mkdir -p "container-deps/github.com/$(dirname "$pkg")"
         git clone -q --mirror "/opt/swift-packages/$pkg.git" "container-deps/github.com/$pkg.git"

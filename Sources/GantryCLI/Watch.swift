@@ -2,6 +2,8 @@ import ArgumentParser
 import Engine
 import Foundation
 import Pipeline
+import Prometheus
+import WatchStatus
 
 /// `gantry watch INBOX -m CKPT -o OUTBOX`: the conversion pipeline as a hot-folder service.
 struct Watch: ParsableCommand {
@@ -25,8 +27,8 @@ struct Watch: ParsableCommand {
     @Option(help: "Seconds between full rescans that catch missed events.") var rescan: Double = 10
     @Option(help: "Seconds to finish files in flight after SIGTERM/SIGINT.") var grace: Double = 60
     @Option(name: .customLong("log-format"), help: "text or json: one line per file.") var logFormat: String = "text"
-    @Option(name: .customLong("status-port"), help: "Serve /healthz and Prometheus /metrics on this port (127.0.0.1, or --status-address).") var statusPort: UInt16?
-    @Option(name: .customLong("status-address"), help: "Address for --status-port.") var statusAddress = "127.0.0.1"
+    @Option(name: .customLong("status-port"), help: "Serve /healthz and Prometheus /metrics on this port (0: a free one, logged).") var statusPort: UInt16?
+    @Option(name: .customLong("status-address"), help: "Address or host name for --status-port (all its addresses; 0.0.0.0 for every interface).") var statusAddress = "127.0.0.1"
     @Option(help: "A file touched every 2 s while the service runs (for container health checks).") var heartbeat: String?
     @OptionGroup var conversion: ConversionOptions
 
@@ -57,14 +59,20 @@ struct Watch: ParsableCommand {
         config.heartbeat = heartbeat.map { URL(fileURLWithPath: $0) }
         guard FileManager.default.fileExists(atPath: inbox) else { throw fail("\(inbox): inbox folder not found", code: 64) }
         let backend = try DNNLBackend(algorithm: conversion.algorithm(definition), threads: conversion.threads(definition))
-        let service = WatchService(generator: generator, configuration: config, backend: backend)
+        let registry = PrometheusCollectorRegistry()
+        let service = WatchService(generator: generator, configuration: config, backend: backend,
+                                   metricsFactory: StatusServer.metricsFactory(registry))
         let server = try statusPort.map { port in
-            do { return try StatusServer(port: port, address: statusAddress, metrics: service.metrics) } catch { throw fail("\(error)", code: 64) }
+            do {
+                return try StatusServer(host: statusAddress, port: Int(port), registry: registry, metrics: service.metrics)
+            } catch { throw fail("\(error)", code: 64) }
         }
+        for address in server?.addresses ?? [] { service.log(["event": "status", "address": address]) }
         stop.onRequest { service.stop() }
         let unfinished: Int
-        do { unfinished = try service.run() } catch { throw fail("\(error)") }
-        withExtendedLifetime((signals, server)) {}
+        do { unfinished = try service.run() } catch { server?.shutdown(); throw fail("\(error)") }
+        server?.shutdown()
+        withExtendedLifetime(signals) {}
         if unfinished > 0 { warn("\(unfinished) files were still converting when the grace period ended; the next start finishes them") }
     }
 }

@@ -2,7 +2,7 @@
 /// one input failing.
 public struct PipelineError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
-        case inputMissing, outputExists, invalidDefinition, writeFailed, listenFailed
+        case inputMissing, outputExists, invalidDefinition, writeFailed, listenFailed, addressNotFound
     }
 
     public let code: Code

@@ -12,12 +12,24 @@ struct WatchCommandTests {
     final class Service {
         let process = Process()
         let log: URL
+        private let launched: Bool
 
-        init(_ inbox: String, _ outbox: String, _ extra: [String] = [], log: URL) throws {
+        /// `launcher` runs gantry through another program (`unshare ...`); signals then go to
+        /// gantry itself, not to the launcher.
+        init(_ inbox: String, _ outbox: String, _ extra: [String] = [], environment: [String: String] = [:],
+             launcher: [String] = [], log: URL) throws {
             self.log = log
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            process.executableURL = gantryExecutable
-            process.arguments = ["watch", inbox, "-o", outbox, "-m", WatchCommandTests.model, "--settle", "1", "--rescan", "1"] + extra
+            launched = !launcher.isEmpty
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            let arguments = ["watch", inbox, "-o", outbox, "-m", WatchCommandTests.model, "--settle", "1", "--rescan", "1"] + extra
+            if let program = launcher.first {
+                process.executableURL = URL(fileURLWithPath: program)
+                process.arguments = Array(launcher.dropFirst()) + [gantryExecutable.path] + arguments
+            } else {
+                process.executableURL = gantryExecutable
+                process.arguments = arguments
+            }
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             let handle = try FileHandle(forWritingTo: log)
             handle.seekToEndOfFile()
             process.standardError = handle
@@ -25,20 +37,68 @@ struct WatchCommandTests {
             try process.run()
         }
 
+        var text: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        /// The gantry process (a launcher's child is found through /proc).
+        var workerPID: pid_t {
+            guard launched else { return process.processIdentifier }
+            var child: pid_t = 0
+            _ = WatchCommandTests.waitUntil(20) {
+                child = WatchCommandTests.children(of: process.processIdentifier).first ?? 0
+                return child != 0 || !process.isRunning
+            }
+            return child
+        }
+
         func terminate() -> Int32 {
             // As a supervisor would: once the service has started.
-            _ = WatchCommandTests.waitUntil(20) {
-                ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(" started ") || !process.isRunning
-            }
-            kill(process.processIdentifier, SIGTERM)
+            _ = WatchCommandTests.waitUntil(20) { text.contains(" started ") || !process.isRunning }
+            let pid = workerPID
+            if pid > 0 { kill(pid, SIGTERM) }
             process.waitUntilExit()
             return process.terminationStatus
         }
 
         func kill9() {
-            kill(process.processIdentifier, SIGKILL)
+            let pid = workerPID
+            if pid > 0 { kill(pid, SIGKILL) }
             process.waitUntilExit()
         }
+
+        /// Waits for the process to end by itself; kills it if it does not.
+        func exits(within seconds: Double) -> Bool {
+            let exited = WatchCommandTests.waitUntil(seconds) { !process.isRunning }
+            if !exited { kill9() }
+            process.waitUntilExit()
+            return exited
+        }
+    }
+
+    static func children(of parent: pid_t) -> [pid_t] {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { pid_t($0) } ?? []
+        return pids.filter { pid in
+            // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]) == parent
+        }
+    }
+
+    /// The port the service logged for its status server (`--status-port 0`).
+    static func statusPort(_ service: Service) -> UInt16? {
+        var port: UInt16?
+        _ = waitUntil(30) {
+            let text = service.text
+            for marker in ["status address=", "\"address\":\""] {
+                if let r = text.range(of: marker) {
+                    let address = text[r.upperBound...].prefix { $0 != " " && $0 != "\"" && $0 != "\n" }
+                    port = address.split(separator: ":").last.flatMap { UInt16($0) }
+                }
+            }
+            return port != nil || !service.process.isRunning
+        }
+        return port
     }
 
     static func files(_ dir: String, suffix: String = "") -> [String] {
@@ -150,9 +210,9 @@ struct WatchCommandTests {
     @Test func burstOfFiveHundredFiles() throws {
         let dir = try TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir.path("in"), withIntermediateDirectories: true)
-        let port = UInt16.random(in: 20_000...40_000)
-        let s = try Service(dir.path("in"), dir.path("out"), ["--status-port", String(port), "--log-format", "json"],
+        let s = try Service(dir.path("in"), dir.path("out"), ["--status-port", "0", "--log-format", "json"],
                             log: dir.url.appendingPathComponent("log"))
+        let port = try #require(Self.statusPort(s), "no status port in the log:\n\(s.text)")
         let image = try TestImages.png(width: 8, height: 8)
         for i in 0..<500 { try dir.write("in/b\(i).png", image) }
         try dir.write("in/junk.jpg", "junk")

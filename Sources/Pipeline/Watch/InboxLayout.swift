@@ -1,4 +1,4 @@
-import CSystem
+import CGantrySystem
 import Foundation
 
 /// The folders a watched inbox uses and the file-system moves between them.

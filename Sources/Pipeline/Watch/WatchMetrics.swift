@@ -1,52 +1,51 @@
+import CoreMetrics
 import Foundation
 
-/// Counters and timings of the watch service, exposed on `/metrics` in Prometheus' text format.
+/// Counters and timings of the watch service, reported through swift-metrics (the status server
+/// exposes them on `/metrics` with a Prometheus factory).
+///
+/// The service also needs two of the values back (files in flight for the grace period, the last
+/// heartbeat for `/healthz`), and swift-metrics handles are write-only, so those are kept here too.
 public final class WatchMetrics: @unchecked Sendable {
+    /// Label of the conversion-time timer, whose histogram buckets a factory may set.
+    public static let conversionTimeLabel = "gantry_conversion_seconds"
+    /// Upper bounds (seconds) of the conversion-time histogram.
+    public static let conversionTimeBuckets: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+
     private let lock = NSLock()
-    private var processed = 0, failures = 0, depth = 0, flight = 0
-    private var latencySum = 0.0
-    private var latencyBuckets = [Int](repeating: 0, count: WatchMetrics.bounds.count)
+    private var flight = 0
     private var lastBeat = Date()
+    private let processed, failures: CoreMetrics.Counter
+    private let depth, inFlightGauge: Gauge
+    private let conversionTime: CoreMetrics.Timer
 
-    static let bounds: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
-
-    public var inFlight: Int { lock.withLock { flight } }
-    public var secondsSinceHeartbeat: Double { lock.withLock { Date().timeIntervalSince(lastBeat) } }
-
-    func claimed() { lock.withLock { flight += 1 } }
-    func released() { lock.withLock { flight -= 1 } }
-    func failed() { lock.withLock { failures += 1 } }
-    func beat() { lock.withLock { lastBeat = Date() } }
-    func setQueueDepth(_ n: Int) { lock.withLock { depth = n } }
-
-    func converted(seconds: Double) {
-        lock.withLock {
-            processed += 1
-            latencySum += seconds
-            for (i, b) in Self.bounds.enumerated() where seconds <= b { latencyBuckets[i] += 1 }
-        }
+    /// Creates the metrics in `factory` at once, so `/metrics` lists them at zero from the start.
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        processed = CoreMetrics.Counter(label: "gantry_files_processed_total", factory: factory)
+        failures = CoreMetrics.Counter(label: "gantry_files_failed_total", factory: factory)
+        depth = Gauge(label: "gantry_queue_depth", factory: factory)
+        inFlightGauge = Gauge(label: "gantry_files_in_flight", factory: factory)
+        conversionTime = CoreMetrics.Timer(label: Self.conversionTimeLabel, factory: factory)
+        processed.increment(by: 0)
+        failures.increment(by: 0)
+        depth.record(0)
+        inFlightGauge.record(0)
     }
 
-    /// The Prometheus text exposition.
-    public func exposition() -> String {
-        lock.withLock {
-            var lines = [
-                "# HELP gantry_files_processed_total Inputs converted.", "# TYPE gantry_files_processed_total counter",
-                "gantry_files_processed_total \(processed)",
-                "# HELP gantry_files_failed_total Inputs moved to the failed folder.", "# TYPE gantry_files_failed_total counter",
-                "gantry_files_failed_total \(failures)",
-                "# HELP gantry_queue_depth Files seen in the inbox and not yet taken.", "# TYPE gantry_queue_depth gauge",
-                "gantry_queue_depth \(depth)",
-                "# HELP gantry_files_in_flight Files claimed and being converted.", "# TYPE gantry_files_in_flight gauge",
-                "gantry_files_in_flight \(flight)",
-                "# HELP gantry_conversion_seconds Time from claim to output.", "# TYPE gantry_conversion_seconds histogram",
-            ]
-            for (i, b) in Self.bounds.enumerated() {
-                lines.append("gantry_conversion_seconds_bucket{le=\"\(b)\"} \(latencyBuckets[i])")
-            }
-            lines += ["gantry_conversion_seconds_bucket{le=\"+Inf\"} \(processed)",
-                      "gantry_conversion_seconds_sum \(latencySum)", "gantry_conversion_seconds_count \(processed)"]
-            return lines.joined(separator: "\n") + "\n"
-        }
+    /// Files claimed and not yet finished.
+    public var inFlight: Int { lock.withLock { flight } }
+    /// Seconds since the main loop last went round (a stalled loop makes `/healthz` fail).
+    public var secondsSinceHeartbeat: Double { lock.withLock { Date().timeIntervalSince(lastBeat) } }
+
+    // Recorded under the lock, so the gauge never shows an older count after a newer one.
+    func claimed() { lock.withLock { flight += 1; inFlightGauge.record(flight) } }
+    func released() { lock.withLock { flight -= 1; inFlightGauge.record(flight) } }
+    func failed() { failures.increment() }
+    func beat() { lock.withLock { lastBeat = Date() } }
+    func setQueueDepth(_ n: Int) { depth.record(n) }
+
+    func converted(seconds: Double) {
+        processed.increment()
+        conversionTime.recordNanoseconds(Int64(seconds * 1e9))
     }
 }

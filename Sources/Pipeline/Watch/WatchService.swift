@@ -1,3 +1,4 @@
+import CoreMetrics
 import Engine
 import Foundation
 import Imaging
@@ -33,29 +34,35 @@ public struct WatchConfiguration: Sendable {
 /// 3. **publish**: hard-link that file to its unique final name in the outbox;
 /// 4. **retire**: move the input to the done folder (or delete it), then unlink the work file.
 /// A worker that finds a dead worker's claim finishes it from wherever it stopped: a work file
-/// with two links was published (retire only); one link, publish then retire; none, convert again.
+/// with two links was published (retire only); one link, publish then retire; none, convert again
+/// (unless the file already killed workers twice: see `CrashGuard`). Whether a worker is dead is
+/// `WorkerRegistry`'s call.
 public final class WatchService: @unchecked Sendable {
     public let configuration: WatchConfiguration
-    public let metrics = WatchMetrics()
-    private let generator: Generator
-    private let runner: GeneratorRunner
-    private let preprocessor: Preprocessor
-    private let workerID: String
+    public let metrics: WatchMetrics
+    let generator: Generator
+    let runner: GeneratorRunner
+    let preprocessor: Preprocessor
+    let registry: WorkerRegistry
+    let gate = ConversionGate()
+    var workerID: String { registry.id }
     private var claimCounter = 0
+    /// Claim folders being converted now, with the attempt count each one recorded.
+    private var converting: [URL: Int] = [:]
     private let stopping = AtomicFlag()
-    private let lock = NSLock()
+    let lock = NSLock()
 
-    public init(generator: Generator, configuration: WatchConfiguration, backend: ConvolutionBackend) {
+    /// - Parameter metricsFactory: where the counters go (`/metrics` passes a Prometheus factory).
+    public init(generator: Generator, configuration: WatchConfiguration, backend: ConvolutionBackend,
+                metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.generator = generator
         self.configuration = configuration
+        metrics = WatchMetrics(factory: metricsFactory)
         let c = configuration.convert
         runner = GeneratorRunner(generator: generator, settings: c.settings, backend: backend,
                                  pixelLimit: c.memory.pixelLimit(for: generator.architecture, parameterCount: generator.parameterCount))
         preprocessor = Preprocessor(policy: c.preprocess, maxSide: c.maxSide, architecture: generator.architecture)
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, 255)
-        let hostname = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        workerID = "\(hostname)-\(getpid())-\(Int(Date().timeIntervalSince1970))"
+        registry = WorkerRegistry(folder: configuration.layout.workers)
     }
 
     /// Asks the service to stop taking files; files in flight are finished (within `grace`).
@@ -67,12 +74,19 @@ public final class WatchService: @unchecked Sendable {
     public func run() throws -> Int {
         let layout = configuration.layout
         try layout.createFolders()
+        try registry.register()
+        // With files still converting when the grace period ran out, the lock stays until the
+        // process exits: until then nobody may take those claims over.
+        defer { if metrics.inFlight == 0 { registry.unregister() } }
+        if !registry.holdsLock {
+            log(["event": "no-lock", "reason": "the inbox's file system refused flock; dead workers are recognised by their heartbeat only (\(Int(registry.staleAfter)) s)"])
+        }
         beat()
         var recovered = recoverDeadClaims()
         let events = InboxEvents(usePolling: configuration.poll != nil)
         if let why = events.unavailable, configuration.poll == nil { log(["event": "polling", "reason": why]) }
-        log(["event": "started", "worker": workerID, "inbox": layout.inbox.path, "outbox": layout.outbox.path,
-             "mode": events.isActive ? "inotify" : "polling"])
+        log(["event": "started", "worker": workerID, "pid": String(getpid()), "inbox": layout.inbox.path,
+             "outbox": layout.outbox.path, "mode": events.isActive ? "inotify" : "polling"])
 
         let queue = BoundedQueue<Claim>(capacity: max(1, configuration.convert.jobs.process))
         let workers = spawn(configuration.convert.jobs.process, name: "gantry-watch") { [self] _ in
@@ -116,6 +130,7 @@ public final class WatchService: @unchecked Sendable {
                 beat()
                 lastBeat = t
                 for claim in recoverDeadClaims() { queue.put(claim) }
+                registry.removeDeadEntries()
             }
             usleep(ready.isEmpty ? 200_000 : 10_000)
         }
@@ -124,211 +139,33 @@ public final class WatchService: @unchecked Sendable {
         let deadline = now() + configuration.grace
         while metrics.inFlight > 0 && now() < deadline { usleep(50_000) }
         let left = metrics.inFlight
-        if left == 0 { workers() }
-        try? FileManager.default.removeItem(at: layout.workers.appendingPathComponent(workerID))
+        if left == 0 { workers() } else { withdrawAttempts() }
         log(["event": "stopped", "unfinished": String(left)])
         return left
     }
 
-    // MARK: - Claims
-
-    struct Claim {
-        var id: String
-        var relative: String
-    }
-
-    private func claim(_ rel: String) -> Claim? {
-        let layout = configuration.layout
-        let id = lock.withLock { claimCounter += 1; return "\(workerID)~\(claimCounter)" }
-        let dir = layout.processing.appendingPathComponent(id)
-        let target = dir.appendingPathComponent(rel)
-        do {
-            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } catch { return nil }
-        // Only one worker's rename can succeed; the others find the file gone.
-        guard rename(layout.inbox.appendingPathComponent(rel).path, target.path) == 0 else {
-            try? FileManager.default.removeItem(at: dir)
-            return nil
-        }
-        metrics.claimed()
-        return Claim(id: id, relative: rel)
-    }
-
-    /// Claims of workers that stopped without finishing them, taken over by renaming the claim
-    /// folder (so two recovering workers cannot both take one).
-    private func recoverDeadClaims() -> [Claim] {
-        let layout = configuration.layout
-        guard let ids = try? FileManager.default.contentsOfDirectory(atPath: layout.processing.path) else { return [] }
-        var out: [Claim] = []
-        for id in ids {
-            guard let owner = id.split(separator: "~").first.map(String.init), owner != workerID, !isAlive(owner) else { continue }
-            let mine = lock.withLock { claimCounter += 1; return "\(workerID)~\(claimCounter)" }
-            guard rename(layout.processing.appendingPathComponent(id).path, layout.processing.appendingPathComponent(mine).path) == 0 else { continue }
-            // The work file keeps the original claim id in its name; link it to the new one.
-            for ext in ["png", "jpg"] {
-                let old = layout.work.appendingPathComponent("\(id).\(ext)")
-                if FileManager.default.fileExists(atPath: old.path) {
-                    link(old.path, layout.work.appendingPathComponent("\(mine).\(ext)").path)
-                    unlink(old.path)
-                }
-                unlink(layout.work.appendingPathComponent("\(id).\(ext).partial").path)
-            }
-            var folders: [URL] = []
-            let inner = InboxLayout(inbox: layout.processing.appendingPathComponent(mine), outbox: layout.outbox)
-            let inputs = inner.scan(folders: &folders)
-            if inputs.isEmpty {
-                // The input was already retired: only the work file's last link remains.
-                for ext in ["png", "jpg"] { unlink(layout.work.appendingPathComponent("\(mine).\(ext)").path) }
-                removeEmpty(layout.processing.appendingPathComponent(mine))
-            }
-            for rel in inputs {
-                out.append(Claim(id: mine, relative: rel))
-                metrics.claimed()
-            }
-            log(["event": "recovered", "from": owner, "claim": mine, "files": String(inputs.count)])
-        }
-        return out
-    }
-
-    /// A worker is alive if its heartbeat is recent and, on this host, its process exists.
-    private func isAlive(_ owner: String) -> Bool {
-        let parts = owner.split(separator: "-")
-        let heartbeat = configuration.layout.workers.appendingPathComponent(owner)
-        if parts.count >= 3, let pid = Int32(parts[parts.count - 2]), owner.hasPrefix(hostPrefix) {
-            return kill(pid, 0) == 0 || errno != ESRCH
-        }
-        guard let attrs = try? FileManager.default.attributesOfItem(atPath: heartbeat.path),
-              let date = attrs[.modificationDate] as? Date else { return false }
-        return Date().timeIntervalSince(date) < 30
-    }
-
-    private var hostPrefix: String { String(workerID.split(separator: "-").dropLast(2).joined(separator: "-")) + "-" }
-
-    private func beat() {
-        let stamp = Data("\(Date().timeIntervalSince1970)\n".utf8)
-        for file in [configuration.layout.workers.appendingPathComponent(workerID), configuration.heartbeat].compactMap({ $0 }) {
-            _ = FileManager.default.createFile(atPath: file.path, contents: stamp)
-        }
-        metrics.beat()
-    }
-
-    // MARK: - Converting one claim
-
-    private func finish(_ claim: Claim) {
-        defer { metrics.released() }
-        let layout = configuration.layout
-        let start = now()
-        let claimDir = layout.processing.appendingPathComponent(claim.id)
-        let input = claimDir.appendingPathComponent(claim.relative)
-        let ext = outputExtension(claim.relative)
-        let work = layout.work.appendingPathComponent("\(claim.id).\(ext)")
-        do {
-            var st = stat()
-            if stat(work.path, &st) != 0 {
-                let data = try convert(input)
-                try writeDurably(data, to: work)
-                st = stat()
-                stat(work.path, &st)
-            }
-            var published: URL?
-            if st.st_nlink < 2 {
-                let rel = (claim.relative as NSString).deletingPathExtension + configuration.suffix + "." + ext
-                published = try publish(work, as: rel)
-            }
-            try retire(input, relative: claim.relative, to: layout.done)
-            unlink(work.path)
-            metrics.converted(seconds: now() - start)
-            log(["event": "converted", "input": claim.relative, "output": published?.path ?? "(published before a restart)",
-                 "seconds": String(format: "%.3f", now() - start)])
-        } catch {
-            let reason = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-            unlink(work.path)
-            unlink(work.path + ".partial")
-            if let moved = try? InboxLayout.moveUnique(input, into: layout.failed, relative: claim.relative) {
-                writeErrorReport(for: moved, reason: reason)
-            }
-            metrics.failed()
-            log(["event": "failed", "input": claim.relative, "error": reason])
-        }
-        removeEmpty(claimDir)
-    }
-
-    private func outputExtension(_ rel: String) -> String {
-        switch configuration.convert.format {
-        case .png: return "png"
-        case .jpg: return "jpg"
-        case .same: return (rel as NSString).pathExtension.lowercased() == "png" ? "png" : "jpg"
+    /// Runs one conversion of a claim, counted as an attempt (see `CrashGuard`).
+    func attempt<T>(_ claimDir: URL, _ body: () throws -> T) throws -> T {
+        let made = CrashGuard.attempts(in: claimDir)
+        if made >= CrashGuard.maxAttempts { throw CrashGuard.RepeatedCrash(attempts: made) }
+        return try gate.run(alone: made > 0) {
+            try CrashGuard.record(made + 1, in: claimDir)
+            lock.withLock { converting[claimDir] = made + 1 }
+            defer { _ = lock.withLock { converting.removeValue(forKey: claimDir) } }
+            return try body()
         }
     }
 
-    private func convert(_ input: URL) throws -> Data {
-        let image = try ImageCodec.decodeFile(atPath: input.path, limits: configuration.convert.decodeLimits)
-        let prepared = try preprocessor.prepare(image)
-        let output = try runner.run(prepared.tensor)
-        let encodable = Postprocessor.image(from: output, prepared: prepared, quantization: .init(for: generator.architecture.family))
-        let ext = outputExtension(input.lastPathComponent)
-        return try ImageCodec.encode(encodable, as: ext == "png" ? .png : .jpeg, quality: configuration.convert.quality,
-                                     path: input.lastPathComponent)
-    }
-
-    private func writeDurably(_ data: Data, to url: URL) throws {
-        let partial = url.path + ".partial"
-        unlink(partial)
-        guard FileManager.default.createFile(atPath: partial, contents: data),
-              let h = FileHandle(forWritingAtPath: partial) else {
-            throw PipelineError(.writeFailed, "\(url.path): cannot write the result")
-        }
-        try? h.synchronize()
-        try? h.close()
-        guard rename(partial, url.path) == 0 else { throw PipelineError(.writeFailed, "\(url.path): cannot finish the result") }
-    }
-
-    /// Links the finished work file to a free name in the outbox (never replacing anything).
-    private func publish(_ work: URL, as rel: String) throws -> URL {
-        let target = configuration.layout.outbox.appendingPathComponent(rel)
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        var candidate = target, n = 0
-        while link(work.path, candidate.path) != 0 {
-            guard errno == EEXIST else {
-                throw PipelineError(.writeFailed, "\(candidate.path): cannot publish (\(String(cString: strerror(errno))))")
-            }
-            n += 1
-            let stem = (target.lastPathComponent as NSString).deletingPathExtension
-            candidate = target.deletingLastPathComponent().appendingPathComponent("\(stem)-\(n).\(target.pathExtension)")
-        }
-        return candidate
-    }
-
-    private func retire(_ input: URL, relative: String, to done: URL) throws {
-        guard FileManager.default.fileExists(atPath: input.path) else { return }
-        if configuration.deleteInputs {
-            unlink(input.path)
-        } else {
-            try InboxLayout.moveUnique(input, into: done, relative: relative)
+    /// A stop whose grace period ran out is no crash: take back the attempts of the conversions it
+    /// cuts short, so a file too slow for the grace period is not set aside after two stops.
+    private func withdrawAttempts() {
+        for (dir, made) in lock.withLock({ converting }) {
+            try? CrashGuard.record(made - 1, in: dir)
         }
     }
 
-    private func writeErrorReport(for moved: URL, reason: String) {
-        let report: [String: String] = ["file": moved.lastPathComponent, "reason": reason,
-                                        "time": ISO8601DateFormatter().string(from: Date()), "version": "gantry 0.1.0",
-                                        "worker": workerID]
-        guard let data = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) else { return }
-        var url = moved.deletingLastPathComponent().appendingPathComponent(moved.lastPathComponent + ".error.json")
-        var n = 0
-        while FileManager.default.fileExists(atPath: url.path) {
-            n += 1
-            url = moved.deletingLastPathComponent().appendingPathComponent(moved.lastPathComponent + ".error-\(n).json")
-        }
-        try? AtomicWriter.write(data, to: url, mode: .createNew)
-    }
-
-    private func removeEmpty(_ dir: URL) {
-        // Deepest first: the claim folder mirrors the input's subfolders.
-        if let e = FileManager.default.enumerator(atPath: dir.path) {
-            let subdirs = e.compactMap { $0 as? String }.sorted { $0.count > $1.count }
-            for s in subdirs { rmdir(dir.appendingPathComponent(s).path) }
-        }
-        rmdir(dir.path)
+    func nextClaimID() -> String {
+        lock.withLock { claimCounter += 1; return "\(workerID)~\(claimCounter)" }
     }
 
     private func relative(_ url: URL) -> String? {
@@ -337,9 +174,10 @@ public final class WatchService: @unchecked Sendable {
         return p.hasPrefix(root) ? String(p.dropFirst(root.count)) : nil
     }
 
-    private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-    func log(_ fields: [String: String]) {
+    /// Writes one log line (text or JSON, as configured) to stderr; `fields["event"]` names it.
+    public func log(_ fields: [String: String]) {
         var f = fields
         f["time"] = ISO8601DateFormatter().string(from: Date())
         let line: String

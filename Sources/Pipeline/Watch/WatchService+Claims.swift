@@ -1,0 +1,194 @@
+import Foundation
+import Imaging
+
+/// Claiming, recovering and converting files: the steps of the protocol in `WatchService`.
+extension WatchService {
+    struct Claim {
+        var id: String
+        var relative: String
+    }
+
+    func claim(_ rel: String) -> Claim? {
+        let layout = configuration.layout
+        let id = nextClaimID()
+        let dir = layout.processing.appendingPathComponent(id)
+        let target = dir.appendingPathComponent(rel)
+        do {
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch { return nil }
+        // Only one worker's rename can succeed; the others find the file gone.
+        guard rename(layout.inbox.appendingPathComponent(rel).path, target.path) == 0 else {
+            try? FileManager.default.removeItem(at: dir)
+            return nil
+        }
+        metrics.claimed()
+        return Claim(id: id, relative: rel)
+    }
+
+    /// Claims of workers that stopped without finishing them, taken over by renaming the claim
+    /// folder (so two recovering workers cannot both take one).
+    func recoverDeadClaims() -> [Claim] {
+        let layout = configuration.layout
+        guard let ids = try? FileManager.default.contentsOfDirectory(atPath: layout.processing.path) else { return [] }
+        var out: [Claim] = []
+        for id in ids {
+            guard let owner = id.split(separator: "~").first.map(String.init), owner != workerID,
+                  !registry.isAlive(owner) else { continue }
+            let mine = nextClaimID()
+            guard rename(layout.processing.appendingPathComponent(id).path, layout.processing.appendingPathComponent(mine).path) == 0 else { continue }
+            // The work file keeps the original claim id in its name; link it to the new one.
+            for ext in ["png", "jpg"] {
+                let old = layout.work.appendingPathComponent("\(id).\(ext)")
+                if FileManager.default.fileExists(atPath: old.path) {
+                    link(old.path, layout.work.appendingPathComponent("\(mine).\(ext)").path)
+                    unlink(old.path)
+                }
+                unlink(layout.work.appendingPathComponent("\(id).\(ext).partial").path)
+            }
+            let claimDir = layout.processing.appendingPathComponent(mine)
+            var folders: [URL] = []
+            let inputs = InboxLayout(inbox: claimDir, outbox: layout.outbox).scan(folders: &folders)
+            if inputs.isEmpty {
+                // The input was already retired: only the work file's last link remains.
+                for ext in ["png", "jpg"] { unlink(layout.work.appendingPathComponent("\(mine).\(ext)").path) }
+                removeClaimFolder(claimDir)
+            }
+            for rel in inputs {
+                out.append(Claim(id: mine, relative: rel))
+                metrics.claimed()
+            }
+            log(["event": "recovered", "from": owner, "claim": mine, "files": String(inputs.count),
+                 "attempts": String(CrashGuard.attempts(in: claimDir))])
+        }
+        return out
+    }
+
+    func beat() {
+        registry.beat()
+        if let file = configuration.heartbeat {
+            _ = FileManager.default.createFile(atPath: file.path, contents: Data("\(Date().timeIntervalSince1970)\n".utf8))
+        }
+        metrics.beat()
+    }
+
+    // MARK: - Converting one claim
+
+    func finish(_ claim: Claim) {
+        defer { metrics.released() }
+        let layout = configuration.layout
+        let start = now()
+        let claimDir = layout.processing.appendingPathComponent(claim.id)
+        let input = claimDir.appendingPathComponent(claim.relative)
+        let ext = outputExtension(claim.relative)
+        let work = layout.work.appendingPathComponent("\(claim.id).\(ext)")
+        do {
+            var st = stat()
+            if stat(work.path, &st) != 0 {
+                let data = try attempt(claimDir) {
+                    CrashGuard.testSeam(claim.relative)
+                    return try convert(input)
+                }
+                try writeDurably(data, to: work)
+                st = stat()
+                stat(work.path, &st)
+            }
+            var published: URL?
+            if st.st_nlink < 2 {
+                let rel = (claim.relative as NSString).deletingPathExtension + configuration.suffix + "." + ext
+                published = try publish(work, as: rel)
+            }
+            try retire(input, relative: claim.relative, to: layout.done)
+            unlink(work.path)
+            metrics.converted(seconds: now() - start)
+            log(["event": "converted", "input": claim.relative, "output": published?.path ?? "(published before a restart)",
+                 "seconds": String(format: "%.3f", now() - start)])
+        } catch {
+            let reason = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+            unlink(work.path)
+            unlink(work.path + ".partial")
+            if let moved = try? InboxLayout.moveUnique(input, into: layout.failed, relative: claim.relative) {
+                writeErrorReport(for: moved, reason: reason)
+            }
+            metrics.failed()
+            log(["event": "failed", "input": claim.relative, "error": reason])
+        }
+        removeClaimFolder(claimDir)
+    }
+
+    private func outputExtension(_ rel: String) -> String {
+        switch configuration.convert.format {
+        case .png: return "png"
+        case .jpg: return "jpg"
+        case .same: return (rel as NSString).pathExtension.lowercased() == "png" ? "png" : "jpg"
+        }
+    }
+
+    private func convert(_ input: URL) throws -> Data {
+        let image = try ImageCodec.decodeFile(atPath: input.path, limits: configuration.convert.decodeLimits)
+        let prepared = try preprocessor.prepare(image)
+        let output = try runner.run(prepared.tensor)
+        let encodable = Postprocessor.image(from: output, prepared: prepared, quantization: .init(for: generator.architecture.family))
+        let ext = outputExtension(input.lastPathComponent)
+        return try ImageCodec.encode(encodable, as: ext == "png" ? .png : .jpeg, quality: configuration.convert.quality,
+                                     path: input.lastPathComponent)
+    }
+
+    private func writeDurably(_ data: Data, to url: URL) throws {
+        let partial = url.path + ".partial"
+        unlink(partial)
+        guard FileManager.default.createFile(atPath: partial, contents: data),
+              let h = FileHandle(forWritingAtPath: partial) else {
+            throw PipelineError(.writeFailed, "\(url.path): cannot write the result")
+        }
+        try? h.synchronize()
+        try? h.close()
+        guard rename(partial, url.path) == 0 else { throw PipelineError(.writeFailed, "\(url.path): cannot finish the result") }
+    }
+
+    /// Links the finished work file to a free name in the outbox (never replacing anything).
+    private func publish(_ work: URL, as rel: String) throws -> URL {
+        let target = configuration.layout.outbox.appendingPathComponent(rel)
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var candidate = target, n = 0
+        while link(work.path, candidate.path) != 0 {
+            guard errno == EEXIST else {
+                throw PipelineError(.writeFailed, "\(candidate.path): cannot publish (\(String(cString: strerror(errno))))")
+            }
+            n += 1
+            let stem = (target.lastPathComponent as NSString).deletingPathExtension
+            candidate = target.deletingLastPathComponent().appendingPathComponent("\(stem)-\(n).\(target.pathExtension)")
+        }
+        return candidate
+    }
+
+    private func retire(_ input: URL, relative: String, to done: URL) throws {
+        guard FileManager.default.fileExists(atPath: input.path) else { return }
+        if configuration.deleteInputs {
+            unlink(input.path)
+        } else {
+            try InboxLayout.moveUnique(input, into: done, relative: relative)
+        }
+    }
+
+    private func writeErrorReport(for moved: URL, reason: String) {
+        let report: [String: String] = ["file": moved.lastPathComponent, "reason": reason,
+                                        "time": ISO8601DateFormatter().string(from: Date()), "version": "gantry 0.1.0",
+                                        "worker": workerID]
+        guard let data = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) else { return }
+        var url = moved.deletingLastPathComponent().appendingPathComponent(moved.lastPathComponent + ".error.json")
+        var n = 0
+        while FileManager.default.fileExists(atPath: url.path) {
+            n += 1
+            url = moved.deletingLastPathComponent().appendingPathComponent(moved.lastPathComponent + ".error-\(n).json")
+        }
+        try? AtomicWriter.write(data, to: url, mode: .createNew)
+    }
+
+    /// Removes a claim folder once no input is left in it, with the worker's own hidden files
+    /// (the attempt count and its temporaries; inputs are never hidden).
+    private func removeClaimFolder(_ dir: URL) {
+        var folders: [URL] = []
+        guard InboxLayout(inbox: dir, outbox: configuration.layout.outbox).scan(folders: &folders).isEmpty else { return }
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
