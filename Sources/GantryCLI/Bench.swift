@@ -101,11 +101,11 @@ struct Bench: ParsableCommand {
 
     private func measure(_ name: String, _ arch: GeneratorArchitecture, _ size: (width: Int, height: Int),
                          threads: Int) throws -> BenchResult {
-        let generator = Generator(arch)
-        generator.initializeRandomly(seed: 1)
+        let generator = try Generator(arch)
+        try generator.initializeRandomly(seed: 1)
         let counter = CountingBackend(try DNNLBackend(algorithm: engine.algorithm ?? .winograd, threads: threads))
         let context = ForwardContext(backend: counter)
-        let x = Tensor(shape: [1, arch.inputChannels, size.height, size.width], repeating: 0.1)
+        let x = try Tensor(shape: [1, arch.inputChannels, size.height, size.width], repeating: 0.1)
         for _ in 0..<warmup { _ = try generator.forward(x, context: context) }
         counter.flops = 0
         var times: [Double] = []

@@ -8,7 +8,7 @@ struct ElementwiseTests {
         let x = randomTensor([2, 3, 7, 5], seed: 11)
         for p in [1, 3] {
             let got = try pad2d(x, top: p, bottom: p, left: p, right: p, mode: mode)
-            #expect(got.maxAbsDifference(ReferenceOps.pad(x, p, mode: mode)) == 0)
+            #expect(got.maxAbsDifference(try ReferenceOps.pad(x, p, mode: mode)) == 0)
         }
     }
 
@@ -52,8 +52,8 @@ struct ElementwiseTests {
 
     @Test func activations() throws {
         let x = try Tensor(shape: [1, 1, 1, 4], values: [-2, -0.5, 0, 3])
-        #expect(Activation.relu(x).values == [0, 0, 0, 3])
-        #expect(Activation.leakyReLU(slope: 0.2)(x).values == [-0.4, -0.1, 0, 3])
+        #expect(try Activation.relu(x).values == [0, 0, 0, 3])
+        #expect(try Activation.leakyReLU(slope: 0.2)(x).values == [-0.4, -0.1, 0, 3])
         let t = try Activation.tanh(x).values
         #expect(abs(t[3] - 0.9950547) < 1e-6)
     }

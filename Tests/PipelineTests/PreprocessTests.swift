@@ -53,8 +53,8 @@ struct PreprocessTests {
         #expect(toGray.tensor.shape == [1, 1, 8, 8])
     }
 
-    @Test func postprocessorQuantisesLikeTheReference() {
-        let out = Tensor(shape: [1, 1, 1, 3], values: [-1, 0, 1])
+    @Test func postprocessorQuantisesLikeTheReference() throws {
+        let out = try Tensor(shape: [1, 1, 1, 3], values: [-1, 0, 1])
         let prepared = PreparedImage(tensor: out, content: (0, 0, 3, 1), alpha: nil, iccProfile: nil, sourceSize: (3, 1))
         // tensor2im truncates: (0 + 1) / 2 · 255 = 127.5 → 127; StarGAN rounds → 128.
         #expect(Postprocessor.image(from: out, prepared: prepared, quantization: .truncate).samples == [0, 127, 255])
@@ -66,9 +66,9 @@ struct TilingTests {
     /// With statistics of the whole image, tiles reproduce the whole-image output up to what the
     /// overlap leaves of border effects; tiles normalised on their own do far worse.
     @Test func tilesWithWholeImageStatisticsMatchTheWholeImage() throws {
-        let g = Generator(.resnet(blocks: 3, ngf: 8))
-        g.initializeRandomly(seed: 4)
-        let x = smoothImage(width: 384, height: 256)
+        let g = try Generator(.resnet(blocks: 3, ngf: 8))
+        try g.initializeRandomly(seed: 4)
+        let x = try smoothImage(width: 384, height: 256)
         let whole = try GeneratorRunner(generator: g, settings: .init(), backend: Backends.direct, pixelLimit: 1 << 30).run(x)
         let runner = GeneratorRunner(generator: g, settings: .init(), backend: Backends.direct, pixelLimit: 256 * 256)
         #expect(runner.needsTiling(width: 384, height: 256))
@@ -85,7 +85,7 @@ struct TilingTests {
     }
 
     /// A smooth colour pattern with an edge: closer to a photo than noise.
-    func smoothImage(width: Int, height: Int) -> Tensor {
+    func smoothImage(width: Int, height: Int) throws -> Tensor {
         var v: [Float] = []
         for c in 0..<3 {
             for y in 0..<height {
@@ -94,7 +94,7 @@ struct TilingTests {
                 }
             }
         }
-        return Tensor(shape: [1, 3, height, width], values: v)
+        return try Tensor(shape: [1, 3, height, width], values: v)
     }
 
     func differences(_ a: Tensor, _ b: Tensor) -> (Float, Float) {
