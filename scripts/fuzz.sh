@@ -13,6 +13,11 @@ Commands:
   all SECONDS           fuzz every target for SECONDS each, one after another;
                         exits 1 if any target found something
   repro TARGET FILE...  run a target once on the given inputs (to check a finding or a fix)
+  triage TARGET [FILE...]
+                        replay findings (default: all of TARGET's) and print each one's
+                        failure and top Gantry frame
+  minimize TARGET FILE [SECONDS]
+                        shrink a crashing input (default 30 s) into Fuzz/findings/TARGET/
   list                  print the target names
 
 Targets: checkpoint_zip checkpoint_legacy checkpoint_safetensors unpickler png jpeg architecture
@@ -24,7 +29,11 @@ Fuzz/findings/TARGET/.
 
 Environment:
   FUZZ_WORK        work folder instead of .build-fuzz
-  FUZZ_EXTRA       extra libFuzzer flags for run/all, e.g. "-seed=1"
+  FUZZ_EXTRA       extra libFuzzer flags for run/all, e.g. "-seed=1", or
+                   "-fork=1 -ignore_crashes=1" to keep going past a first crash
+  FUZZ_NO_FINDING_SEEDS=1
+                   leave Fuzz/findings/TARGET out of the seeds (they crash at start-up
+                   until their bug is fixed)
   GANTRY_BUILD_LOCK  lock file that serialises builds on a shared machine
                      (default /tmp/gantry-build.lock)
 EOF
@@ -126,6 +135,8 @@ build_module() {
         -I "$work/modules" $(clang_module_flags) \
         -emit-module -emit-module-path "$work/modules/$m.swiftmodule" \
         -c "${sources[@]}" -o "$work/obj/$m.o"
+    # swiftc leaves an unchanged object file untouched, which would keep it "stale" forever.
+    touch "$work/obj/$m.o"
 }
 
 build_target() {
@@ -139,6 +150,7 @@ build_target() {
         -I "$work/modules" $(clang_module_flags) \
         "$root/Fuzz/Targets/$t.swift" "${objects[@]}" -o "$work/bin/fuzz-$t" 2>&1 |
         { grep -v 'Cannot export local symbol' || true; }
+    touch "$work/bin/fuzz-$t"
 }
 
 cmd_build() {
@@ -152,7 +164,7 @@ cmd_build() {
 # --- seeds -----------------------------------------------------------------------------
 
 # Hex of the first $2 bytes of file $1 from offset $3.
-head_hex() { od -An -tx1 -j "${3:-0}" -N "$2" "$1" | tr -d ' \n'; }
+head_hex() { { od -An -tx1 -j "${3:-0}" -N "$2" "$1" 2>/dev/null || true; } | tr -d ' \n'; }
 
 seed_one() {
     local t=$1 dir=$work/seeds/$1 f
@@ -177,8 +189,12 @@ seed_one() {
             png) [[ $magic == 89504e47 ]] && keep=true ;;
             jpeg) [[ $magic == ffd8* ]] && keep=true ;;
         esac
-        # Findings committed for this target are seeds too, whatever their first bytes.
-        [[ $f == "$root"/Fuzz/findings/"$t"/* ]] && keep=true
+        # Findings committed for this target are seeds too, whatever their first bytes: once
+        # fixed they guard against regressions. Until then they crash at start-up, hence the
+        # switch to leave them out.
+        if [[ $f == "$root"/Fuzz/findings/"$t"/* ]]; then
+            [[ ${FUZZ_NO_FINDING_SEEDS:-0} == 1 ]] && keep=false || keep=true
+        fi
         if $keep; then cp "$f" "$dir/$(basename "$(dirname "$f")")_$(basename "$f")"; fi
     done
     if [[ $t == unpickler ]]; then
@@ -266,10 +282,53 @@ cmd_run() {
     if ((after > before)) || ((rc != 0)); then
         echo "!! $t: finding (libFuzzer exit $rc); new files in $findings:"
         find "$findings" -type f -newer "$start" -printf '   %p\n' 2>/dev/null || true
-        [[ -f $log ]] && grep -E '^(==[0-9]+==ERROR|SUMMARY|.*Fatal error)' "$log" | head -5
+        if [[ -f $log ]]; then
+            # The kind of finding, the Swift trap reason if any, and the first frame in Gantry's
+            # own code: enough to tell a new finding from a known one without opening the log.
+            grep -E '^SUMMARY' "$log" | head -1 || true
+            grep -m1 -E 'Swift runtime failure' "$log" || true
+            grep -m1 -E ' in .*/(Sources|Fuzz)/' "$log" || true
+        fi
         return 1
     fi
     echo "   $t: no findings"
+}
+
+cmd_minimize() {
+    local t=$1 input=$2 seconds=${3:-30}
+    is_target "$t" || die "unknown target '$t'"
+    [[ -f $input ]] || die "no such input: $input"
+    fuzz_env
+    mkdir -p "$root/Fuzz/findings/$t"
+    local out
+    out=$root/Fuzz/findings/$t/$(basename "$input")
+    # -minimize_crash keeps only inputs that still crash, so the result reproduces the same
+    # kind of failure; check its top frame with repro before committing it.
+    "$work/bin/fuzz-$t" -minimize_crash=1 -max_total_time="$seconds" -rss_limit_mb=2048 \
+        -timeout=10 -exact_artifact_path="$out" "$input" >"$work/logs/minimize-$t.log" 2>&1 || true
+    [[ -f $out ]] || die "minimizing produced nothing; see $work/logs/minimize-$t.log"
+    echo "$out ($(wc -c <"$out") bytes, from $(wc -c <"$input"))"
+}
+
+# One line per input: the kind of failure and the first frame in Gantry's code, so a batch of
+# findings can be grouped by bug.
+cmd_triage() {
+    local t=$1 f out kind frame
+    shift
+    is_target "$t" || die "unknown target '$t'"
+    local files=("$@")
+    [[ ${#files[@]} -gt 0 ]] || mapfile -t files < <(find "$work/findings/$t" -type f | sort)
+    fuzz_env
+    for f in "${files[@]}"; do
+        out=$("$work/bin/fuzz-$t" -rss_limit_mb=2048 -timeout=10 "$f" 2>&1 || true)
+        kind=$(grep -m1 -oE 'Swift runtime failure: [^/]*[^/ ]' <<<"$out" ||
+            grep -m1 -oE 'ERROR: [A-Za-z]+: [^(]*[^( ](.*malloc\([0-9]+\))?' <<<"$out" || true)
+        # Two frames: the first is often a shared helper (a bounds-checked slice), the second
+        # the parser that called it with bad arguments.
+        frame=$(grep -E ' in .*/Sources/' <<<"$out" | grep -oE '[A-Za-z]+/[A-Za-z]+\.swift:[0-9]+' |
+            awk '!seen[$0]++' | head -2 | paste -sd' ' || true)
+        printf '%s\t%s\t%s\n' "$(basename "$f")" "${kind:-no failure}" "${frame:--}"
+    done
 }
 
 cmd_repro() {
@@ -298,6 +357,15 @@ case ${1:-} in
         [[ $# -ge 3 ]] || { usage >&2; exit 2; }
         shift
         cmd_repro "$@"
+        ;;
+    minimize)
+        [[ $# -eq 3 || $# -eq 4 ]] || { usage >&2; exit 2; }
+        cmd_minimize "$2" "$3" "${4:-30}"
+        ;;
+    triage)
+        [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+        shift
+        cmd_triage "$@"
         ;;
     list) printf '%s\n' "${targets[@]}" ;;
     -h | --help | help) usage ;;
