@@ -21,6 +21,7 @@ Commands:
   list                  print the target names
 
 Targets: checkpoint_zip checkpoint_legacy checkpoint_safetensors unpickler png jpeg architecture
+         architecture_keys
 
 Findings (crash-*, leak-*, timeout-*, oom-*) go to .build-fuzz/findings/TARGET/, the log of
 each run to .build-fuzz/logs/TARGET/. The growing corpus stays in .build-fuzz/corpus/TARGET/
@@ -42,7 +43,7 @@ EOF
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=${FUZZ_WORK:-$root/.build-fuzz}
 lock=${GANTRY_BUILD_LOCK:-/tmp/gantry-build.lock}
-targets=(checkpoint_zip checkpoint_legacy checkpoint_safetensors unpickler png jpeg architecture)
+targets=(checkpoint_zip checkpoint_legacy checkpoint_safetensors unpickler png jpeg architecture architecture_keys)
 
 die() { echo "fuzz.sh: $*" >&2; exit 2; }
 
@@ -57,7 +58,7 @@ modules_of() {
     case $1 in
         checkpoint_* | unpickler) echo Checkpoints ;;
         png | jpeg) echo Imaging ;;
-        architecture) echo CDNNL Engine Checkpoints Models ;;
+        architecture | architecture_keys) echo CDNNL Engine Checkpoints Models ;;
     esac
 }
 
@@ -69,6 +70,8 @@ max_len_of() {
         checkpoint_safetensors) echo 450000 ;;
         unpickler) echo 65536 ;;
         png | jpeg) echo 262144 ;;
+        # A 9-block ResNet state_dict is about 2 KB of text.
+        architecture_keys) echo 16384 ;;
     esac
 }
 
@@ -80,6 +83,7 @@ dicts_of() {
         png) echo png ;;
         jpeg) echo jpeg ;;
         architecture) echo pickle zip safetensors ;;
+        architecture_keys) echo statedict ;;
     esac
 }
 
@@ -197,6 +201,12 @@ seed_one() {
         fi
         if $keep; then cp "$f" "$dir/$(basename "$(dirname "$f")")_$(basename "$f")"; fi
     done
+    if [[ $t == architecture_keys ]]; then
+        # Every fixture's state_dict as text lines; python3 reads the pickles without torch.
+        if command -v python3 >/dev/null; then
+            python3 "$root/Fuzz/statedict_lines.py" "$dir" "${fixtures[@]}"
+        fi
+    fi
     if [[ $t == unpickler ]]; then
         # The pickles inside the zip checkpoints; skipped quietly where python3 is missing.
         if command -v python3 >/dev/null; then
