@@ -236,6 +236,21 @@ cmd_seed() {
 
 # --- run -------------------------------------------------------------------------------
 
+# Limits shared by every way of running a target. -rss_limit_mb catches slow growth (and
+# leaks across runs); -malloc_limit_mb catches one oversized allocation at the moment it is
+# made, with its stack. No input here is larger than 600 KB and none of the parsers inflates
+# data, so an allocation over 512 MB can only come from a size the file declares but does not
+# hold: an amplification bug, whatever the total. Images get 256 MB: with the library's own
+# pixel limit (GANTRY_FUZZ_MAX_PIXELS=0) an RGB frame may reach 537 MB, and a JPEG of at most
+# 256 KB cannot hold half that many pixels. Engine buffers are mmap'd, not malloc'd, so a
+# network built too large shows only as the RSS limit. -timeout catches hangs and
+# super-linear work (10 s per input, against a few ms for the largest fixture).
+limits_of() {
+    local malloc_mb=512
+    case $1 in png | jpeg) malloc_mb=256 ;; esac
+    echo -rss_limit_mb=2048 -malloc_limit_mb=$malloc_mb -timeout=10
+}
+
 fuzz_env() {
     # Without this the Swift runtime's own crash reporter runs first on a trap, symbolicates
     # for a long time and can leave the fuzzer hanging instead of saving the input.
@@ -272,12 +287,11 @@ cmd_run() {
     fuzz_env
     echo "== $t for ${seconds}s (log: $logs/$stamp.log)"
     local rc=0
-    # -jobs=1 -workers=1: one fuzzing process that libFuzzer restarts nowhere else; it writes
-    # fuzz-0.log into the current folder, hence the cd. -rss_limit_mb also sets the malloc
-    # limit, so one oversized allocation is reported as an OOM finding at once.
+    # -jobs=1 -workers=1: a single fuzzing process (the machine is shared); libFuzzer then
+    # writes its output to fuzz-0.log in the current folder, hence the cd.
     # shellcheck disable=SC2086
     (cd "$logs" && "$bin" -jobs=1 -workers=1 -max_total_time="$seconds" \
-        -rss_limit_mb=2048 -timeout=10 -max_len="$(max_len_of "$t")" -dict="$dict" \
+        $(limits_of "$t") -max_len="$(max_len_of "$t")" -dict="$dict" \
         -artifact_prefix="$findings/" -print_final_stats=1 ${FUZZ_EXTRA:-} \
         "$corpus" "$work/seeds/$t") >/dev/null 2>&1 || rc=$?
     [[ -f $logs/fuzz-0.log ]] && mv "$logs/fuzz-0.log" "$logs/$stamp.log"
@@ -314,8 +328,8 @@ cmd_minimize() {
     out=$root/Fuzz/findings/$t/$(basename "$input")
     # -minimize_crash keeps only inputs that still crash, so the result reproduces the same
     # kind of failure; check its top frame with repro before committing it.
-    "$work/bin/fuzz-$t" -minimize_crash=1 -max_total_time="$seconds" -rss_limit_mb=2048 \
-        -timeout=10 -exact_artifact_path="$out" "$input" >"$work/logs/minimize-$t.log" 2>&1 || true
+    "$work/bin/fuzz-$t" -minimize_crash=1 -max_total_time="$seconds" $(limits_of "$t") \
+        -exact_artifact_path="$out" "$input" >"$work/logs/minimize-$t.log" 2>&1 || true
     [[ -f $out ]] || die "minimizing produced nothing; see $work/logs/minimize-$t.log"
     echo "$out ($(wc -c <"$out") bytes, from $(wc -c <"$input"))"
 }
@@ -330,9 +344,9 @@ cmd_triage() {
     [[ ${#files[@]} -gt 0 ]] || mapfile -t files < <(find "$work/findings/$t" -type f | sort)
     fuzz_env
     for f in "${files[@]}"; do
-        out=$("$work/bin/fuzz-$t" -rss_limit_mb=2048 -timeout=10 "$f" 2>&1 || true)
+        out=$("$work/bin/fuzz-$t" $(limits_of "$t") "$f" 2>&1 || true)
         kind=$(grep -m1 -oE 'Swift runtime failure: [^/]*[^/ ]' <<<"$out" ||
-            grep -m1 -oE 'ERROR: [A-Za-z]+: [^(]*[^( ](.*malloc\([0-9]+\))?' <<<"$out" || true)
+            grep -m1 -oE 'ERROR: [A-Za-z]+: [^(]*[^( ]( \(malloc\([0-9]+\)\))?' <<<"$out" || true)
         # Two frames: the first is often a shared helper (a bounds-checked slice), the second
         # the parser that called it with bad arguments.
         frame=$(grep -E ' in .*/Sources/' <<<"$out" | grep -oE '[A-Za-z]+/[A-Za-z]+\.swift:[0-9]+' |
@@ -347,7 +361,7 @@ cmd_repro() {
     is_target "$t" || die "unknown target '$t'"
     [[ $# -gt 0 ]] || die "repro needs at least one input file"
     fuzz_env
-    "$work/bin/fuzz-$t" -rss_limit_mb=2048 -timeout=10 "$@"
+    "$work/bin/fuzz-$t" $(limits_of "$t") "$@"
 }
 
 case ${1:-} in
