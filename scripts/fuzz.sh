@@ -118,7 +118,7 @@ build_module() {
         Engine) deps=(CDNNL) ;;
         Models) deps=(Engine Checkpoints) ;;
     esac
-    local inputs=("$root/Sources/$m" "${BASH_SOURCE[0]}")
+    local inputs=("$root/Sources/$m" "$work/obj/flags")
     for d in "${deps[@]}"; do inputs+=("$work/obj/$d.o"); done
     stale "$work/obj/$m.o" "${inputs[@]}" || return 0
     echo "== module $m"
@@ -159,6 +159,10 @@ build_target() {
 
 cmd_build() {
     mkdir -p "$work/obj" "$work/modules/CDNNL" "$work/bin"
+    # Rebuild everything when the compiler flags change, and only then (not on every edit of
+    # this script).
+    local flags="${swift_flags[*]} $(clang_module_flags)"
+    [[ -f $work/obj/flags && $(<"$work/obj/flags") == "$flags" ]] || echo "$flags" >"$work/obj/flags"
     local m t
     for m in CDNNL Engine Checkpoints Models Imaging; do build_module "$m"; done
     for t in "${targets[@]}"; do build_target "$t"; done
