@@ -308,8 +308,10 @@ cmd_run() {
         grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
     fi
     if ((after > before)) || ((rc != 0)); then
-        echo "!! $t: finding (libFuzzer exit $rc); new files in $findings:"
-        find "$findings" -type f -newer "$start" -printf '   %p\n' 2>/dev/null || true
+        echo "!! $t: finding (libFuzzer exit $rc); inputs saved:"
+        # From the log rather than the folder: an input found before keeps its old name and date.
+        { [[ -f $log ]] && grep -oE '(Test unit written to|artifact written to) .*' "$log" | sed 's/^.* to /   /'; } ||
+            find "$findings" -type f -newer "$start" -printf '   %p\n' 2>/dev/null || true
         if [[ -f $log ]]; then
             # The kind of finding, the Swift trap reason if any, and the first frame in Gantry's
             # own code: enough to tell a new finding from a known one without opening the log.

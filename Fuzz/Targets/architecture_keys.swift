@@ -5,12 +5,22 @@
 // mutation there rarely changes a tensor's shape while keeping the file consistent (the data
 // size must follow the shape). Here every mutation of a key or a dimension is a new state_dict.
 @testable import Checkpoints
+import Engine
 import Models
 
 // What a real file of at most -max_len bytes could hold: a tensor's values must be in the file,
 // so larger shapes are not reachable through a checkpoint and are skipped rather than reported.
 private let maxValues = 1 << 22
 private let maxRank = 8
+
+// The engine keeps up to 2 GB of freed buffers for reuse by the next forward pass. Under
+// -rss_limit_mb=2048 that retention alone could be reported as out-of-memory, so it is capped
+// to a size that still lets consecutive inputs reuse buffers.
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+    BufferPool.shared.idleLimit = 256 << 20
+    return 0
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzArchitectureKeys(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
