@@ -316,8 +316,8 @@ cmd_run() {
             # The kind of finding, the Swift trap reason if any, and the first frame in Gantry's
             # own code: enough to tell a new finding from a known one without opening the log.
             grep -E '^SUMMARY' "$log" | head -1 || true
-            grep -m1 -E 'Swift runtime failure' "$log" || true
-            grep -m1 -E ' in .*/(Sources|Fuzz)/' "$log" || true
+            grep -m1 -oE 'Swift runtime failure: [^/]*[^/ ]' "$log" || true
+            echo "   top frames: $(top_frames <"$log")"
         fi
         return 1
     fi
@@ -340,6 +340,15 @@ cmd_minimize() {
     echo "$out ($(wc -c <"$out") bytes, from $(wc -c <"$input"))"
 }
 
+# The first two distinct frames in Gantry's sources of a libFuzzer report on stdin: the first
+# is often a shared helper (a bounds-checked slice), the second the parser that called it.
+top_frames() {
+    local frames
+    frames=$(grep -E ' in .*/Sources/' | grep -oE '[A-Za-z]+/[A-Za-z]+\.swift:[0-9]+' |
+        awk '!seen[$0]++' | head -2 | paste -sd' ' || true)
+    echo "${frames:--}"
+}
+
 # One line per input: the kind of failure and the first frame in Gantry's code, so a batch of
 # findings can be grouped by bug.
 cmd_triage() {
@@ -353,11 +362,8 @@ cmd_triage() {
         out=$("$work/bin/fuzz-$t" $(limits_of "$t") "$f" 2>&1 || true)
         kind=$(grep -m1 -oE 'Swift runtime failure: [^/]*[^/ ]' <<<"$out" ||
             grep -m1 -oE 'ERROR: [A-Za-z]+: [^(]*[^( ]( \(malloc\([0-9]+\)\))?' <<<"$out" || true)
-        # Two frames: the first is often a shared helper (a bounds-checked slice), the second
-        # the parser that called it with bad arguments.
-        frame=$(grep -E ' in .*/Sources/' <<<"$out" | grep -oE '[A-Za-z]+/[A-Za-z]+\.swift:[0-9]+' |
-            awk '!seen[$0]++' | head -2 | paste -sd' ' || true)
-        printf '%s\t%s\t%s\n' "$(basename "$f")" "${kind:-no failure}" "${frame:--}"
+        frame=$(top_frames <<<"$out")
+        printf '%s\t%s\t%s\n' "$(basename "$f")" "${kind:-no failure}" "$frame"
     done
 }
 
