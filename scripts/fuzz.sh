@@ -181,7 +181,7 @@ seed_one() {
     # Every fixture is sorted by its content, as Checkpoint.load and ImageCodec do, not by name.
     shopt -s nullglob
     local fixtures=("$root"/Tests/Fixtures/*.pth "$root"/Tests/Fixtures/*.safetensors
-        "$root"/Tests/Fixtures/hostile/* "$root"/Tests/CheckpointsTests/Fixtures/*
+        "$root"/Tests/Fixtures/hostile/* "$root"/Tests/Fixtures/crashes/* "$root"/Tests/CheckpointsTests/Fixtures/*
         "$root"/Tests/ImagingTests/Fixtures/* "$root"/Fuzz/findings/"$t"/*)
     for f in "${fixtures[@]}"; do
         [[ -f $f && -s $f ]] || continue
