@@ -143,16 +143,25 @@ build_module() {
     touch "$work/obj/$m.o"
 }
 
+# Harness code shared between targets, compiled into each of them.
+shared_sources_of() {
+    case $1 in
+        png | jpeg) echo "$root/Fuzz/Shared/image.swift" ;;
+    esac
+}
+
 build_target() {
     local t=$1 objects=() m
     for m in $(modules_of "$t"); do objects+=("$work/obj/$m.o"); done
-    stale "$work/bin/fuzz-$t" "$root/Fuzz/Targets/$t.swift" "${objects[@]}" || return 0
+    local shared
+    mapfile -t shared < <(shared_sources_of "$t")
+    stale "$work/bin/fuzz-$t" "$root/Fuzz/Targets/$t.swift" "${shared[@]}" "${objects[@]}" || return 0
     echo "== target $t"
     # shellcheck disable=SC2046
     # gold warns once per ASan helper symbol it cannot export; harmless, and it buries errors.
     locked swiftc "${swift_flags[@]}" -module-name "Fuzz_$t" \
         -I "$work/modules" $(clang_module_flags) \
-        "$root/Fuzz/Targets/$t.swift" "${objects[@]}" -o "$work/bin/fuzz-$t" 2>&1 |
+        "$root/Fuzz/Targets/$t.swift" "${shared[@]}" "${objects[@]}" -o "$work/bin/fuzz-$t" 2>&1 |
         { grep -v 'Cannot export local symbol' || true; }
     touch "$work/bin/fuzz-$t"
 }

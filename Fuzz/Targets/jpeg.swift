@@ -1,23 +1,7 @@
 // libFuzzer target: JPEG sniffing, marker walk (SOF, APP1 Exif orientation, APP2 ICC) and
-// TurboJPEG decode.
-import Foundation
-@testable import Imaging
-
-// By default small enough that a legitimate image decodes in milliseconds under ASan and a
-// declared-size bomb is refused by the limit check. That same limit hides bugs where a tiny
-// file makes the decoder allocate for its declared size, so GANTRY_FUZZ_MAX_PIXELS=0 selects
-// the library's defaults (run with -malloc_limit_mb to catch such allocations).
-private let limits: DecodeLimits = {
-    guard let text = getenv("GANTRY_FUZZ_MAX_PIXELS"), let pixels = Int(String(cString: text)) else {
-        return DecodeLimits(maxPixels: 1 << 18, maxSide: 4096)
-    }
-    return pixels > 0 ? DecodeLimits(maxPixels: pixels) : DecodeLimits()
-}()
-
+// TurboJPEG decode (harness in Fuzz/Shared/image.swift).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJPEG(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Data(bytes: data, count: size)
-    _ = try? ImageCodec.readHeader(bytes, path: "fuzz.jpg")
-    _ = try? ImageCodec.decode(bytes, path: "fuzz.jpg", limits: limits)
+    fuzzImage(data, size, name: "fuzz.jpg")
     return 0
 }

@@ -36,14 +36,14 @@ public final class GeneratorRunner: @unchecked Sendable {
     /// or infinite values (NaN weights, overflow): such an output is no image.
     public func run(_ batch: Tensor) throws -> Tensor {
         let (n, _, h, w) = batch.nchw
+        // Each image of a split batch was checked by its own run.
+        if n > 1 && n * h * w > pixelLimit { return try stack((0..<n).map { i in try run(try image(i, of: batch)) }) }
         let output: Tensor
         if n * h * w <= pixelLimit {
             let condition = try settings.conditionTensor(for: generator.architecture, batch: n)
             output = try generator.forward(batch, condition: condition, context: context())
-        } else if n == 1 {
-            output = try runTiled(batch)
         } else {
-            output = try stack((0..<n).map { i in try run(try image(i, of: batch)) })
+            output = try runTiled(batch)
         }
         try Self.checkFinite(output)
         return output
