@@ -1,0 +1,139 @@
+/// A tensor in a differentiable computation: the value, and how it was made.
+///
+/// Define-by-run, as in PyTorch: every differentiable op (see `Ops/`) takes `Variable`s, computes
+/// its result with the same kernels inference uses, and — when an input requires a gradient —
+/// records a `Node` holding exactly what its backward needs. Calling `backward()` on a scalar
+/// walks those nodes in reverse topological order once, accumulates gradients into the leaves
+/// that require them, and releases every node's saved tensors so their buffers go back to the
+/// pool. A network applied three times in one step (CycleGAN's G_A) simply records three chains
+/// of nodes over the same parameter leaves, whose gradients add up.
+///
+/// Parameters are leaves whose `data` shares storage with the module's tensor; optimizers update
+/// them in place with `Tensor.assign(from:)`, which bumps the version the oneDNN weight cache
+/// checks.
+public final class Variable: @unchecked Sendable {
+    /// The value. For a parameter this is the module's own tensor (same storage).
+    public let data: Tensor
+    /// Accumulated gradient of a leaf that requires one (nil until a backward reaches it, and
+    /// after `zeroGrad()`). Same shape as `data`.
+    public var grad: Tensor?
+    /// For leaves: whether backward computes a gradient for it (PyTorch's `requires_grad`,
+    /// toggled by `set_requires_grad` to freeze a network). For results: whether any input did.
+    public var requiresGrad: Bool
+    /// The op that produced this value; nil for leaves and detached values.
+    let node: Node?
+
+    /// A leaf: an input (`requiresGrad` false) or a parameter (true).
+    public init(_ data: Tensor, requiresGrad: Bool = false) {
+        self.data = data
+        self.requiresGrad = requiresGrad
+        node = nil
+    }
+
+    init(_ data: Tensor, node: Node?) {
+        self.data = data
+        self.requiresGrad = node != nil
+        self.node = node
+    }
+
+    public var shape: [Int] { data.shape }
+    public var isLeaf: Bool { node == nil }
+
+    /// The same value cut from the graph (`tensor.detach()`): nothing flows back through it.
+    public func detached() -> Variable { Variable(data) }
+
+    /// Forgets the accumulated gradient (`zero_grad(set_to_none=True)`, PyTorch's default).
+    public func zeroGrad() { grad = nil }
+
+    /// Back-propagates from this value: `gradient` is d(objective)/d(self), ones for a scalar
+    /// loss. Leaves that require a gradient add the result to `grad`, so several backward calls
+    /// before an optimizer step accumulate (CycleGAN's D_A and D_B losses). The graph is freed as
+    /// it is consumed unless `retainGraph`.
+    public func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) throws {
+        guard requiresGrad else {
+            throw EngineError(.unsupported, "backward() on a value that does not require a gradient (no input requires one)")
+        }
+        let seed: Tensor
+        if let gradient {
+            guard gradient.shape == shape else {
+                throw EngineError(.shapeMismatch, "backward gradient \(gradient.shape) does not match value \(shape)")
+            }
+            seed = gradient
+        } else {
+            guard data.count == 1 else {
+                throw EngineError(.shapeMismatch, "backward() without a gradient needs a scalar, got \(shape)")
+            }
+            seed = try Tensor(shape: shape, repeating: 1)
+        }
+        let order = topologicalOrder()
+        var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+        for v in order.reversed() {
+            // Each gradient is taken out once all consumers have added to it: the topological
+            // order guarantees they came earlier in this walk.
+            guard let g = pending.removeValue(forKey: ObjectIdentifier(v)) else { continue }
+            guard let node = v.node else {
+                if v.requiresGrad { v.grad = try v.grad.map { try accumulate($0, g) } ?? g }
+                continue
+            }
+            guard let backward = node.backward else {
+                throw EngineError(.unsupported, "\(node.op): its graph was already freed by an earlier backward (pass retainGraph: true to reuse it)")
+            }
+            let inputGrads = try backward(g)
+            if !retainGraph { node.release() }
+            for (input, ig) in zip(node.inputs, inputGrads) {
+                guard let input, input.requiresGrad, let ig else { continue }
+                let key = ObjectIdentifier(input)
+                pending[key] = try pending[key].map { try accumulate($0, ig) } ?? ig
+            }
+        }
+    }
+
+    /// Values reachable from here through nodes that require a gradient, each after its inputs.
+    private func topologicalOrder() -> [Variable] {
+        var order: [Variable] = [], seen: Set<ObjectIdentifier> = []
+        // Iterative DFS: generator graphs are hundreds of nodes deep.
+        var stack: [(Variable, Bool)] = [(self, false)]
+        while let (v, expanded) = stack.popLast() {
+            if expanded { order.append(v); continue }
+            guard seen.insert(ObjectIdentifier(v)).inserted else { continue }
+            stack.append((v, true))
+            for case let input? in v.node?.inputs ?? [] where input.requiresGrad && !seen.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        return order
+    }
+}
+
+/// One recorded application of an op: its inputs and a closure mapping the output's gradient to
+/// each input's (nil where an input needs none). The closure captures only the tensors the
+/// backward needs; `release()` drops them.
+final class Node {
+    let op: String
+    /// In the op's argument order; nil for an absent optional argument (e.g. a bias).
+    let inputs: [Variable?]
+    private(set) var backward: ((Tensor) throws -> [Tensor?])?
+
+    init(_ op: String, _ inputs: [Variable?], backward: @escaping (Tensor) throws -> [Tensor?]) {
+        self.op = op
+        self.inputs = inputs
+        self.backward = backward
+    }
+
+    func release() { backward = nil }
+}
+
+/// The result of an op on `inputs`: a recorded node when any input requires a gradient, a plain
+/// value otherwise (then `backward` is never built, and nothing is kept).
+@inline(__always)
+func record(_ op: String, _ value: Tensor, _ inputs: [Variable?],
+            _ backward: () -> (Tensor) throws -> [Tensor?]) -> Variable {
+    guard inputs.contains(where: { $0?.requiresGrad == true }) else { return Variable(value) }
+    // `backward` returns one gradient per entry of `inputs`, nil included.
+    return Variable(value, node: Node(op, inputs, backward: backward()))
+}
+
+/// `a + b` into a new tensor (gradients are never written in place: a caller may hold either).
+func accumulate(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try add(a, b)
+}
