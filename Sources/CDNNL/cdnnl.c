@@ -76,6 +76,79 @@ dnnl_status_t gantry_conv_pd_create(dnnl_primitive_desc_t *pd, dnnl_engine_t eng
     return st;
 }
 
+dnnl_status_t gantry_conv_bwd_pd_create(dnnl_primitive_desc_t *pd, dnnl_engine_t engine,
+                                        gantry_conv_kind kind, const gantry_conv_desc *d) {
+    int deconv = kind == GANTRY_DECONV_BACKWARD_DATA || kind == GANTRY_DECONV_BACKWARD_WEIGHTS;
+    int weights = kind == GANTRY_CONV_BACKWARD_WEIGHTS || kind == GANTRY_DECONV_BACKWARD_WEIGHTS;
+    if (!deconv && kind != GANTRY_CONV_BACKWARD_DATA && !weights) return dnnl_invalid_arguments;
+
+    // oneDNN needs the forward (training) descriptor as a hint for any backward primitive.
+    gantry_conv_desc fwd = *d;
+    fwd.training = 1;
+    fwd.winograd = 0;
+    dnnl_primitive_desc_t hint;
+    dnnl_status_t st = gantry_conv_pd_create(&hint, engine, deconv ? GANTRY_DECONV_FORWARD : GANTRY_CONV_FORWARD, &fwd);
+    if (st != dnnl_success) return st;
+
+    dnnl_memory_desc_t src, wei, bia, dst;
+    int64_t bias_dims[1] = {d->dst[1]};
+    if ((st = any_md(&src, 4, d->src)) != dnnl_success) goto done;
+    if ((st = any_md(&wei, 4, d->weights)) != dnnl_success) goto done;
+    if ((st = any_md(&dst, 4, d->dst)) != dnnl_success) goto done;
+    if ((st = dnnl_memory_desc_init_by_tag(&bia, 1, bias_dims, dnnl_f32, dnnl_x)) != dnnl_success) goto done;
+    const dnnl_memory_desc_t *bias_md = d->has_bias ? &bia : NULL;
+
+    dnnl_primitive_attr_t attr;
+    if ((st = dnnl_primitive_attr_create(&attr)) != dnnl_success) goto done;
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (deconv) {
+        dnnl_deconvolution_desc_t dd;
+        st = weights ? dnnl_deconvolution_backward_weights_desc_init(&dd, dnnl_deconvolution_direct, &src, &wei, bias_md,
+                                                                     &dst, d->strides, d->pad_l, d->pad_r)
+                     : dnnl_deconvolution_backward_data_desc_init(&dd, dnnl_deconvolution_direct, &src, &wei, &dst,
+                                                                  d->strides, d->pad_l, d->pad_r);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &dd, attr, engine, hint);
+    } else {
+        dnnl_convolution_desc_t cd;
+        st = weights ? dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &src, &wei, bias_md,
+                                                                   &dst, d->strides, d->pad_l, d->pad_r)
+                     : dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &src, &wei, &dst,
+                                                                d->strides, d->pad_l, d->pad_r);
+        if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &cd, attr, engine, hint);
+    }
+    dnnl_primitive_attr_destroy(attr);
+done:
+    dnnl_primitive_desc_destroy(hint);
+    return st;
+}
+
+static const dnnl_memory_desc_t *arg_md(const_dnnl_primitive_desc_t pd, int arg) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
+    // An argument the primitive does not take comes back as a zero memory descriptor.
+    return md && md->ndims > 0 ? md : NULL;
+}
+
+size_t gantry_pd_arg_size(const_dnnl_primitive_desc_t pd, int arg) {
+    const dnnl_memory_desc_t *md = arg_md(pd, arg);
+    return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+
+int gantry_pd_arg_is_plain(const_dnnl_primitive_desc_t pd, int arg, int ndims, const int64_t *dims,
+                           dnnl_format_tag_t tag) {
+    const dnnl_memory_desc_t *md = arg_md(pd, arg);
+    if (!md) return 0;
+    dnnl_memory_desc_t plain;
+    if (dnnl_memory_desc_init_by_tag(&plain, ndims, dims, dnnl_f32, tag) != dnnl_success) return 0;
+    return dnnl_memory_desc_equal(md, &plain);
+}
+
+dnnl_status_t gantry_memory_create_for_arg(dnnl_memory_t *memory, const_dnnl_primitive_desc_t pd,
+                                           int arg, dnnl_engine_t engine, void *handle) {
+    const dnnl_memory_desc_t *md = arg_md(pd, arg);
+    if (!md) return dnnl_invalid_arguments;
+    return dnnl_memory_create(memory, md, engine, handle);
+}
+
 static const dnnl_memory_desc_t *query_md(const_dnnl_primitive_desc_t pd, gantry_md_which which) {
     dnnl_query_t q;
     switch (which) {

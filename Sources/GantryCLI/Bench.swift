@@ -230,6 +230,23 @@ final class CountingBackend: ConvolutionBackend, @unchecked Sendable {
         flops += 2 * weight.count * x.shape[0] * x.shape[2] * x.shape[3]
         return try wrapped.convTranspose2d(x, weight: weight, bias: bias, geometry: geometry)
     }
+
+    // Each backward pass costs as many multiply-adds as its forward.
+    func convolutionBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], geometry: ConvGeometry,
+                                 transposed: Bool) throws -> Tensor {
+        let spatial = transposed ? inputShape[0] * inputShape[2] * inputShape[3] : gradOutput.shape[0] * gradOutput.shape[2] * gradOutput.shape[3]
+        flops += 2 * weight.count * spatial
+        return try wrapped.convolutionBackwardData(gradOutput, weight: weight, inputShape: inputShape, geometry: geometry,
+                                                   transposed: transposed)
+    }
+
+    func convolutionBackwardWeights(_ x: Tensor, gradOutput: Tensor, weightShape: [Int], bias: Bool, geometry: ConvGeometry,
+                                    transposed: Bool) throws -> (weight: Tensor, bias: Tensor?) {
+        let spatial = transposed ? x.shape[0] * x.shape[2] * x.shape[3] : gradOutput.shape[0] * gradOutput.shape[2] * gradOutput.shape[3]
+        flops += 2 * weightShape.reduce(1, *) * spatial
+        return try wrapped.convolutionBackwardWeights(x, gradOutput: gradOutput, weightShape: weightShape, bias: bias,
+                                                      geometry: geometry, transposed: transposed)
+    }
 }
 
 func peakRSSMegabytes() -> Double {

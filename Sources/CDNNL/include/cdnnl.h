@@ -14,6 +14,11 @@
 typedef enum {
     GANTRY_CONV_FORWARD = 0,
     GANTRY_DECONV_FORWARD = 1,
+    // Training: gradients with respect to the input, and to the weights (and bias).
+    GANTRY_CONV_BACKWARD_DATA = 2,
+    GANTRY_CONV_BACKWARD_WEIGHTS = 3,
+    GANTRY_DECONV_BACKWARD_DATA = 4,
+    GANTRY_DECONV_BACKWARD_WEIGHTS = 5,
 } gantry_conv_kind;
 
 /// Geometry of a 2-D (de)convolution. Tensors are NCHW; weights OIHW for convolution and
@@ -40,6 +45,10 @@ enum {
     GANTRY_ARG_SCRATCHPAD = DNNL_ARG_SCRATCHPAD,
     GANTRY_ARG_FROM = DNNL_ARG_FROM,
     GANTRY_ARG_TO = DNNL_ARG_TO,
+    GANTRY_ARG_DIFF_SRC = DNNL_ARG_DIFF_SRC,
+    GANTRY_ARG_DIFF_DST = DNNL_ARG_DIFF_DST,
+    GANTRY_ARG_DIFF_WEIGHTS = DNNL_ARG_DIFF_WEIGHTS,
+    GANTRY_ARG_DIFF_BIAS = DNNL_ARG_DIFF_BIAS,
 };
 
 typedef enum {
@@ -64,6 +73,25 @@ void gantry_parallel_for(long count, void *context, void (*body)(void *context, 
 /// src, weights and dst, and a user-managed scratchpad.
 dnnl_status_t gantry_conv_pd_create(dnnl_primitive_desc_t *pd, dnnl_engine_t engine,
                                     gantry_conv_kind kind, const gantry_conv_desc *desc);
+
+/// Creates a backward (de)convolution primitive descriptor (kind GANTRY_*_BACKWARD_*), with
+/// format_tag_any everywhere, direct algorithm, a user-managed scratchpad, and the forward
+/// training descriptor oneDNN wants as a hint built internally. `has_bias` asks for diff_bias
+/// (backward weights only).
+dnnl_status_t gantry_conv_bwd_pd_create(dnnl_primitive_desc_t *pd, dnnl_engine_t engine,
+                                        gantry_conv_kind kind, const gantry_conv_desc *desc);
+
+/// Byte size of the memory for execution argument `arg` (a GANTRY_ARG_*), 0 if the primitive
+/// takes no such argument.
+size_t gantry_pd_arg_size(const_dnnl_primitive_desc_t pd, int arg);
+
+/// 1 when argument `arg`'s memory has exactly the plain layout `tag` for `dims`.
+int gantry_pd_arg_is_plain(const_dnnl_primitive_desc_t pd, int arg, int ndims, const int64_t *dims,
+                           dnnl_format_tag_t tag);
+
+/// Memory object laid out as argument `arg` wants; `handle` as for gantry_memory_create_from_pd.
+dnnl_status_t gantry_memory_create_for_arg(dnnl_memory_t *memory, const_dnnl_primitive_desc_t pd,
+                                           int arg, dnnl_engine_t engine, void *handle);
 
 /// Byte size of one of the descriptor's memories (0 if absent).
 size_t gantry_pd_md_size(const_dnnl_primitive_desc_t pd, gantry_md_which which);

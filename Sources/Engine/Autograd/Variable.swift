@@ -65,11 +65,14 @@ public final class Variable: @unchecked Sendable {
             }
             seed = try Tensor(shape: shape, repeating: 1)
         }
-        let order = topologicalOrder()
+        var order: [Variable?] = topologicalOrder()
         var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
-        for v in order.reversed() {
+        for index in order.indices.reversed() {
             // Each gradient is taken out once all consumers have added to it: the topological
-            // order guarantees they came earlier in this walk.
+            // order guarantees they came earlier in this walk. Dropping the walk's reference
+            // (and, in `release`, the consumers') frees an activation as soon as it is passed.
+            guard let v = order[index] else { continue }
+            order[index] = nil
             guard let g = pending.removeValue(forKey: ObjectIdentifier(v)) else { continue }
             guard let node = v.node else {
                 if v.requiresGrad { v.grad = try v.grad.map { try accumulate($0, g) } ?? g }
@@ -79,8 +82,9 @@ public final class Variable: @unchecked Sendable {
                 throw EngineError(.unsupported, "\(node.op): its graph was already freed by an earlier backward (pass retainGraph: true to reuse it)")
             }
             let inputGrads = try backward(g)
+            let inputs = node.inputs
             if !retainGraph { node.release() }
-            for (input, ig) in zip(node.inputs, inputGrads) {
+            for (input, ig) in zip(inputs, inputGrads) {
                 guard let input, input.requiresGrad, let ig else { continue }
                 let key = ObjectIdentifier(input)
                 pending[key] = try pending[key].map { try accumulate($0, ig) } ?? ig
@@ -110,8 +114,9 @@ public final class Variable: @unchecked Sendable {
 /// backward needs; `release()` drops them.
 final class Node {
     let op: String
-    /// In the op's argument order; nil for an absent optional argument (e.g. a bias).
-    let inputs: [Variable?]
+    /// In the op's argument order; nil for an absent optional argument (e.g. a bias). Emptied by
+    /// `release`, so a freed graph no longer holds its intermediate values.
+    private(set) var inputs: [Variable?]
     private(set) var backward: ((Tensor) throws -> [Tensor?])?
 
     init(_ op: String, _ inputs: [Variable?], backward: @escaping (Tensor) throws -> [Tensor?]) {
@@ -120,7 +125,10 @@ final class Node {
         self.backward = backward
     }
 
-    func release() { backward = nil }
+    func release() {
+        backward = nil
+        inputs = []
+    }
 }
 
 /// The result of an op on `inputs`: a recorded node when any input requires a gradient, a plain

@@ -28,6 +28,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     private let lock = NSLock()
     private var plans: [ConvPlanKey: ConvPlan] = [:]
     private var weights: [ObjectIdentifier: [PreparedWeights]] = [:]
+    private var backwardPlans: [BackwardPlanKey: DNNLBackwardPlan] = [:]
     /// Plans beyond this are dropped wholesale: photos of many sizes must not grow memory forever.
     private let maxPlans = 96
 
@@ -60,6 +61,69 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
             return y
         }
         return try run(transposed: true, x, weight, bias, geometry, outShape, winograd: false)
+    }
+
+    public func convolutionBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], geometry: ConvGeometry,
+                                        transposed: Bool) throws -> Tensor {
+        let gradInput = try Tensor(uninitialized: inputShape)
+        let kind = transposed ? GANTRY_DECONV_BACKWARD_DATA : GANTRY_CONV_BACKWARD_DATA
+        try runBackward(kind, transposed: transposed, input: inputShape, weight: weight.shape, output: gradOutput.shape,
+                        hasBias: false, geometry: geometry) { logicalWeights, tag in
+            [.init(id: Int32(GANTRY_ARG_DIFF_DST), dims: gradOutput.shape, tag: dnnl_nchw, isOutput: false),
+             .init(id: Int32(GANTRY_ARG_WEIGHTS), dims: logicalWeights, tag: tag, isOutput: false),
+             .init(id: Int32(GANTRY_ARG_DIFF_SRC), dims: inputShape, tag: dnnl_nchw, isOutput: true)]
+        } buffers: {
+            [Int32(GANTRY_ARG_DIFF_DST): UnsafeMutableRawPointer(mutating: gradOutput.pointer),
+             Int32(GANTRY_ARG_WEIGHTS): UnsafeMutableRawPointer(mutating: weight.pointer),
+             Int32(GANTRY_ARG_DIFF_SRC): UnsafeMutableRawPointer(gradInput.mutablePointer)]
+        }
+        return gradInput
+    }
+
+    public func convolutionBackwardWeights(_ x: Tensor, gradOutput: Tensor, weightShape: [Int], bias: Bool,
+                                           geometry: ConvGeometry, transposed: Bool) throws -> (weight: Tensor, bias: Tensor?) {
+        let gradWeight = try Tensor(uninitialized: weightShape)
+        let gradBias = bias ? try Tensor(uninitialized: [gradOutput.shape[1]]) : nil
+        let kind = transposed ? GANTRY_DECONV_BACKWARD_WEIGHTS : GANTRY_CONV_BACKWARD_WEIGHTS
+        try runBackward(kind, transposed: transposed, input: x.shape, weight: weightShape, output: gradOutput.shape,
+                        hasBias: bias, geometry: geometry) { logicalWeights, tag in
+            var args: [DNNLBackwardPlan.Argument] = [
+                .init(id: Int32(GANTRY_ARG_SRC), dims: x.shape, tag: dnnl_nchw, isOutput: false),
+                .init(id: Int32(GANTRY_ARG_DIFF_DST), dims: gradOutput.shape, tag: dnnl_nchw, isOutput: false),
+                .init(id: Int32(GANTRY_ARG_DIFF_WEIGHTS), dims: logicalWeights, tag: tag, isOutput: true),
+            ]
+            if bias { args.append(.init(id: Int32(GANTRY_ARG_DIFF_BIAS), dims: [gradOutput.shape[1]], tag: dnnl_x, isOutput: true)) }
+            return args
+        } buffers: {
+            var b: [Int32: UnsafeMutableRawPointer] = [
+                Int32(GANTRY_ARG_SRC): UnsafeMutableRawPointer(mutating: x.pointer),
+                Int32(GANTRY_ARG_DIFF_DST): UnsafeMutableRawPointer(mutating: gradOutput.pointer),
+                Int32(GANTRY_ARG_DIFF_WEIGHTS): UnsafeMutableRawPointer(gradWeight.mutablePointer),
+            ]
+            if let gradBias { b[Int32(GANTRY_ARG_DIFF_BIAS)] = UnsafeMutableRawPointer(gradBias.mutablePointer) }
+            return b
+        }
+        return (gradWeight, gradBias)
+    }
+
+    private func runBackward(_ kind: gantry_conv_kind, transposed: Bool, input: [Int], weight: [Int], output: [Int],
+                             hasBias: Bool, geometry: ConvGeometry,
+                             arguments: ([Int], dnnl_format_tag_t) -> [DNNLBackwardPlan.Argument],
+                             buffers: () -> [Int32: UnsafeMutableRawPointer]) throws {
+        let key = BackwardPlanKey(kind: kind.rawValue, input: input, weight: weight, output: output, hasBias: hasBias, geometry: geometry)
+        lock.lock(); defer { lock.unlock() }
+        if let threads { gantry_set_num_threads(Int32(threads)) }
+        let plan: DNNLBackwardPlan
+        if let cached = backwardPlans[key] {
+            plan = cached
+        } else {
+            if backwardPlans.count >= maxPlans { backwardPlans.removeAll() }
+            let (desc, logical, tag) = Self.describe(transposed: transposed, input: input, weight: weight, output: output,
+                                                     hasBias: hasBias, geometry: geometry)
+            plan = try DNNLBackwardPlan(kind: kind, desc: desc, arguments: arguments(logical, tag), engine: engine)
+            backwardPlans[key] = plan
+        }
+        try plan.execute(buffers(), stream: stream)
     }
 
     /// The instruction set oneDNN runs with on this CPU under the cap (`GANTRY_MAX_CPU_ISA`),

@@ -34,23 +34,9 @@ final class ConvPlan {
     init(key: ConvPlanKey, outputShape: [Int], engine: dnnl_engine_t) throws {
         self.key = key
         self.outputShape = outputShape
-        let g = key.geometry
-        // oneDNN's deconvolution weights are logically (O, I, kH, kW); PyTorch stores (I, O, kH, kW).
-        let logicalWeights = key.transposed
-            ? [key.weight[1], key.weight[0], key.weight[2], key.weight[3]] : key.weight
-        var desc = gantry_conv_desc()
-        _ = withUnsafeMutableBytes(of: &desc.src) { $0.bindMemory(to: Int64.self).update(fromContentsOf: key.input.map(Int64.init)) }
-        _ = withUnsafeMutableBytes(of: &desc.weights) { $0.bindMemory(to: Int64.self).update(fromContentsOf: logicalWeights.map(Int64.init)) }
-        _ = withUnsafeMutableBytes(of: &desc.dst) { $0.bindMemory(to: Int64.self).update(fromContentsOf: outputShape.map(Int64.init)) }
-        desc.strides = (Int64(g.strideH), Int64(g.strideW))
-        desc.pad_l = (Int64(g.padTop), Int64(g.padLeft))
-        if key.transposed {
-            // PyTorch's output_padding is extra rows/columns at the bottom/right.
-            desc.pad_r = (Int64(g.padBottom - g.outputPaddingH), Int64(g.padRight - g.outputPaddingW))
-        } else {
-            desc.pad_r = (Int64(g.padBottom), Int64(g.padRight))
-        }
-        desc.has_bias = key.hasBias ? 1 : 0
+        var (desc, logicalWeights, weightTag) = DNNLBackend.describe(
+            transposed: key.transposed, input: key.input, weight: key.weight, output: outputShape,
+            hasBias: key.hasBias, geometry: key.geometry)
         desc.winograd = key.winograd ? 1 : 0
         desc.training = 0
 
@@ -66,7 +52,7 @@ final class ConvPlan {
 
         srcPlain = try Self.plainMemory(engine, key.input, dnnl_nchw)
         dstPlain = try Self.plainMemory(engine, outputShape, dnnl_nchw)
-        weightsPlain = try Self.plainMemory(engine, logicalWeights, key.transposed ? dnnl_iohw : dnnl_oihw)
+        weightsPlain = try Self.plainMemory(engine, logicalWeights, weightTag)
         biasPlain = key.hasBias ? try Self.plainMemory(engine, [outputShape[1]], dnnl_x) : nil
 
         srcInternal = try Self.internalMemory(pd!, GANTRY_MD_SRC, key.input, engine, from: srcPlain)

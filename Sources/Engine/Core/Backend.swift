@@ -2,8 +2,7 @@
 /// Swift; convolutions are the 95% of the FLOPs that a backend provides.
 ///
 /// Two implementations: `DNNLBackend` (oneDNN, the production path) and `ReferenceBackend`
-/// (plain loops that tests trust). Backward passes will join these requirements when training
-/// lands, next to their forward counterparts.
+/// (plain loops that tests trust), each with the backward passes training needs.
 public protocol ConvolutionBackend: AnyObject, Sendable {
     /// Short human-readable name, e.g. "onednn-winograd".
     var name: String { get }
@@ -13,6 +12,16 @@ public protocol ConvolutionBackend: AnyObject, Sendable {
 
     /// PyTorch's ConvTranspose2d (`weight`: Cin,Cout,kH,kW).
     func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor
+
+    /// Gradient with respect to the input of `conv2d` (or of `convTranspose2d` when `transposed`)
+    /// given the gradient of its output; `inputShape` is the forward input's shape.
+    func convolutionBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], geometry: ConvGeometry,
+                                 transposed: Bool) throws -> Tensor
+
+    /// Gradients with respect to the weight (PyTorch layout, `weightShape`) and, when `bias`, the
+    /// bias of `conv2d` / `convTranspose2d`, given the forward input `x` and the output gradient.
+    func convolutionBackwardWeights(_ x: Tensor, gradOutput: Tensor, weightShape: [Int], bias: Bool,
+                                    geometry: ConvGeometry, transposed: Bool) throws -> (weight: Tensor, bias: Tensor?)
 }
 
 /// Strides and zero padding of a 2-D convolution, plus the output padding of a transposed one.

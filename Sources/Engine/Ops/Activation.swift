@@ -34,3 +34,29 @@ public enum Activation: Equatable, Sendable {
         return y
     }
 }
+
+extension Activation {
+    /// Gradient of the activation from its *output* `y` (so backward keeps the output, which
+    /// the next layer holds anyway, rather than the input): ReLU and LeakyReLU pass where y > 0
+    /// (the same as x > 0 for a positive slope), tanh scales by 1 − y².
+    public func backward(_ gradOutput: Tensor, output y: Tensor) throws -> Tensor {
+        let gx = try Tensor(uninitialized: y.shape)
+        let gp = gradOutput.pointer, yp = y.pointer, xp = gx.mutablePointer
+        let chunk = 1 << 14
+        parallelFor((y.count + chunk - 1) / chunk, elementsPerItem: chunk) { k in
+            let range = (k * chunk)..<min(y.count, (k + 1) * chunk)
+            switch self {
+            case .relu: for i in range { xp[i] = yp[i] > 0 ? gp[i] : 0 }
+            case .leakyReLU(let s): for i in range { xp[i] = yp[i] > 0 ? gp[i] : gp[i] * s }
+            case .tanh: for i in range { xp[i] = gp[i] * (1 - yp[i] * yp[i]) }
+            }
+        }
+        return gx
+    }
+
+    /// Differentiable activation.
+    public func callAsFunction(_ x: Variable) throws -> Variable {
+        let y = try self(x.data)
+        return record("activation", y, [x]) { { g in [try self.backward(g, output: y)] } }
+    }
+}

@@ -39,3 +39,46 @@ public func convTranspose2dOutputShape(_ x: Tensor, weight: Tensor, bias: Tensor
     }
     return [n, weight.shape[1], out.h, out.w]
 }
+
+/// Differentiable `conv2d`: the forward runs on `backend` like inference; backward asks the same
+/// backend for the data gradient (when `x` requires one) and the weight and bias gradients (when
+/// the weight does). Each is kept only if needed: a frozen discriminator keeps no inputs.
+public func conv2d(_ x: Variable, weight: Variable, bias: Variable?, geometry: ConvGeometry,
+                   backend: ConvolutionBackend) throws -> Variable {
+    let y = try backend.conv2d(x.data, weight: weight.data, bias: bias?.data, geometry: geometry)
+    return record("conv2d", y, [x, weight, bias]) {
+        convolutionBackward(x, weight, bias, geometry, backend, transposed: false)
+    }
+}
+
+/// Differentiable `convTranspose2d` (PyTorch's ConvTranspose2d; weight Cin, Cout, kH, kW).
+public func convTranspose2d(_ x: Variable, weight: Variable, bias: Variable?, geometry: ConvGeometry,
+                            backend: ConvolutionBackend) throws -> Variable {
+    let y = try backend.convTranspose2d(x.data, weight: weight.data, bias: bias?.data, geometry: geometry)
+    return record("conv_transpose2d", y, [x, weight, bias]) {
+        convolutionBackward(x, weight, bias, geometry, backend, transposed: true)
+    }
+}
+
+private func convolutionBackward(_ x: Variable, _ weight: Variable, _ bias: Variable?, _ geometry: ConvGeometry,
+                                 _ backend: ConvolutionBackend, transposed: Bool) -> (Tensor) throws -> [Tensor?] {
+    let wantsWeights = weight.requiresGrad || bias?.requiresGrad == true
+    let savedInput = wantsWeights ? x.data : nil
+    let savedWeight = x.requiresGrad ? weight.data : nil
+    let inputShape = x.shape, weightShape = weight.shape, hasBias = bias != nil
+    // The data gradient needs the weights as they were in the forward pass.
+    let version = weight.data.storage.version
+    return { g in
+        var gx: Tensor?
+        if let w = savedWeight {
+            guard w.storage.version == version else {
+                throw EngineError(.unsupported, "a convolution weight was modified in place between forward and backward (an optimizer step before backward?)")
+            }
+            gx = try backend.convolutionBackwardData(g, weight: w, inputShape: inputShape, geometry: geometry, transposed: transposed)
+        }
+        guard let input = savedInput else { return [gx, nil, nil] }
+        let (gw, gb) = try backend.convolutionBackwardWeights(input, gradOutput: g, weightShape: weightShape, bias: hasBias,
+                                                              geometry: geometry, transposed: transposed)
+        return [gx, gw, gb]
+    }
+}

@@ -42,3 +42,17 @@ public func dropout(_ x: Tensor, probability p: Float, random: RandomSource) thr
     }
     return (y, mask)
 }
+
+/// Differentiable inverted dropout; the mask is kept for backward (gradient = g · mask / (1 − p)).
+public func dropout(_ x: Variable, probability p: Float, random: RandomSource) throws -> Variable {
+    let (y, mask) = try dropout(x.data, probability: p, random: random)
+    let scale = 1 / (1 - p)
+    return record("dropout", y, [x]) {
+        { g in
+            let gx = try Tensor(uninitialized: g.shape)
+            let gp = g.pointer, mp = mask.pointer, xp = gx.mutablePointer
+            for i in 0..<g.count { xp[i] = gp[i] * mp[i] * scale }
+            return [gx]
+        }
+    }
+}

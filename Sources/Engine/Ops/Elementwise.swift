@@ -46,3 +46,70 @@ public func labelPlanes(_ labels: Tensor, height: Int, width: Int) throws -> Ten
     }
     return y
 }
+
+/// Differentiable `a + b` (residual connections; summing losses): the gradient passes to both.
+public func add(_ a: Variable, _ b: Variable) throws -> Variable {
+    let y = try add(a.data, b.data)
+    return record("add", y, [a, b]) { { g in [g, g] } }
+}
+
+/// Differentiable `x · factor` (loss weights such as λ_L1 or CycleGAN's 0.5).
+public func scale(_ x: Variable, by factor: Float) throws -> Variable {
+    let y = try scaled(x.data, by: factor)
+    return record("scale", y, [x]) { { g in [try scaled(g, by: factor)] } }
+}
+
+func scaled(_ x: Tensor, by factor: Float) throws -> Tensor {
+    let y = try Tensor(uninitialized: x.shape)
+    let xp = x.pointer, yp = y.mutablePointer
+    let chunk = 1 << 14
+    parallelFor((x.count + chunk - 1) / chunk, elementsPerItem: chunk) { k in
+        for i in (k * chunk)..<min(x.count, (k + 1) * chunk) { yp[i] = xp[i] * factor }
+    }
+    return y
+}
+
+/// Differentiable channel concatenation (UNet skips, the conditional discriminator's cat(A, B)):
+/// each part receives its slice of the gradient.
+public func concatChannels(_ parts: [Variable]) throws -> Variable {
+    let y = try concatChannels(parts.map(\.data))
+    let channels = parts.map { $0.shape[1] }
+    return record("cat", y, parts) {
+        { g in try splitChannels(g, channels).map { $0 } }
+    }
+}
+
+/// The inverse of `concatChannels`: consecutive channel slices of `x` of the given sizes.
+public func splitChannels(_ x: Tensor, _ channels: [Int]) throws -> [Tensor] {
+    let (n, c, h, w) = x.nchw
+    guard channels.reduce(0, +) == c else {
+        throw EngineError(.shapeMismatch, "cannot split \(c) channels into \(channels)")
+    }
+    var offset = 0
+    return try channels.map { pc in
+        let part = try Tensor(uninitialized: [n, pc, h, w])
+        for b in 0..<n {
+            (part.mutablePointer + b * pc * h * w).update(from: x.pointer + (b * c + offset) * h * w, count: pc * h * w)
+        }
+        offset += pc
+        return part
+    }
+}
+
+/// Differentiable StarGAN label broadcast: the gradient of each label is the sum of its plane's.
+public func labelPlanes(_ labels: Variable, height: Int, width: Int) throws -> Variable {
+    let y = try labelPlanes(labels.data, height: height, width: width)
+    let shape = labels.shape
+    return record("label_planes", y, [labels]) {
+        { g in
+            let gl = try Tensor(uninitialized: shape)
+            let plane = height * width
+            for i in 0..<gl.count {
+                var s = 0.0
+                for j in 0..<plane { s += Double(g.pointer[i * plane + j]) }
+                gl.mutablePointer[i] = Float(s)
+            }
+            return [gl]
+        }
+    }
+}

@@ -58,3 +58,31 @@ public func crop2d(_ x: Tensor, top: Int, left: Int, height: Int, width: Int) th
     }
     return y
 }
+
+/// Gradient of `pad2d`: every padded position adds its gradient to the source pixel it copied
+/// (reflected and replicated borders fold back onto the image; zero borders drop out).
+public func pad2dBackward(_ gradOutput: Tensor, inputShape: [Int], top: Int, left: Int, mode: PaddingMode) throws -> Tensor {
+    let (h, w) = (inputShape[2], inputShape[3])
+    let (oh, ow) = (gradOutput.shape[2], gradOutput.shape[3])
+    let gx = try Tensor(zeros: inputShape)
+    let gp = gradOutput.pointer, xp = gx.mutablePointer
+    let columns = (0..<ow).map { paddedIndex($0 - left, w, mode) }
+    parallelFor(inputShape[0] * inputShape[1], elementsPerItem: oh * ow) { plane in
+        let src = gp + plane * oh * ow, dst = xp + plane * h * w
+        for oy in 0..<oh {
+            guard let iy = paddedIndex(oy - top, h, mode) else { continue }
+            let row = src + oy * ow, dstRow = dst + iy * w
+            for ox in 0..<ow { if let ix = columns[ox] { dstRow[ix] += row[ox] } }
+        }
+    }
+    return gx
+}
+
+/// Differentiable `pad2d`.
+public func pad2d(_ x: Variable, top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode) throws -> Variable {
+    let y = try pad2d(x.data, top: top, bottom: bottom, left: left, right: right, mode: mode)
+    let shape = x.shape
+    return record("pad2d", y, [x]) {
+        { g in [try pad2dBackward(g, inputShape: shape, top: top, left: left, mode: mode)] }
+    }
+}

@@ -1,0 +1,89 @@
+/// Gradient of `normalize`.
+///
+/// With x̂ = (x − μ)·σ⁻¹ over a group of M values and y = γ·x̂ + β:
+/// dx = γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)) when μ and σ come from the group itself (instance
+/// norm, batch norm in training), dx = γ·σ⁻¹·dy with running statistics; dγ = Σ dy·x̂ and
+/// dβ = Σ dy over N×H×W. Sums are per plane in float SIMD chunks, accumulated in Double.
+public func normalizeBackward(_ gradOutput: Tensor, input x: Tensor, statistics: NormStatistics, forward: NormOutput,
+                              weight: Tensor?) throws -> (input: Tensor, weight: Tensor, bias: Tensor) {
+    let (n, c, h, w) = x.nchw
+    let plane = h * w
+    let xp = x.pointer, gp = gradOutput.pointer
+    let perInstance = statistics.isPerInstance
+    let groupOf = { (p: Int) in perInstance ? p : p % c }
+    // Per plane: Σ dy and Σ dy·x̂.
+    var s1 = [Double](repeating: 0, count: n * c), s2 = s1
+    s1.withUnsafeMutableBufferPointer { s1p in
+        s2.withUnsafeMutableBufferPointer { s2p in
+            parallelFor(n * c, elementsPerItem: plane) { p in
+                let g = groupOf(p)
+                let (a, b) = planeSums(gp + p * plane, xp + p * plane, plane, center: forward.mean[g])
+                s1p[p] = a
+                s2p[p] = b * Double(forward.invStd[g])
+            }
+        }
+    }
+    var dWeight = [Double](repeating: 0, count: c), dBias = dWeight
+    for p in 0..<(n * c) { dWeight[p % c] += s2[p]; dBias[p % c] += s1[p] }
+    var g1 = s1, g2 = s2, count = Double(plane)
+    if case .perBatch = statistics { (g1, g2, count) = (dBias, dWeight, Double(n * plane)) }
+    let dependsOnBatch: Bool
+    if case .running = statistics { dependsOnBatch = false } else { dependsOnBatch = true }
+
+    let gx = try Tensor(uninitialized: x.shape)
+    let dp = gx.mutablePointer, wp = weight?.pointer
+    parallelFor(n * c, elementsPerItem: plane) { p in
+        let ch = p % c, g = groupOf(p)
+        let invStd = forward.invStd[g], mean = forward.mean[g]
+        let k = (wp?[ch] ?? 1) * invStd
+        let src = gp + p * plane, xs = xp + p * plane, dst = dp + p * plane
+        guard dependsOnBatch else {
+            for i in 0..<plane { dst[i] = k * src[i] }
+            return
+        }
+        let m1 = Float(g1[g] / count), m2 = Float(g2[g] / count)
+        for i in 0..<plane { dst[i] = k * (src[i] - m1 - (xs[i] - mean) * invStd * m2) }
+    }
+    return (gx, try Tensor(shape: [c], values: dWeight.map { Float($0) }), try Tensor(shape: [c], values: dBias.map { Float($0) }))
+}
+
+/// Σ g and Σ g·(x − center) over `n` values.
+@inline(__always)
+private func planeSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, center: Float) -> (Double, Double) {
+    var t1 = 0.0, t2 = 0.0
+    let c = SIMD16<Float>(repeating: center)
+    var i = 0
+    while i < n {
+        let end = min(n, i + 1024)
+        var a1 = SIMD16<Float>(), a2 = SIMD16<Float>()
+        var j = i
+        while j + 16 <= end {
+            let gv = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD16<Float>.self)
+            let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
+            a1 += gv
+            a2 += gv * (xv - c)
+            j += 16
+        }
+        var r1: Float = 0, r2: Float = 0
+        while j < end { r1 += g[j]; r2 += g[j] * (x[j] - center); j += 1 }
+        t1 += Double(a1.sum() + r1)
+        t2 += Double(a2.sum() + r2)
+        i = end
+    }
+    return (t1, t2)
+}
+
+/// Differentiable normalisation (instance norm, batch norm in training or eval mode). Returns
+/// the statistics used, for the caller's running-statistics update.
+public func normalize(_ x: Variable, statistics: NormStatistics, weight: Variable?, bias: Variable?,
+                      epsilon: Float = 1e-5) throws -> (output: Variable, statistics: NormOutput) {
+    let forward = try normalize(x.data, statistics: statistics, weight: weight?.data, bias: bias?.data, epsilon: epsilon)
+    let y = record("normalize", forward.output, [x, weight, bias]) {
+        let input = x.data, w = weight?.data
+        return { g in
+            let (gx, gw, gb) = try normalizeBackward(g, input: input, statistics: statistics, forward: forward, weight: w)
+            return [gx, gw, gb]
+        }
+    }
+    return (y, forward)
+}
