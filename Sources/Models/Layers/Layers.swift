@@ -17,6 +17,10 @@ public final class Conv2d: Module {
     public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
         try context.backend.conv2d(x, weight: weight, bias: bias, geometry: geometry)
     }
+
+    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+        try conv2d(x, weight: variable("weight")!, bias: variable("bias"), geometry: geometry, backend: context.backend)
+    }
 }
 
 /// `nn.ConvTranspose2d`; the weight is (in, out, kH, kW) as PyTorch stores it.
@@ -37,6 +41,10 @@ public final class ConvTranspose2d: Module {
     public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
         try context.backend.convTranspose2d(x, weight: weight, bias: bias, geometry: geometry)
     }
+
+    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+        try convTranspose2d(x, weight: variable("weight")!, bias: variable("bias"), geometry: geometry, backend: context.backend)
+    }
 }
 
 /// `nn.ReflectionPad2d` / `nn.ReplicationPad2d` / `nn.ZeroPad2d`.
@@ -50,6 +58,10 @@ public final class Pad2d: Module {
     }
 
     public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        try pad2d(x, top: amount, bottom: amount, left: amount, right: amount, mode: mode)
+    }
+
+    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
         try pad2d(x, top: amount, bottom: amount, left: amount, right: amount, mode: mode)
     }
 }
@@ -116,6 +128,39 @@ public final class Norm2d: Module {
         if let tape, tape.mode == .recording { tape.record(mean: result.mean, variance: result.variance) }
         return result.output
     }
+
+    /// Training mode, as PyTorch's: statistics of the batch (BatchNorm over N×H×W, InstanceNorm
+    /// per image), and layers with running buffers fold the batch's mean and *unbiased* variance
+    /// into them with the context's momentum.
+    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+        let perInstance: Bool
+        if case .batch = kind { perInstance = false } else { perInstance = true }
+        let (y, stats) = try normalize(x, statistics: perInstance ? .perInstance : .perBatch,
+                                       weight: variable("weight"), bias: variable("bias"))
+        if context.updatesRunningStatistics, let runningMean = tensor("running_mean"), let runningVar = tensor("running_var") {
+            let (n, c, h, w) = x.data.nchw
+            let count = Double(perInstance ? h * w : n * h * w)
+            let correction = count > 1 ? count / (count - 1) : 1
+            // InstanceNorm with running stats averages its per-image statistics over the batch.
+            let images = perInstance ? n : 1
+            let m = Double(context.momentum)
+            runningMean.withUnsafeMutableBufferPointer { rm in
+                runningVar.withUnsafeMutableBufferPointer { rv in
+                    for ch in 0..<c {
+                        var mean = 0.0, variance = 0.0
+                        for b in 0..<images {
+                            mean += Double(stats.mean[b * c + ch]) / Double(images)
+                            variance += Double(stats.variance[b * c + ch]) * correction / Double(images)
+                        }
+                        rm[ch] = Float((1 - m) * Double(rm[ch]) + m * mean)
+                        rv[ch] = Float((1 - m) * Double(rv[ch]) + m * variance)
+                    }
+                }
+            }
+            tensor("num_batches_tracked")?.withUnsafeMutableBufferPointer { $0[0] += 1 }
+        }
+        return y
+    }
 }
 
 /// `nn.ReLU`, `nn.LeakyReLU`, `nn.Tanh`.
@@ -125,6 +170,8 @@ public final class ActivationLayer: Module {
     public init(_ activation: Activation) { self.activation = activation }
 
     public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor { try activation(x) }
+
+    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable { try activation(x) }
 }
 
 /// `nn.Dropout(0.5)`: identity unless the context enables stochastic dropout.
@@ -136,5 +183,10 @@ public final class DropoutLayer: Module {
     public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
         guard let random = context.dropout else { return x }
         return try dropout(x, probability: probability, random: random).output
+    }
+
+    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+        guard let random = context.dropout else { return x }
+        return try dropout(x, probability: probability, random: random)
     }
 }

@@ -30,6 +30,26 @@ public struct ForwardContext {
     }
 }
 
+/// How a network runs while it trains (PyTorch's `train()` mode): normalisation from the batch
+/// being processed, running statistics updated as a side effect, and stochastic dropout.
+public struct TrainingContext {
+    public var backend: ConvolutionBackend
+    /// Dropout's random source; nil turns dropout off (`--no_dropout` networks have none anyway).
+    public var dropout: RandomSource?
+    /// Weight of the newest batch in BatchNorm's running statistics (PyTorch's `momentum`).
+    public var momentum: Float
+    /// Off for forwards that must leave the buffers alone (e.g. drawing sample grids mid-run).
+    public var updatesRunningStatistics: Bool
+
+    public init(backend: ConvolutionBackend, dropout: RandomSource? = nil, momentum: Float = 0.1,
+                updatesRunningStatistics: Bool = true) {
+        self.backend = backend
+        self.dropout = dropout
+        self.momentum = momentum
+        self.updatesRunningStatistics = updatesRunningStatistics
+    }
+}
+
 /// A layer or container, named exactly like the PyTorch module it mirrors so that
 /// `namedTensors()` produces the checkpoint's state_dict keys.
 ///
@@ -44,9 +64,41 @@ open class Module {
     public internal(set) var optionalNames: Set<String> = []
     public internal(set) var children: [(name: String, module: Module)] = []
 
+    /// Autograd leaves over this module's own parameters, made on first use; they share storage
+    /// with `tensors`, so an optimizer's in-place update is what inference sees.
+    private var leaves: [String: Variable] = [:]
+
     public init() {}
 
     open func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor { x }
+
+    /// The differentiable forward used in training; the identity for layers without one (pads
+    /// of `--norm none`'s Identity, for example).
+    open func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable { x }
+
+    /// The autograd leaf of parameter `name` (nil if the module has none of that name).
+    public func variable(_ name: String) -> Variable? {
+        if let v = leaves[name] { return v }
+        guard let t = tensor(name), !bufferNames.contains(name) else { return nil }
+        let v = Variable(t, requiresGrad: true)
+        leaves[name] = v
+        return v
+    }
+
+    /// Every trainable parameter under this module with its state_dict key, in state_dict order
+    /// (what `net.parameters()` gives an optimizer).
+    public func parameters(prefix: String = "") -> [(key: String, variable: Variable)] {
+        var out: [(String, Variable)] = tensors.compactMap { entry in
+            variable(entry.name).map { (prefix + entry.name, $0) }
+        }
+        for (name, child) in children { out += child.parameters(prefix: prefix + name + ".") }
+        return out
+    }
+
+    /// Freezes or unfreezes every parameter below (the reference's `set_requires_grad`).
+    public func setRequiresGrad(_ flag: Bool) {
+        for (_, v) in parameters() { v.requiresGrad = flag }
+    }
 
     func register(_ name: String, shape: [Int], buffer: Bool = false, optional: Bool = false) throws {
         tensors.append((name, try Tensor(zeros: shape)))
@@ -59,6 +111,8 @@ open class Module {
     func setTensor(_ name: String, _ value: Tensor) {
         guard let i = tensors.firstIndex(where: { $0.name == name }) else { return }
         tensors[i].value = value
+        // A replaced tensor needs a new leaf; one holding the old storage would train a ghost.
+        leaves[name] = nil
     }
 
     /// Every parameter and buffer under this module, keyed like PyTorch's state_dict.
@@ -122,5 +176,9 @@ public final class Sequential: Module {
             i += 1
         }
         return y
+    }
+
+    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+        try layers.reduce(x) { try $1.forward($0, context) }
     }
 }

@@ -44,11 +44,31 @@ public final class Generator {
 
     /// Runs the network on `image` (N×C×H×W in [-1, 1]). StarGAN needs `condition` (N×c_dim).
     public func forward(_ image: Tensor, condition: Tensor? = nil, context: ForwardContext) throws -> Tensor {
+        try validate(image.shape, condition: condition?.shape)
+        guard let condition else { return try root.forward(image, context) }
+        let labels = try labelPlanes(condition, height: image.shape[2], width: image.shape[3])
+        return try root.forward(concatChannels([image, labels]), context)
+    }
+
+    /// The differentiable forward of training (batch statistics, stochastic dropout, running
+    /// statistics updated). StarGAN's labels are data, as in its solver: no gradient reaches them.
+    public func forward(_ image: Variable, condition: Tensor? = nil, context: TrainingContext) throws -> Variable {
+        try validate(image.shape, condition: condition?.shape)
+        guard let condition else { return try root.forward(image, context) }
+        let labels = Variable(try labelPlanes(condition, height: image.shape[2], width: image.shape[3]))
+        return try root.forward(concatChannels([image, labels]), context)
+    }
+
+    /// Every trainable parameter with its state_dict key (what the optimizer updates).
+    public var parameters: [(key: String, variable: Variable)] { root.parameters() }
+
+    /// Throws when the network cannot take an input of this shape (and labels of that shape).
+    private func validate(_ shape: [Int], condition: [Int]?) throws {
         let a = architecture
-        guard image.rank == 4, image.shape[1] == a.inputChannels else {
-            throw ModelError(.invalidInput, "\(a.name) expects N×\(a.inputChannels)×H×W input, got \(image.shape)")
+        guard shape.count == 4, shape[1] == a.inputChannels else {
+            throw ModelError(.invalidInput, "\(a.name) expects N×\(a.inputChannels)×H×W input, got \(shape)")
         }
-        let (h, w) = (image.shape[2], image.shape[3])
+        let (h, w) = (shape[2], shape[3])
         if a.requiresExactMultiple && (h % a.sizeMultiple != 0 || w % a.sizeMultiple != 0) {
             throw ModelError(.invalidInput, "\(a.name) needs height and width divisible by \(a.sizeMultiple) (2^num_downs); got \(w)×\(h). Pad or resize the image first")
         }
@@ -56,17 +76,16 @@ public final class Generator {
         guard h >= minimum, w >= minimum else {
             throw ModelError(.invalidInput, "\(a.name) needs images of at least \(minimum)×\(minimum); got \(w)×\(h)")
         }
-        var x = image
-        if a.family == .stargan {
-            guard let condition else {
-                throw ModelError(.invalidCondition, "StarGAN needs a condition vector of \(a.conditionChannels) values (e.g. --condition or --domain)")
-            }
-            guard condition.shape == [image.shape[0], a.conditionChannels] else {
-                throw ModelError(.invalidCondition, "condition has shape \(condition.shape); this model takes \(a.conditionChannels) values per image")
-            }
-            x = try concatChannels([image, labelPlanes(condition, height: h, width: w)])
+        guard a.family == .stargan else {
+            if condition != nil { throw ModelError(.invalidCondition, "\(a.name) takes no condition labels") }
+            return
         }
-        return try root.forward(x, context)
+        guard let condition else {
+            throw ModelError(.invalidCondition, "StarGAN needs a condition vector of \(a.conditionChannels) values (e.g. --condition or --domain)")
+        }
+        guard condition == [shape[0], a.conditionChannels] else {
+            throw ModelError(.invalidCondition, "condition has shape \(condition); this model takes \(a.conditionChannels) values per image")
+        }
     }
 
     /// Fills weights like the reference's `init_weights('normal', 0.02)`, for benchmarks and tests.

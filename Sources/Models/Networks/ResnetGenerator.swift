@@ -56,6 +56,10 @@ final class ResnetBlock: Module {
         let reuse = residual.isUniquelyReferenced()
         return try add(x, residual, into: reuse ? residual : nil)
     }
+
+    override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+        try add(x, children[0].module.forward(x, context))
+    }
 }
 
 /// A network whose forward is its single child's: `self.model(x)` / `self.main(x)` in PyTorch.
@@ -66,6 +70,10 @@ final class Root: Module {
     }
 
     override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        try children[0].module.forward(x, context)
+    }
+
+    override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
         try children[0].module.forward(x, context)
     }
 }

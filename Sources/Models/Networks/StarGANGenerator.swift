@@ -38,4 +38,8 @@ final class StarGANResidualBlock: Module {
         let reuse = residual.isUniquelyReferenced()
         return try add(x, residual, into: reuse ? residual : nil)
     }
+
+    override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+        try add(x, children[0].module.forward(x, context))
+    }
 }
