@@ -1,0 +1,83 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Models
+import Training
+
+/// Times one reference training iteration on Gantry's engine; `benchmarks/train_bench.sh` runs it
+/// beside PyTorch's (`benchmarks/peer_pytorch_train.py`) on the same set-up.
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-train",
+        abstract: "Time training iterations of the reference pix2pix or CycleGAN recipe (random data and weights).",
+        discussion: "cyclegan: 2× resnet_9blocks + 2× basic D (instance norm), lsgan, identity 0.5. pix2pix: unet_256 + basic D (batch norm), vanilla, λ_L1 100. Warm-up iterations first, then the median of --runs; prints one JSON line with the peak RSS."
+    )
+
+    @Option(help: "cyclegan or pix2pix.")
+    var model: String = "cyclegan"
+
+    @Option(help: "Image side.")
+    var size = 256
+
+    @Option(help: "Timed iterations (the median is reported).")
+    var runs = 5
+
+    @Option(help: "Untimed warm-up iterations.")
+    var warmup = 1
+
+    @OptionGroup var engine: EngineOptions
+
+    func validate() throws {
+        guard ["cyclegan", "pix2pix"].contains(model) else { throw ValidationError("--model must be cyclegan or pix2pix, got '\(model)'") }
+        guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be at least 1 and --warmup at least 0") }
+        guard size >= 32, size % 32 == 0 else { throw ValidationError("--size must be a multiple of 32 (at least 32)") }
+    }
+
+    func run() throws {
+        let backend = try engine.backend()
+        let context = TrainingContext(backend: backend, dropout: RandomSource(seed: 3))
+        let a = try randomImage(seed: 1), b = try randomImage(seed: 2)
+        let step: () throws -> Void
+        if model == "cyclegan" {
+            let gA = try Generator(.resnet(blocks: 9)), gB = try Generator(.resnet(blocks: 9))
+            let dA = try Discriminator(.nLayers(3, ndf: 64, norm: .instance)), dB = try Discriminator(.nLayers(3, ndf: 64, norm: .instance))
+            for (i, net) in [gA.root, gB.root, dA.root, dB.root].enumerated() { try net.initializeWeights(seed: UInt64(i + 1)) }
+            let m = try CycleGANModel(generatorA: gA, generatorB: gB, discriminatorA: dA.root, discriminatorB: dB.root,
+                                      random: RandomSource(seed: 4), context: context)
+            let optG = Adam(parameters: gA.root.parameters(prefix: "G_A.") + gB.root.parameters(prefix: "G_B."))
+            let optD = Adam(parameters: dA.root.parameters(prefix: "D_A.") + dB.root.parameters(prefix: "D_B."))
+            step = { _ = try m.optimize(realA: a, realB: b, optimizerG: optG, optimizerD: optD) }
+        } else {
+            let g = try Generator(.unet(downs: 8)), d = try Discriminator(.nLayers(3, ndf: 64, norm: .batch, inputChannels: 6))
+            try g.root.initializeWeights(seed: 1)
+            try d.root.initializeWeights(seed: 2)
+            let m = Pix2PixModel(generator: g, discriminator: d.root, context: context)
+            let optG = Adam(parameters: g.root.parameters()), optD = Adam(parameters: d.root.parameters())
+            step = { _ = try m.optimize(realA: a, realB: b, optimizerG: optG, optimizerD: optD) }
+        }
+        var times: [Double] = []
+        for i in 0..<(warmup + runs) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try step()
+            if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        }
+        let sorted = times.sorted()
+        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let result: [String: Any] = [
+            "engine": "gantry \(backend.name) \(DNNLBackend.effectiveISA)", "model": model, "size": size, "runs": runs,
+            "threads": engine.threads ?? Int(gantry_threads()), "median_s": median, "min_s": sorted[0],
+            "peak_rss_mb": peakRSSMegabytes(),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    private func randomImage(seed: UInt64) throws -> Tensor {
+        let random = RandomSource(seed: seed)
+        let t = try Tensor(uninitialized: [1, 3, size, size])
+        t.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = random.nextUnit() * 2 - 1 } }
+        return t
+    }
+}
+
+private func gantry_threads() -> Int32 { Int32(ProcessInfo.processInfo.activeProcessorCount) }

@@ -1,0 +1,107 @@
+import Engine
+import Models
+
+/// CycleGAN's training step (the reference's `CycleGANModel.optimize_parameters`): two
+/// generators G_A: A→B and G_B: B→A, two discriminators D_A (judges B) and D_B (judges A),
+/// adversarial + cycle-consistency (λ_A, λ_B) + identity (λ_idt) losses.
+///
+/// The order is the reference's: the four translations; the G step with both D frozen; Adam
+/// on both G; then D_A and D_B each back-propagate (accumulating into one optimizer) on images
+/// drawn from the fake pools; Adam on both D.
+public final class CycleGANModel {
+    public let generatorA: Generator, generatorB: Generator
+    public let discriminatorA: Module, discriminatorB: Module
+    public var objective: GANObjective
+    public var lambdaA: Float, lambdaB: Float, lambdaIdentity: Float
+    public var context: TrainingContext
+    public let poolA: ImagePool, poolB: ImagePool
+
+    public init(generatorA: Generator, generatorB: Generator, discriminatorA: Module, discriminatorB: Module,
+                objective: GANObjective = .lsgan, lambdaA: Float = 10, lambdaB: Float = 10, lambdaIdentity: Float = 0.5,
+                poolSize: Int = 50, random: RandomSource, context: TrainingContext) throws {
+        self.generatorA = generatorA
+        self.generatorB = generatorB
+        self.discriminatorA = discriminatorA
+        self.discriminatorB = discriminatorB
+        self.objective = objective
+        self.lambdaA = lambdaA
+        self.lambdaB = lambdaB
+        self.lambdaIdentity = lambdaIdentity
+        self.context = context
+        poolA = try ImagePool(size: poolSize, random: random)
+        poolB = try ImagePool(size: poolSize, random: random)
+    }
+
+    /// The losses of one step, named as the reference prints them.
+    public struct Losses: Sendable {
+        public var dA = 0.0, gA = 0.0, cycleA = 0.0, idtA = 0.0, dB = 0.0, gB = 0.0, cycleB = 0.0, idtB = 0.0
+        public var named: [(String, Double)] {
+            [("D_A", dA), ("G_A", gA), ("cycle_A", cycleA), ("idt_A", idtA), ("D_B", dB), ("G_B", gB),
+             ("cycle_B", cycleB), ("idt_B", idtB)]
+        }
+    }
+
+    /// The translations of `forward()`: fake_B = G_A(A), rec_A = G_B(fake_B), fake_A = G_B(B), rec_B = G_A(fake_A).
+    public struct Translations {
+        public let fakeB: Variable, recA: Variable, fakeA: Variable, recB: Variable
+    }
+
+    public func forward(realA: Tensor, realB: Tensor) throws -> Translations {
+        let fakeB = try generatorA.forward(Variable(realA), context: context)
+        let recA = try generatorB.forward(fakeB, context: context)
+        let fakeA = try generatorB.forward(Variable(realB), context: context)
+        let recB = try generatorA.forward(fakeA, context: context)
+        return Translations(fakeB: fakeB, recA: recA, fakeA: fakeA, recB: recB)
+    }
+
+    /// `backward_G` with D_A and D_B frozen.
+    public func backwardG(realA: Tensor, realB: Tensor, _ t: Translations, losses: inout Losses) throws {
+        discriminatorA.setRequiresGrad(false)
+        discriminatorB.setRequiresGrad(false)
+        defer { discriminatorA.setRequiresGrad(true); discriminatorB.setRequiresGrad(true) }
+        var terms: [Variable] = []
+        if lambdaIdentity > 0 {
+            // G_A should be the identity on B, G_B on A.
+            let idtA = try scale(l1(generatorA.forward(Variable(realB), context: context), .tensor(realB)), by: lambdaB * lambdaIdentity)
+            let idtB = try scale(l1(generatorB.forward(Variable(realA), context: context), .tensor(realA)), by: lambdaA * lambdaIdentity)
+            losses.idtA = idtA.scalar
+            losses.idtB = idtB.scalar
+            terms += [idtA, idtB]
+        }
+        let gA = try objective.loss(discriminatorA.forward(t.fakeB, context), real: true, forGenerator: true)
+        let gB = try objective.loss(discriminatorB.forward(t.fakeA, context), real: true, forGenerator: true)
+        let cycleA = try scale(l1(t.recA, .tensor(realA)), by: lambdaA)
+        let cycleB = try scale(l1(t.recB, .tensor(realB)), by: lambdaB)
+        terms = [gA, gB, cycleA, cycleB] + terms
+        try terms.dropFirst().reduce(terms[0]) { try add($0, $1) }.backward()
+        (losses.gA, losses.gB, losses.cycleA, losses.cycleB) = (gA.scalar, gB.scalar, cycleA.scalar, cycleB.scalar)
+    }
+
+    /// `backward_D_basic`: (GAN(D(real), real) + GAN(D(fake.detach()), fake)) · 0.5.
+    func backwardD(_ d: Module, real: Tensor, fake: Tensor) throws -> Double {
+        let lossReal = try objective.loss(d.forward(Variable(real), context), real: true)
+        let lossFake = try objective.loss(d.forward(Variable(fake), context), real: false)
+        let loss = try scale(add(lossReal, lossFake), by: 0.5)
+        try loss.backward()
+        return loss.scalar
+    }
+
+    /// `backward_D_A` then `backward_D_B`, each on an image drawn from its fake pool.
+    public func backwardD(realA: Tensor, realB: Tensor, _ t: Translations, losses: inout Losses) throws {
+        losses.dA = try backwardD(discriminatorA, real: realB, fake: poolB.query(t.fakeB.data))
+        losses.dB = try backwardD(discriminatorB, real: realA, fake: poolA.query(t.fakeA.data))
+    }
+
+    /// One full `optimize_parameters`.
+    public func optimize(realA: Tensor, realB: Tensor, optimizerG: Adam, optimizerD: Adam) throws -> Losses {
+        var losses = Losses()
+        let t = try forward(realA: realA, realB: realB)
+        optimizerG.zeroGrad()
+        try backwardG(realA: realA, realB: realB, t, losses: &losses)
+        optimizerG.step()
+        optimizerD.zeroGrad()
+        try backwardD(realA: realA, realB: realB, t, losses: &losses)
+        optimizerD.step()
+        return losses
+    }
+}

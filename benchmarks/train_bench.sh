@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One training iteration of the reference recipes, Gantry beside PyTorch eager, same threads,
+# each engine in its own process (peak RSS per process), alternating, median of --runs each.
+#
+#   benchmarks/train_bench.sh [PYTHON_WITH_TORCH] [RUNS] [THREADS]
+#   benchmarks/train_bench.sh /work/torchenv/bin/python 5 2
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${1:-/work/torchenv/bin/python}
+runs=${2:-5}
+threads=${3:-2}
+swift build -c release --product gantry >/dev/null
+gantry=$(swift build -c release --show-bin-path)/gantry
+echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs); AVX-512: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no); ${threads} threads; ${runs} timed iterations after 1 warm-up"
+for model in pix2pix cyclegan; do
+    "$gantry" bench-train --model "$model" --runs "$runs" --threads "$threads" --algorithm direct
+    "$gantry" bench-train --model "$model" --runs "$runs" --threads "$threads" --algorithm winograd
+    "$python" benchmarks/peer_pytorch_train.py --model "$model" --runs "$runs" --threads "$threads"
+done
