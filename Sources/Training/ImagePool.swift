@@ -29,7 +29,12 @@ public final class ImagePool {
     public var count: Int { images.count }
 
     /// The stored image in slot `index` (for inspection; a copy, 1×C×H×W).
-    public func storedImage(_ index: Int) throws -> Tensor { try images[index].copy() }
+    public func storedImage(_ index: Int) throws -> Tensor {
+        guard images.indices.contains(index) else {
+            throw TrainingError(.invalidSetting, "image pool slot \(index) does not exist (\(images.count) images stored)")
+        }
+        return try images[index].copy()
+    }
 
     /// The batch for the discriminator: see the type's description. The result is a new tensor
     /// (except with size 0), so later changes to `images` do not reach the pool or the result.

@@ -83,5 +83,6 @@ struct ImagePoolTests {
         _ = try pool.query(try batch([1]))
         #expect(throws: TrainingError.self) { try pool.query(try Tensor(zeros: [1, 2, 2, 2])) }
         #expect(throws: TrainingError.self) { try pool.query(try Tensor(zeros: [4, 4])) }
+        #expect(throws: TrainingError.self) { try pool.storedImage(1) }
     }
 }
