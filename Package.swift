@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,6 +55,7 @@ let package = Package(
         ),
         .target(name: "Checkpoints"),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints"]),
+        .target(name: "Training", dependencies: ["Engine", "Models", "Checkpoints"]),
         .executableTarget(
             name: "GantryCLI",
             dependencies: [
@@ -75,5 +77,6 @@ let package = Package(
             name: "ModelsTests",
             dependencies: ["Models", "Checkpoints", "Engine", "TestSupport"]
         ),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Checkpoints", "TestSupport"]),
     ]
 )

@@ -1,0 +1,27 @@
+/// Why a training component refused: a bad setting, a gradient that does not fit its parameter,
+/// or a saved optimizer state that does not belong to this run. `description` is one line meant
+/// to be shown to the user as is.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        /// A hyper-parameter or argument out of range (negative lr, pool size < 0, …).
+        case invalidSetting
+        /// A tensor whose shape does not fit (a gradient vs its parameter, an image vs the pool).
+        case shapeMismatch
+        /// A state file that cannot be read or is not an optimizer state file.
+        case unreadableState
+        /// A state file that reads but does not match the optimizers and schedulers it is loaded into.
+        case stateMismatch
+        /// The state file could not be written.
+        case writeFailed
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
