@@ -44,15 +44,15 @@ struct TrainBench: ParsableCommand {
             for (i, net) in [gA.root, gB.root, dA.root, dB.root].enumerated() { try net.initializeWeights(seed: UInt64(i + 1)) }
             let m = try CycleGANModel(generatorA: gA, generatorB: gB, discriminatorA: dA.root, discriminatorB: dB.root,
                                       random: RandomSource(seed: 4), context: context)
-            let optG = Adam(parameters: gA.root.parameters(prefix: "G_A.") + gB.root.parameters(prefix: "G_B."))
-            let optD = Adam(parameters: dA.root.parameters(prefix: "D_A.") + dB.root.parameters(prefix: "D_B."))
+            let optG = try Adam(parameters: gA.root.parameters(prefix: "G_A.") + gB.root.parameters(prefix: "G_B."))
+            let optD = try Adam(parameters: dA.root.parameters(prefix: "D_A.") + dB.root.parameters(prefix: "D_B."))
             step = { _ = try m.optimize(realA: a, realB: b, optimizerG: optG, optimizerD: optD) }
         } else {
             let g = try Generator(.unet(downs: 8)), d = try Discriminator(.nLayers(3, ndf: 64, norm: .batch, inputChannels: 6))
             try g.root.initializeWeights(seed: 1)
             try d.root.initializeWeights(seed: 2)
             let m = Pix2PixModel(generator: g, discriminator: d.root, context: context)
-            let optG = Adam(parameters: g.root.parameters()), optD = Adam(parameters: d.root.parameters())
+            let optG = try Adam(parameters: g.root.parameters()), optD = Adam(parameters: d.root.parameters())
             step = { _ = try m.optimize(realA: a, realB: b, optimizerG: optG, optimizerD: optD) }
         }
         var times: [Double] = []

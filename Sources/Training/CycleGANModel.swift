@@ -98,10 +98,10 @@ public final class CycleGANModel {
         let t = try forward(realA: realA, realB: realB)
         optimizerG.zeroGrad()
         try backwardG(realA: realA, realB: realB, t, losses: &losses)
-        optimizerG.step()
+        try optimizerG.step()
         optimizerD.zeroGrad()
         try backwardD(realA: realA, realB: realB, t, losses: &losses)
-        optimizerD.step()
+        try optimizerD.step()
         return losses
     }
 }

@@ -66,10 +66,10 @@ public final class Pix2PixModel {
         let fake = try forward(realA)
         optimizerD.zeroGrad()
         try backwardD(realA: realA, realB: realB, fake: fake, losses: &losses)
-        optimizerD.step()
+        try optimizerD.step()
         optimizerG.zeroGrad()
         try backwardG(realA: realA, realB: realB, fake: fake, losses: &losses)
-        optimizerG.step()
+        try optimizerG.step()
         return losses
     }
 }

@@ -24,7 +24,7 @@ struct TrainingForwardTests {
                                      context: TrainingContext(backend: Backends.direct, updatesRunningStatistics: false))
         #expect(training.data.maxAbsDifference(inference) <= 1e-5)
         #expect(training.requiresGrad, "parameters require gradients by default, as in PyTorch")
-        let keys = g.parameters.map(\.key)
+        let keys = g.parameters.map(\.name)
         #expect(keys == g.root.namedTensors().filter { !$0.isBuffer }.map(\.key))
         #expect(keys.count > 0)
     }

@@ -21,14 +21,14 @@ struct TrainingStepParityTests {
 
     func compareGradients(_ module: Module, _ fixture: TrainingFixture, prefix: String) -> [GradientComparison] {
         let params = module.parameters()
-        let scale = params.map { l2(fixture["g64.\(prefix).\($0.key)"].values) }.max() ?? 1
+        let scale = params.map { l2(fixture["g64.\(prefix).\($0.name)"].values) }.max() ?? 1
         return params.map { p in
-            let truth = fixture["g64.\(prefix).\(p.key)"]
+            let truth = fixture["g64.\(prefix).\(p.name)"]
             guard let ours = p.variable.grad else {
-                return GradientComparison(key: p.key, ours: (try? Tensor(shape: truth.shape, repeating: .nan)) ?? truth,
+                return GradientComparison(key: p.name, ours: (try? Tensor(shape: truth.shape, repeating: .nan)) ?? truth,
                                           truth: truth, networkScale: scale)
             }
-            return GradientComparison(key: "\(prefix).\(p.key)", ours: ours, truth: truth, networkScale: scale)
+            return GradientComparison(key: "\(prefix).\(p.name)", ours: ours, truth: truth, networkScale: scale)
         }
     }
 
@@ -63,11 +63,11 @@ struct TrainingStepParityTests {
 
         // Adam's first step moves each weight by lr·sign(gradient): exact where the sign is
         // certain, up to 2·lr where the gradient is within rounding of zero.
-        let before = d.root.parameters().map { ($0.key, $0.variable.data.values, $0.variable.grad!.values) }
-        let optimizer = Adam(parameters: d.root.parameters().map { ($0.key, $0.variable) }, lr: 2e-4, betas: (0.5, 0.999))
+        let before = d.root.parameters().map { ($0.name, $0.variable.data.values, $0.variable.grad!.values) }
+        let optimizer = try Adam(parameters: d.root.parameters(), lr: 2e-4, betas: (0.5, 0.999))
         try optimizer.step()
         for (key, _, grad) in before {
-            let ours = d.root.parameters().first { $0.key == key }!.variable.data.values
+            let ours = d.root.parameters().first { $0.name == key }!.variable.data.values
             let truth = f["adam64.D.\(key)"].values
             let gradScale = grad.map { abs($0) }.max() ?? 0
             for i in ours.indices {

@@ -87,7 +87,7 @@ open class Module {
 
     /// Every trainable parameter under this module with its state_dict key, in state_dict order
     /// (what `net.parameters()` gives an optimizer).
-    public func parameters(prefix: String = "") -> [(key: String, variable: Variable)] {
+    public func parameters(prefix: String = "") -> [(name: String, variable: Variable)] {
         var out: [(String, Variable)] = tensors.compactMap { entry in
             variable(entry.name).map { (prefix + entry.name, $0) }
         }

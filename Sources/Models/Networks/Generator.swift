@@ -60,7 +60,7 @@ public final class Generator {
     }
 
     /// Every trainable parameter with its state_dict key (what the optimizer updates).
-    public var parameters: [(key: String, variable: Variable)] { root.parameters() }
+    public var parameters: [(name: String, variable: Variable)] { root.parameters() }
 
     /// Throws when the network cannot take an input of this shape (and labels of that shape).
     private func validate(_ shape: [Int], condition: [Int]?) throws {
