@@ -40,6 +40,18 @@ public enum ArchitectureDetection {
     /// Detects the family and hyper-parameters; throws `unknownArchitecture` when the keys match
     /// none of the supported generators.
     public static func detect(_ sd: StateDict, overrides: Overrides = Overrides()) throws -> Result {
+        // A discriminator would otherwise read as no generator at all (or, for StarGAN's, as a
+        // broken generator): say what it is, before any override reinterprets it.
+        if let d = DiscriminatorDetection.family(of: sd) {
+            let what: String
+            switch d {
+            case .nLayers: what = "a pix2pix/CycleGAN NLayerDiscriminator (netD basic/n_layers)"
+            case .pixel: what = "a pix2pix/CycleGAN PixelDiscriminator (netD pixel)"
+            case .stargan: what = "a StarGAN Discriminator"
+            }
+            throw ModelError(.architectureMismatch,
+                "this checkpoint is \(what), not a generator; converting images needs a generator checkpoint (e.g. latest_net_G.pth or 200000-G.ckpt)")
+        }
         let family = try overrides.family ?? detectFamily(sd)
         var result: Result
         switch family {
