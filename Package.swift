@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "GantryCLI",
             dependencies: [
-                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus",
+                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

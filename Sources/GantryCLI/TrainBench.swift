@@ -52,7 +52,7 @@ struct TrainBench: ParsableCommand {
             try g.root.initializeWeights(seed: 1)
             try d.root.initializeWeights(seed: 2)
             let m = Pix2PixModel(generator: g, discriminator: d.root, context: context)
-            let optG = try Adam(parameters: g.root.parameters()), optD = Adam(parameters: d.root.parameters())
+            let optG = try Adam(parameters: g.root.parameters()), optD = try Adam(parameters: d.root.parameters())
             step = { _ = try m.optimize(realA: a, realB: b, optimizerG: optG, optimizerD: optD) }
         }
         var times: [Double] = []

@@ -34,6 +34,7 @@ public final class CycleGANModel {
 
     /// The losses of one step, named as the reference prints them.
     public struct Losses: Sendable {
+        public init() {}
         public var dA = 0.0, gA = 0.0, cycleA = 0.0, idtA = 0.0, dB = 0.0, gB = 0.0, cycleB = 0.0, idtB = 0.0
         public var named: [(String, Double)] {
             [("D_A", dA), ("G_A", gA), ("cycle_A", cycleA), ("idt_A", idtA), ("D_B", dB), ("G_B", gB),

@@ -25,6 +25,7 @@ public final class Pix2PixModel {
 
     /// The losses of one step, named as the reference prints them.
     public struct Losses: Sendable {
+        public init() {}
         public var dReal = 0.0, dFake = 0.0, gGAN = 0.0, gL1 = 0.0
         public var named: [(String, Double)] { [("G_GAN", gGAN), ("G_L1", gL1), ("D_real", dReal), ("D_fake", dFake)] }
     }

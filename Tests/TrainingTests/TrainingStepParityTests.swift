@@ -33,6 +33,9 @@ struct TrainingStepParityTests {
     }
 
     func expectClose(_ comparisons: [GradientComparison]) {
+        let worst = comparisons.filter { !$0.structurallyZero }.max { $0.relativeError < $1.relativeError }
+        let zeros = comparisons.filter(\.structurallyZero)
+        print("worst gradient \(worst.map(\.description) ?? "-"); \(zeros.count) zero-gradient tensors, largest \(zeros.map(\.relativeError).max() ?? 0)")
         for c in comparisons {
             let limit = c.structurallyZero ? Self.zeroTolerance : Self.tolerance
             #expect(c.relativeError <= limit, "\(c)")
