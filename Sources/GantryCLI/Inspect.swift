@@ -20,23 +20,31 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: checkpoint)
+        let file: Checkpoint
+        do {
+            file = try Checkpoint.load(contentsOf: url)
+        } catch {
+            throw fail(error.description)
+        }
+        if DiscriminatorDetection.family(of: file.stateDict) != nil { return try inspectDiscriminator(file) }
         let summary: CheckpointSummary
         do {
-            let file = try Checkpoint.load(contentsOf: url)
             let (generator, report) = try Generator.load(file, overrides: architecture.overrides)
             summary = CheckpointSummary(path: checkpoint, format: file.format, generator: generator, report: report,
                                         tensorCount: file.stateDict.count)
-        } catch let error as CheckpointError {
-            throw fail(error.description)
         } catch {
             throw fail("\(checkpoint): \(error)")
         }
+        try printSummary(summary, text: summary.text)
+    }
+
+    func printSummary<T: Encodable>(_ summary: T, text: String) throws {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         } else {
-            print(summary.text)
+            print(text)
         }
     }
 }
@@ -57,6 +65,7 @@ struct CheckpointSummary: Encodable {
 
     var path: String
     var format: String
+    var kind = "generator"
     var family: String
     var network: String
     var architecture: GeneratorArchitecture
