@@ -113,3 +113,12 @@ public func labelPlanes(_ labels: Variable, height: Int, width: Int) throws -> V
         }
     }
 }
+
+/// Differentiable reshape (PyTorch's `view`): same storage, the gradient reshaped back.
+public func reshape(_ x: Variable, to shape: [Int]) throws -> Variable {
+    guard shape.reduce(1, *) == x.data.count else {
+        throw EngineError(.shapeMismatch, "cannot reshape \(x.shape) to \(shape)")
+    }
+    let original = x.shape
+    return record("reshape", Tensor(reshaping: x.data, to: shape), [x]) { { g in [Tensor(reshaping: g, to: original)] } }
+}

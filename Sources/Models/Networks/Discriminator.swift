@@ -40,6 +40,21 @@ public final class Discriminator {
         return try net.heads(image, context)
     }
 
+    /// The differentiable forward of training (the source head for StarGAN).
+    public func forward(_ image: Variable, context: TrainingContext) throws -> Variable {
+        try checkInput(image.data)
+        return try root.forward(image, context)
+    }
+
+    /// StarGAN's two heads, differentiable.
+    public func starGANHeads(_ image: Variable, context: TrainingContext) throws -> (source: Variable, classes: Variable) {
+        guard let net = root as? StarGANDiscriminator else {
+            throw ModelError(.invalidInput, "\(architecture.className) has one output; only StarGAN's discriminator has a class head")
+        }
+        try checkInput(image.data)
+        return try net.heads(image, context)
+    }
+
     private func checkInput(_ image: Tensor) throws {
         let a = architecture
         guard image.rank == 4, image.shape[0] >= 1, image.shape[1] == a.inputChannels else {

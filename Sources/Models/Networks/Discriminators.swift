@@ -76,4 +76,19 @@ final class StarGANDiscriminator: Module {
         }
         return (source, Tensor(reshaping: classes, to: [classes.shape[0], classes.shape[1]]))
     }
+
+    override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+        try children[1].module.forward(children[0].module.forward(x, context), context)
+    }
+
+    /// Both heads, differentiable: the shared trunk runs once and receives both heads' gradients.
+    func heads(_ x: Variable, _ context: TrainingContext) throws -> (source: Variable, classes: Variable) {
+        let h = try children[0].module.forward(x, context)
+        let source = try children[1].module.forward(h, context)
+        let classes = try children[2].module.forward(h, context)
+        guard classes.shape.count == 4, classes.shape[2] == 1, classes.shape[3] == 1 else {
+            throw ModelError(.invalidInput, "StarGAN's class head needs the map of an image_size input; it gave \(classes.shape)")
+        }
+        return (source, try reshape(classes, to: [classes.shape[0], classes.shape[1]]))
+    }
 }
