@@ -96,4 +96,21 @@ struct TapeTests {
         #expect(hidden == nil)
         #expect(loss.data.values.count == 1)
     }
+
+    /// A value no backward needs is freed during the forward: the graph holds the norm's input
+    /// and statistics and the ReLU's output, not the norm's output in between.
+    @Test func valuesNoBackwardNeedsAreFreedDuringTheForward() throws {
+        let w = randomVariable([4, 4, 3, 3], seed: 18)
+        let x = randomVariable([1, 4, 16, 16], seed: 19, requiresGrad: false)
+        weak var normalised: TensorStorage?
+        let loss: Variable
+        do {
+            let n = try normalize(conv(x, w), statistics: .perInstance, weight: nil, bias: nil).output
+            normalised = n.data.storage
+            loss = try mean(Activation.relu(n))
+        }
+        #expect(normalised == nil)
+        try loss.backward()
+        #expect(w.grad != nil)
+    }
 }

@@ -65,69 +65,89 @@ public final class Variable: @unchecked Sendable {
             }
             seed = try Tensor(shape: shape, repeating: 1)
         }
-        var order: [Variable?] = topologicalOrder()
-        var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+        guard let root = node else {
+            grad = try grad.map { try accumulate($0, seed) } ?? seed
+            return
+        }
+        var order: [Node?] = root.topologicalOrder()
+        var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
         for index in order.indices.reversed() {
             // Each gradient is taken out once all consumers have added to it: the topological
-            // order guarantees they came earlier in this walk. Dropping the walk's reference
-            // (and, in `release`, the consumers') frees an activation as soon as it is passed.
-            guard let v = order[index] else { continue }
+            // order guarantees they came earlier in this walk.
+            guard let node = order[index] else { continue }
             order[index] = nil
-            guard let g = pending.removeValue(forKey: ObjectIdentifier(v)) else { continue }
-            guard let node = v.node else {
-                if v.requiresGrad { v.grad = try v.grad.map { try accumulate($0, g) } ?? g }
-                continue
-            }
+            guard let g = pending.removeValue(forKey: ObjectIdentifier(node)) else { continue }
             guard let backward = node.backward else {
                 throw EngineError(.unsupported, "\(node.op): its graph was already freed by an earlier backward (pass retainGraph: true to reuse it)")
             }
             let inputGrads = try backward(g)
-            let inputs = node.inputs
+            let edges = node.edges
             if !retainGraph { node.release() }
-            for (input, ig) in zip(inputs, inputGrads) {
-                guard let input, input.requiresGrad, let ig else { continue }
-                let key = ObjectIdentifier(input)
-                pending[key] = try pending[key].map { try accumulate($0, ig) } ?? ig
+            for (edge, ig) in zip(edges, inputGrads) {
+                guard let edge, let ig else { continue }
+                switch edge {
+                case .leaf(let v):
+                    // A network frozen after recording (set_requires_grad(False)) gathers nothing.
+                    if v.requiresGrad { v.grad = try v.grad.map { try accumulate($0, ig) } ?? ig }
+                case .node(let producer):
+                    let key = ObjectIdentifier(producer)
+                    pending[key] = try pending[key].map { try accumulate($0, ig) } ?? ig
+                }
             }
         }
-    }
-
-    /// Values reachable from here through nodes that require a gradient, each after its inputs.
-    private func topologicalOrder() -> [Variable] {
-        var order: [Variable] = [], seen: Set<ObjectIdentifier> = []
-        // Iterative DFS: generator graphs are hundreds of nodes deep.
-        var stack: [(Variable, Bool)] = [(self, false)]
-        while let (v, expanded) = stack.popLast() {
-            if expanded { order.append(v); continue }
-            guard seen.insert(ObjectIdentifier(v)).inserted else { continue }
-            stack.append((v, true))
-            for case let input? in v.node?.inputs ?? [] where input.requiresGrad && !seen.contains(ObjectIdentifier(input)) {
-                stack.append((input, false))
-            }
-        }
-        return order
     }
 }
 
-/// One recorded application of an op: its inputs and a closure mapping the output's gradient to
-/// each input's (nil where an input needs none). The closure captures only the tensors the
-/// backward needs; `release()` drops them.
+/// Where an input's gradient goes: the node that produced it, or a leaf's `grad`.
+///
+/// Edges point at producers, not at the input values themselves, so a recorded graph holds
+/// only what the ops saved for their backward: an intermediate activation no backward needs
+/// (a normalisation's output, whose ReLU keeps its own output) is freed as soon as the forward
+/// moves on, as in PyTorch.
+enum Edge {
+    case node(Node)
+    case leaf(Variable)
+}
+
+/// One recorded application of an op: where each input's gradient goes and a closure mapping
+/// the output's gradient to each input's (nil where an input needs none). The closure captures
+/// only the tensors the backward needs; `release()` drops them.
 final class Node {
     let op: String
-    /// In the op's argument order; nil for an absent optional argument (e.g. a bias). Emptied by
-    /// `release`, so a freed graph no longer holds its intermediate values.
-    private(set) var inputs: [Variable?]
+    /// In the op's argument order; nil for an input that needs no gradient or an absent optional
+    /// argument (e.g. a bias). Emptied by `release`.
+    private(set) var edges: [Edge?]
     private(set) var backward: ((Tensor) throws -> [Tensor?])?
 
     init(_ op: String, _ inputs: [Variable?], backward: @escaping (Tensor) throws -> [Tensor?]) {
         self.op = op
-        self.inputs = inputs
+        edges = inputs.map { input in
+            guard let input, input.requiresGrad else { return nil }
+            if let producer = input.node { return .node(producer) }
+            return .leaf(input)
+        }
         self.backward = backward
     }
 
     func release() {
         backward = nil
-        inputs = []
+        edges = []
+    }
+
+    /// Nodes reachable from here, each after the nodes that consume its output.
+    func topologicalOrder() -> [Node] {
+        var order: [Node] = [], seen: Set<ObjectIdentifier> = []
+        // Iterative DFS: generator graphs are hundreds of nodes deep.
+        var stack: [(Node, Bool)] = [(self, false)]
+        while let (n, expanded) = stack.popLast() {
+            if expanded { order.append(n); continue }
+            guard seen.insert(ObjectIdentifier(n)).inserted else { continue }
+            stack.append((n, true))
+            for case .node(let producer)? in n.edges where !seen.contains(ObjectIdentifier(producer)) {
+                stack.append((producer, false))
+            }
+        }
+        return order
     }
 }
 

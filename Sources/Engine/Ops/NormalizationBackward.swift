@@ -4,7 +4,7 @@
 /// dx = γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)) when μ and σ come from the group itself (instance
 /// norm, batch norm in training), dx = γ·σ⁻¹·dy with running statistics; dγ = Σ dy·x̂ and
 /// dβ = Σ dy over N×H×W. Sums are per plane in float SIMD chunks, accumulated in Double.
-public func normalizeBackward(_ gradOutput: Tensor, input x: Tensor, statistics: NormStatistics, forward: NormOutput,
+public func normalizeBackward(_ gradOutput: Tensor, input x: Tensor, statistics: NormStatistics, mean: [Float], invStd: [Float],
                               weight: Tensor?) throws -> (input: Tensor, weight: Tensor, bias: Tensor) {
     let (n, c, h, w) = x.nchw
     let plane = h * w
@@ -17,9 +17,9 @@ public func normalizeBackward(_ gradOutput: Tensor, input x: Tensor, statistics:
         s2.withUnsafeMutableBufferPointer { s2p in
             parallelFor(n * c, elementsPerItem: plane) { p in
                 let g = groupOf(p)
-                let (a, b) = planeSums(gp + p * plane, xp + p * plane, plane, center: forward.mean[g])
+                let (a, b) = planeSums(gp + p * plane, xp + p * plane, plane, center: mean[g])
                 s1p[p] = a
-                s2p[p] = b * Double(forward.invStd[g])
+                s2p[p] = b * Double(invStd[g])
             }
         }
     }
@@ -34,15 +34,15 @@ public func normalizeBackward(_ gradOutput: Tensor, input x: Tensor, statistics:
     let dp = gx.mutablePointer, wp = weight?.pointer
     parallelFor(n * c, elementsPerItem: plane) { p in
         let ch = p % c, g = groupOf(p)
-        let invStd = forward.invStd[g], mean = forward.mean[g]
-        let k = (wp?[ch] ?? 1) * invStd
+        let groupInvStd = invStd[g], groupMean = mean[g]
+        let k = (wp?[ch] ?? 1) * groupInvStd
         let src = gp + p * plane, xs = xp + p * plane, dst = dp + p * plane
         guard dependsOnBatch else {
             for i in 0..<plane { dst[i] = k * src[i] }
             return
         }
         let m1 = Float(g1[g] / count), m2 = Float(g2[g] / count)
-        for i in 0..<plane { dst[i] = k * (src[i] - m1 - (xs[i] - mean) * invStd * m2) }
+        for i in 0..<plane { dst[i] = k * (src[i] - m1 - (xs[i] - groupMean) * groupInvStd * m2) }
     }
     return (gx, try Tensor(shape: [c], values: dWeight.map { Float($0) }), try Tensor(shape: [c], values: dBias.map { Float($0) }))
 }
@@ -79,9 +79,10 @@ public func normalize(_ x: Variable, statistics: NormStatistics, weight: Variabl
                       epsilon: Float = 1e-5) throws -> (output: Variable, statistics: NormOutput) {
     let forward = try normalize(x.data, statistics: statistics, weight: weight?.data, bias: bias?.data, epsilon: epsilon)
     let y = record("normalize", forward.output, [x, weight, bias]) {
-        let input = x.data, w = weight?.data
+        // The statistics and the input, not the output: the next layer owns that.
+        let input = x.data, w = weight?.data, mean = forward.mean, invStd = forward.invStd
         return { g in
-            let (gx, gw, gb) = try normalizeBackward(g, input: input, statistics: statistics, forward: forward, weight: w)
+            let (gx, gw, gb) = try normalizeBackward(g, input: input, statistics: statistics, mean: mean, invStd: invStd, weight: w)
             return [gx, gw, gb]
         }
     }
