@@ -83,9 +83,12 @@ dnnl_status_t gantry_conv_bwd_pd_create(dnnl_primitive_desc_t *pd, dnnl_engine_t
     if (!deconv && kind != GANTRY_CONV_BACKWARD_DATA && !weights) return dnnl_invalid_arguments;
 
     // oneDNN needs the forward (training) descriptor as a hint for any backward primitive.
+    // Winograd (oneDNN has it for the backward passes of 3x3 stride-1 convolutions on AVX-512)
+    // when asked for; the caller falls back to direct when this fails.
+    int wino = d->winograd && !deconv;
     gantry_conv_desc fwd = *d;
     fwd.training = 1;
-    fwd.winograd = 0;
+    fwd.winograd = wino;
     dnnl_primitive_desc_t hint;
     dnnl_status_t st = gantry_conv_pd_create(&hint, engine, deconv ? GANTRY_DECONV_FORWARD : GANTRY_CONV_FORWARD, &fwd);
     if (st != dnnl_success) return st;
@@ -110,10 +113,10 @@ dnnl_status_t gantry_conv_bwd_pd_create(dnnl_primitive_desc_t *pd, dnnl_engine_t
         if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &dd, attr, engine, hint);
     } else {
         dnnl_convolution_desc_t cd;
-        st = weights ? dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &src, &wei, bias_md,
-                                                                   &dst, d->strides, d->pad_l, d->pad_r)
-                     : dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &src, &wei, &dst,
-                                                                d->strides, d->pad_l, d->pad_r);
+        dnnl_alg_kind_t alg = wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
+        st = weights ? dnnl_convolution_backward_weights_desc_init(&cd, alg, &src, &wei, bias_md, &dst, d->strides,
+                                                                   d->pad_l, d->pad_r)
+                     : dnnl_convolution_backward_data_desc_init(&cd, alg, &src, &wei, &dst, d->strides, d->pad_l, d->pad_r);
         if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &cd, attr, engine, hint);
     }
     dnnl_primitive_attr_destroy(attr);

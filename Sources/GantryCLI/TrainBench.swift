@@ -27,6 +27,9 @@ struct TrainBench: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
+    @Flag(help: "Also print where the time goes: convolution forward, backward-data, backward-weights, the rest.")
+    var profile = false
+
     func validate() throws {
         guard ["cyclegan", "pix2pix"].contains(model) else { throw ValidationError("--model must be cyclegan or pix2pix, got '\(model)'") }
         guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be at least 1 and --warmup at least 0") }
@@ -34,7 +37,9 @@ struct TrainBench: ParsableCommand {
     }
 
     func run() throws {
-        let backend = try engine.backend()
+        let dnnl = try engine.backend()
+        let timing = TimingBackend(dnnl)
+        let backend: ConvolutionBackend = profile ? timing : dnnl
         let context = TrainingContext(backend: backend, dropout: RandomSource(seed: 3))
         let a = try randomImage(seed: 1), b = try randomImage(seed: 2)
         let step: () throws -> Void
@@ -57,6 +62,7 @@ struct TrainBench: ParsableCommand {
         }
         var times: [Double] = []
         for i in 0..<(warmup + runs) {
+            if i == warmup { timing.seconds = [:] }
             let start = DispatchTime.now().uptimeNanoseconds
             try step()
             if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
@@ -64,11 +70,16 @@ struct TrainBench: ParsableCommand {
         let sorted = times.sorted()
         let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         let result: [String: Any] = [
-            "engine": "gantry \(backend.name) \(DNNLBackend.effectiveISA)", "model": model, "size": size, "runs": runs,
+            "engine": "gantry \(dnnl.name) \(DNNLBackend.effectiveISA)", "model": model, "size": size, "runs": runs,
             "threads": engine.threads ?? Int(gantry_threads()), "median_s": median, "min_s": sorted[0],
             "peak_rss_mb": peakRSSMegabytes(),
         ]
-        let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        var output = result
+        if profile {
+            let perIteration = timing.seconds.mapValues { $0 / Double(runs) }
+            output["profile_s"] = perIteration.merging(["other": times.reduce(0, +) / Double(runs) - perIteration.values.reduce(0, +)]) { a, _ in a }
+        }
+        let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }
 
@@ -77,6 +88,44 @@ struct TrainBench: ParsableCommand {
         let t = try Tensor(uninitialized: [1, 3, size, size])
         t.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = random.nextUnit() * 2 - 1 } }
         return t
+    }
+}
+
+/// Adds up the seconds spent in each kind of convolution call of a real backend.
+final class TimingBackend: ConvolutionBackend, @unchecked Sendable {
+    let wrapped: ConvolutionBackend
+    var seconds: [String: Double] = [:]
+    var name: String { wrapped.name }
+
+    init(_ wrapped: ConvolutionBackend) { self.wrapped = wrapped }
+
+    private func timed<T>(_ key: String, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { seconds[key, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        return try body()
+    }
+
+    func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
+        try timed("conv_forward") { try wrapped.conv2d(x, weight: weight, bias: bias, geometry: geometry) }
+    }
+
+    func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
+        try timed("conv_forward") { try wrapped.convTranspose2d(x, weight: weight, bias: bias, geometry: geometry) }
+    }
+
+    func convolutionBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], geometry: ConvGeometry,
+                                 transposed: Bool) throws -> Tensor {
+        try timed("conv_backward_data") {
+            try wrapped.convolutionBackwardData(gradOutput, weight: weight, inputShape: inputShape, geometry: geometry, transposed: transposed)
+        }
+    }
+
+    func convolutionBackwardWeights(_ x: Tensor, gradOutput: Tensor, weightShape: [Int], bias: Bool, geometry: ConvGeometry,
+                                    transposed: Bool) throws -> (weight: Tensor, bias: Tensor?) {
+        try timed("conv_backward_weights") {
+            try wrapped.convolutionBackwardWeights(x, gradOutput: gradOutput, weightShape: weightShape, bias: bias,
+                                                   geometry: geometry, transposed: transposed)
+        }
     }
 }
 

@@ -128,6 +128,8 @@ struct BackwardFiniteDifferenceTests {
 struct BackwardBackendTests {
     static let cases: [BackwardFiniteDifferenceTests.ConvCase] = BackwardFiniteDifferenceTests.convCases + [
         .init(input: [2, 16, 12, 10], weight: [32, 16, 3, 3], geometry: ConvGeometry(padding: 1), transposed: false),
+        // A resnet block's width: oneDNN's Winograd backward on AVX-512.
+        .init(input: [1, 64, 16, 16], weight: [64, 64, 3, 3], geometry: ConvGeometry(padding: 1), transposed: false),
         .init(input: [1, 8, 16, 16], weight: [16, 8, 4, 4], geometry: ConvGeometry(stride: 2, padding: 1), transposed: false),
         .init(input: [2, 6, 9, 7], weight: [1, 6, 4, 4], geometry: ConvGeometry(padding: 1), transposed: false),
         .init(input: [1, 16, 6, 5], weight: [16, 8, 3, 3], geometry: ConvGeometry(stride: 2, padding: 1, outputPadding: 1), transposed: true),

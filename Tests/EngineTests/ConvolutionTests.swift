@@ -120,6 +120,16 @@ struct ConvolutionTests {
         let direct = try Backends.direct.implementation(forConv2dInput: [1, 256, 64, 64], weight: [256, 256, 3, 3],
                                                         geometry: ConvGeometry())
         #expect(!direct.contains("wino") && !direct.contains("amx"), "got \(direct)")
+        // Training's backward passes: Winograd too where oneDNN has it, direct otherwise.
+        let backward = try Backends.winograd.backwardImplementations(forConv2dInput: [1, 64, 32, 32], weight: [64, 64, 3, 3],
+                                                                     geometry: ConvGeometry(padding: 1))
+        for name in [backward.data, backward.weights] {
+            #expect(name.contains("wino") == DNNLBackend.hasNativeWinograd, "ISA \(isa): got \(name)")
+            #expect(!name.contains("amx"), "got \(name)")
+        }
+        let directBackward = try Backends.direct.backwardImplementations(forConv2dInput: [1, 64, 32, 32], weight: [64, 64, 3, 3],
+                                                                         geometry: ConvGeometry(padding: 1))
+        #expect(!directBackward.data.contains("wino") && !directBackward.weights.contains("wino"))
     }
 }
 

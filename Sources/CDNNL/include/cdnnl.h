@@ -75,7 +75,7 @@ dnnl_status_t gantry_conv_pd_create(dnnl_primitive_desc_t *pd, dnnl_engine_t eng
                                     gantry_conv_kind kind, const gantry_conv_desc *desc);
 
 /// Creates a backward (de)convolution primitive descriptor (kind GANTRY_*_BACKWARD_*), with
-/// format_tag_any everywhere, direct algorithm, a user-managed scratchpad, and the forward
+/// format_tag_any everywhere, the direct algorithm (Winograd when desc->winograd, convolutions only), a user-managed scratchpad, and the forward
 /// training descriptor oneDNN wants as a hint built internally. `has_bias` asks for diff_bias
 /// (backward weights only).
 dnnl_status_t gantry_conv_bwd_pd_create(dnnl_primitive_desc_t *pd, dnnl_engine_t engine,

@@ -118,8 +118,18 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
             plan = cached
         } else {
             if backwardPlans.count >= maxPlans { backwardPlans.removeAll() }
-            let (desc, logical, tag) = Self.describe(transposed: transposed, input: input, weight: weight, output: output,
+            var (desc, logical, tag) = Self.describe(transposed: transposed, input: input, weight: weight, output: output,
                                                      hasBias: hasBias, geometry: geometry)
+            if !transposed && wantsWinograd(weight: weight, geometry: geometry) {
+                desc.winograd = 1
+                if let wino = try? DNNLBackwardPlan(kind: kind, desc: desc, arguments: arguments(logical, tag), engine: engine) {
+                    backwardPlans[key] = wino
+                    try wino.execute(buffers(), stream: stream)
+                    return
+                }
+                // No Winograd backward for this shape or ISA (oneDNN has it from AVX-512 on).
+                desc.winograd = 0
+            }
             plan = try DNNLBackwardPlan(kind: kind, desc: desc, arguments: arguments(logical, tag), engine: engine)
             backwardPlans[key] = plan
         }
@@ -141,6 +151,22 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
                               winograd: wantsWinograd(weight: weight, geometry: geometry))
         lock.lock(); defer { lock.unlock() }
         return try plan(key, outShape).implementation
+    }
+
+    /// The oneDNN implementations of the backward-data and backward-weights passes of a
+    /// convolution of this shape (for tests and benchmarks).
+    public func backwardImplementations(forConv2dInput input: [Int], weight: [Int],
+                                        geometry: ConvGeometry) throws -> (data: String, weights: String) {
+        let x = try Tensor(zeros: input), w = try Tensor(zeros: weight)
+        let gy = try Tensor(zeros: conv2dOutputShape(x, weight: w, bias: nil, geometry: geometry))
+        _ = try convolutionBackwardData(gy, weight: w, inputShape: input, geometry: geometry, transposed: false)
+        _ = try convolutionBackwardWeights(x, gradOutput: gy, weightShape: weight, bias: false, geometry: geometry, transposed: false)
+        lock.lock(); defer { lock.unlock() }
+        func name(_ kind: gantry_conv_kind) -> String {
+            backwardPlans[BackwardPlanKey(kind: kind.rawValue, input: input, weight: weight, output: gy.shape, hasBias: false,
+                                          geometry: geometry)]?.implementation ?? "?"
+        }
+        return (name(GANTRY_CONV_BACKWARD_DATA), name(GANTRY_CONV_BACKWARD_WEIGHTS))
     }
 
     /// oneDNN implements Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions only.
