@@ -19,3 +19,13 @@ func parallelFor(_ count: Int, elementsPerItem: Int, _ body: (Int) -> Void) {
         for i in 0..<count { body(i) }
     }
 }
+
+/// Runs `body` over `0..<count` in chunks of `chunk` elements, across cores when there is more
+/// than one chunk, on the same thread team as the convolutions. For elementwise work outside
+/// Engine (an optimizer's update); each chunk must touch only its own elements.
+public func forEachChunk(_ count: Int, chunk: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
+    let chunk = max(1, chunk)
+    parallelFor((count + chunk - 1) / chunk, elementsPerItem: chunk) { k in
+        body((k * chunk)..<min(count, (k + 1) * chunk))
+    }
+}
