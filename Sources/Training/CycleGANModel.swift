@@ -14,7 +14,7 @@ public final class CycleGANModel {
     public var objective: GANObjective
     public var lambdaA: Float, lambdaB: Float, lambdaIdentity: Float
     public var context: TrainingContext
-    public let poolA: ImagePool, poolB: ImagePool
+    public let fakeAPool: ImagePool, fakeBPool: ImagePool
 
     public init(generatorA: Generator, generatorB: Generator, discriminatorA: Module, discriminatorB: Module,
                 objective: GANObjective = .lsgan, lambdaA: Float = 10, lambdaB: Float = 10, lambdaIdentity: Float = 0.5,
@@ -28,8 +28,8 @@ public final class CycleGANModel {
         self.lambdaB = lambdaB
         self.lambdaIdentity = lambdaIdentity
         self.context = context
-        poolA = try ImagePool(size: poolSize, random: random)
-        poolB = try ImagePool(size: poolSize, random: random)
+        fakeAPool = try ImagePool(size: poolSize, random: random)
+        fakeBPool = try ImagePool(size: poolSize, random: random)
     }
 
     /// The losses of one step, named as the reference prints them.
@@ -89,8 +89,8 @@ public final class CycleGANModel {
 
     /// `backward_D_A` then `backward_D_B`, each on an image drawn from its fake pool.
     public func backwardD(realA: Tensor, realB: Tensor, _ t: Translations, losses: inout Losses) throws {
-        losses.dA = try backwardD(discriminatorA, real: realB, fake: poolB.query(t.fakeB.data))
-        losses.dB = try backwardD(discriminatorB, real: realA, fake: poolA.query(t.fakeA.data))
+        losses.dA = try backwardD(discriminatorA, real: realB, fake: fakeBPool.query(t.fakeB.data))
+        losses.dB = try backwardD(discriminatorB, real: realA, fake: fakeAPool.query(t.fakeA.data))
     }
 
     /// One full `optimize_parameters`.

@@ -1,0 +1,48 @@
+import Engine
+import Foundation
+import Testing
+import TestSupport
+import Training
+
+/// Each GAN objective's loss value and gradient against its formula on a small prediction map.
+struct ObjectiveTests {
+    static let logits: [Float] = [-2, -0.5, 0.25, 1.5]
+
+    func evaluate(_ objective: GANObjective, real: Bool, forGenerator: Bool = false) throws -> (value: Double, grad: [Float]) {
+        let x = Variable(try Tensor(shape: [1, 1, 2, 2], values: Self.logits), requiresGrad: true)
+        let loss = try objective.loss(x, real: real, forGenerator: forGenerator)
+        try loss.backward()
+        return (loss.scalar, x.grad!.values)
+    }
+
+    func expect(_ got: (value: Double, grad: [Float]), value: (Double) -> Double, derivative: (Double) -> Double) {
+        let xs = Self.logits.map(Double.init)
+        #expect(abs(got.value - xs.map(value).reduce(0, +) / 4) < 1e-6)
+        for (g, x) in zip(got.grad, xs) { #expect(abs(Double(g) - derivative(x) / 4) < 1e-6) }
+    }
+
+    @Test func vanillaIsBCEWithLogits() throws {
+        let sigmoid = { (x: Double) in 1 / (1 + exp(-x)) }
+        expect(try evaluate(.vanilla, real: true), value: { -log(sigmoid($0)) }, derivative: { sigmoid($0) - 1 })
+        expect(try evaluate(.vanilla, real: false), value: { -log(1 - sigmoid($0)) }, derivative: { sigmoid($0) })
+    }
+
+    @Test func lsganIsMSE() throws {
+        expect(try evaluate(.lsgan, real: true), value: { ($0 - 1) * ($0 - 1) }, derivative: { 2 * ($0 - 1) })
+        expect(try evaluate(.lsgan, real: false), value: { $0 * $0 }, derivative: { 2 * $0 })
+    }
+
+    /// The reference's `wgangp` mode: −mean for real, +mean for fake, for both players.
+    @Test func wganTermsAreSignedMeans() throws {
+        expect(try evaluate(.wgangp, real: true), value: { -$0 }, derivative: { _ in -1 })
+        expect(try evaluate(.wgangp, real: false), value: { $0 }, derivative: { _ in 1 })
+        expect(try evaluate(.wgangp, real: true, forGenerator: true), value: { -$0 }, derivative: { _ in -1 })
+    }
+
+    /// Hinge: D's terms are margins, G's is −mean(D(fake)).
+    @Test func hingeHasMarginsForDAndAMeanForG() throws {
+        expect(try evaluate(.hinge, real: true), value: { max(0, 1 - $0) }, derivative: { 1 - $0 > 0 ? -1 : 0 })
+        expect(try evaluate(.hinge, real: false), value: { max(0, 1 + $0) }, derivative: { 1 + $0 > 0 ? 1 : 0 })
+        expect(try evaluate(.hinge, real: true, forGenerator: true), value: { -$0 }, derivative: { _ in -1 })
+    }
+}
