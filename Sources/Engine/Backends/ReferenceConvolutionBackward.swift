@@ -38,32 +38,23 @@ extension ReferenceBackend {
         let (n, cin, h, w) = (input[0], input[1], input[2], input[3])
         let (cout, oh, ow) = (output[1], output[2], output[3])
         let (kh, kw) = (weight[2], weight[3])
+        // The strided side steps by the stride; the other side is at stride·s − pad + k:
+        // the output for conv2d, the input for the transposed convolution.
+        let (sh, sw, th, tw) = transposed ? (h, w, oh, ow) : (oh, ow, h, w)
         for b in 0..<n {
             for i in 0..<cin {
                 for o in 0..<cout {
                     let wBase = transposed ? (i * cout + o) * kh * kw : (o * cin + i) * kh * kw
                     for ky in 0..<kh {
                         for kx in 0..<kw {
-                            let wi = wBase + ky * kw + kx
-                            if transposed {
-                                for iy in 0..<h {
-                                    let oy = iy * g.strideH - g.padTop + ky
-                                    guard oy >= 0, oy < oh else { continue }
-                                    for ix in 0..<w {
-                                        let ox = ix * g.strideW - g.padLeft + kx
-                                        guard ox >= 0, ox < ow else { continue }
-                                        body(((b * cin + i) * h + iy) * w + ix, ((b * cout + o) * oh + oy) * ow + ox, wi)
-                                    }
-                                }
-                            } else {
-                                for oy in 0..<oh {
-                                    let iy = oy * g.strideH - g.padTop + ky
-                                    guard iy >= 0, iy < h else { continue }
-                                    for ox in 0..<ow {
-                                        let ix = ox * g.strideW - g.padLeft + kx
-                                        guard ix >= 0, ix < w else { continue }
-                                        body(((b * cin + i) * h + iy) * w + ix, ((b * cout + o) * oh + oy) * ow + ox, wi)
-                                    }
+                            for sy in 0..<sh {
+                                let ty = sy * g.strideH - g.padTop + ky
+                                guard ty >= 0, ty < th else { continue }
+                                for sx in 0..<sw {
+                                    let tx = sx * g.strideW - g.padLeft + kx
+                                    guard tx >= 0, tx < tw else { continue }
+                                    let (iy, ix, oy, ox) = transposed ? (sy, sx, ty, tx) : (ty, tx, sy, sx)
+                                    body(((b * cin + i) * h + iy) * w + ix, ((b * cout + o) * oh + oy) * ow + ox, wBase + ky * kw + kx)
                                 }
                             }
                         }
