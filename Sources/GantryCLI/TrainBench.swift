@@ -47,7 +47,7 @@ struct TrainBench: ParsableCommand {
             let gA = try Generator(.resnet(blocks: 9)), gB = try Generator(.resnet(blocks: 9))
             let dA = try Discriminator(.nLayers(3, ndf: 64, norm: .instance)), dB = try Discriminator(.nLayers(3, ndf: 64, norm: .instance))
             for (i, net) in [gA.root, gB.root, dA.root, dB.root].enumerated() { try net.initializeWeights(seed: UInt64(i + 1)) }
-            let m = try CycleGANModel(generatorA: gA, generatorB: gB, discriminatorA: dA.root, discriminatorB: dB.root,
+            let m = try CycleGANModel(generatorA: gA, generatorB: gB, discriminatorA: dA, discriminatorB: dB,
                                       random: RandomSource(seed: 4), context: context)
             let optG = try Adam(parameters: gA.root.parameters(prefix: "G_A.") + gB.root.parameters(prefix: "G_B."))
             let optD = try Adam(parameters: dA.root.parameters(prefix: "D_A.") + dB.root.parameters(prefix: "D_B."))
@@ -56,7 +56,7 @@ struct TrainBench: ParsableCommand {
             let g = try Generator(.unet(downs: 8)), d = try Discriminator(.nLayers(3, ndf: 64, norm: .batch, inputChannels: 6))
             try g.root.initializeWeights(seed: 1)
             try d.root.initializeWeights(seed: 2)
-            let m = Pix2PixModel(generator: g, discriminator: d.root, context: context)
+            let m = Pix2PixModel(generator: g, discriminator: d, context: context)
             let optG = try Adam(parameters: g.root.parameters()), optD = try Adam(parameters: d.root.parameters())
             step = { _ = try m.optimize(realA: a, realB: b, optimizerG: optG, optimizerD: optD) }
         }

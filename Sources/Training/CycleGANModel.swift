@@ -10,13 +10,13 @@ import Models
 /// drawn from the fake pools; Adam on both D.
 public final class CycleGANModel {
     public let generatorA: Generator, generatorB: Generator
-    public let discriminatorA: Module, discriminatorB: Module
+    public let discriminatorA: Discriminator, discriminatorB: Discriminator
     public var objective: GANObjective
     public var lambdaA: Float, lambdaB: Float, lambdaIdentity: Float
     public var context: TrainingContext
     public let fakeAPool: ImagePool, fakeBPool: ImagePool
 
-    public init(generatorA: Generator, generatorB: Generator, discriminatorA: Module, discriminatorB: Module,
+    public init(generatorA: Generator, generatorB: Generator, discriminatorA: Discriminator, discriminatorB: Discriminator,
                 objective: GANObjective = .lsgan, lambdaA: Float = 10, lambdaB: Float = 10, lambdaIdentity: Float = 0.5,
                 poolSize: Int = 50, random: RandomSource, context: TrainingContext) throws {
         self.generatorA = generatorA
@@ -57,9 +57,9 @@ public final class CycleGANModel {
 
     /// `backward_G` with D_A and D_B frozen.
     public func backwardG(realA: Tensor, realB: Tensor, _ t: Translations, losses: inout Losses) throws {
-        discriminatorA.setRequiresGrad(false)
-        discriminatorB.setRequiresGrad(false)
-        defer { discriminatorA.setRequiresGrad(true); discriminatorB.setRequiresGrad(true) }
+        discriminatorA.root.setRequiresGrad(false)
+        discriminatorB.root.setRequiresGrad(false)
+        defer { discriminatorA.root.setRequiresGrad(true); discriminatorB.root.setRequiresGrad(true) }
         var terms: [Variable] = []
         if lambdaIdentity > 0 {
             // G_A should be the identity on B, G_B on A.
@@ -69,8 +69,8 @@ public final class CycleGANModel {
             losses.idtB = idtB.scalar
             terms += [idtA, idtB]
         }
-        let gA = try objective.loss(discriminatorA.forward(t.fakeB, context), real: true, forGenerator: true)
-        let gB = try objective.loss(discriminatorB.forward(t.fakeA, context), real: true, forGenerator: true)
+        let gA = try objective.loss(discriminatorA.forward(t.fakeB, context: context), real: true, forGenerator: true)
+        let gB = try objective.loss(discriminatorB.forward(t.fakeA, context: context), real: true, forGenerator: true)
         let cycleA = try scale(l1(t.recA, .tensor(realA)), by: lambdaA)
         let cycleB = try scale(l1(t.recB, .tensor(realB)), by: lambdaB)
         terms = [gA, gB, cycleA, cycleB] + terms
@@ -79,9 +79,9 @@ public final class CycleGANModel {
     }
 
     /// `backward_D_basic`: (GAN(D(real), real) + GAN(D(fake.detach()), fake)) · 0.5.
-    func backwardD(_ d: Module, real: Tensor, fake: Tensor) throws -> Double {
-        let lossReal = try objective.loss(d.forward(Variable(real), context), real: true)
-        let lossFake = try objective.loss(d.forward(Variable(fake), context), real: false)
+    func backwardD(_ d: Discriminator, real: Tensor, fake: Tensor) throws -> Double {
+        let lossReal = try objective.loss(d.forward(Variable(real), context: context), real: true)
+        let lossFake = try objective.loss(d.forward(Variable(fake), context: context), real: false)
         let loss = try scale(add(lossReal, lossFake), by: 0.5)
         try loss.backward()
         return loss.scalar

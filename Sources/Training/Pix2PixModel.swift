@@ -9,12 +9,12 @@ import Models
 public final class Pix2PixModel {
     public let generator: Generator
     /// Judges `cat(A, B)` (input channels = A's + B's).
-    public let discriminator: Module
+    public let discriminator: Discriminator
     public var objective: GANObjective
     public var lambdaL1: Float
     public var context: TrainingContext
 
-    public init(generator: Generator, discriminator: Module, objective: GANObjective = .vanilla, lambdaL1: Float = 100,
+    public init(generator: Generator, discriminator: Discriminator, objective: GANObjective = .vanilla, lambdaL1: Float = 100,
                 context: TrainingContext) {
         self.generator = generator
         self.discriminator = discriminator
@@ -38,11 +38,11 @@ public final class Pix2PixModel {
     /// `backward_D`: (GAN(D(A, fake).detach(), fake) + GAN(D(A, B), real)) · 0.5, back-propagated
     /// into D's gradients (which accumulate: call `zeroGrad` on its parameters first).
     public func backwardD(realA: Tensor, realB: Tensor, fake: Variable, losses: inout Losses) throws {
-        discriminator.setRequiresGrad(true)
+        discriminator.root.setRequiresGrad(true)
         let a = Variable(realA)
-        let predFake = try discriminator.forward(concatChannels([a, fake.detached()]), context)
+        let predFake = try discriminator.forward(concatChannels([a, fake.detached()]), context: context)
         let lossFake = try objective.loss(predFake, real: false)
-        let predReal = try discriminator.forward(concatChannels([a, Variable(realB)]), context)
+        let predReal = try discriminator.forward(concatChannels([a, Variable(realB)]), context: context)
         let lossReal = try objective.loss(predReal, real: true)
         try scale(add(lossFake, lossReal), by: 0.5).backward()
         losses.dFake = lossFake.scalar
@@ -51,9 +51,9 @@ public final class Pix2PixModel {
 
     /// `backward_G`: GAN(D(A, fake), real) + λ·L1(fake, B) with D frozen.
     public func backwardG(realA: Tensor, realB: Tensor, fake: Variable, losses: inout Losses) throws {
-        discriminator.setRequiresGrad(false)
-        defer { discriminator.setRequiresGrad(true) }
-        let pred = try discriminator.forward(concatChannels([Variable(realA), fake]), context)
+        discriminator.root.setRequiresGrad(false)
+        defer { discriminator.root.setRequiresGrad(true) }
+        let pred = try discriminator.forward(concatChannels([Variable(realA), fake]), context: context)
         let gan = try objective.loss(pred, real: true, forGenerator: true)
         let l1Loss = try scale(l1(fake, .tensor(realB)), by: lambdaL1)
         try add(gan, l1Loss).backward()

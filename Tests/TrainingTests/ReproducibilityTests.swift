@@ -14,7 +14,7 @@ struct ReproducibilityTests {
         let random = RandomSource(seed: seed)
         try g.root.initializeWeights(.normal, gain: 0.02, random: random)
         try d.root.initializeWeights(.normal, gain: 0.02, random: random)
-        let model = Pix2PixModel(generator: g, discriminator: d.root,
+        let model = Pix2PixModel(generator: g, discriminator: d,
                                  context: TrainingContext(backend: Backends.winograd, dropout: random))
         let optG = try Adam(parameters: g.root.parameters()), optD = try Adam(parameters: d.root.parameters())
         for step in 0..<3 {
@@ -29,7 +29,7 @@ struct ReproducibilityTests {
         let ds = try (0..<2).map { _ in try Discriminator(.nLayers(2, ndf: 4, norm: .instance)) }
         let random = RandomSource(seed: seed)
         for net in nets.map(\.root) + ds.map(\.root) { try net.initializeWeights(.normal, gain: 0.02, random: random) }
-        let model = try CycleGANModel(generatorA: nets[0], generatorB: nets[1], discriminatorA: ds[0].root, discriminatorB: ds[1].root,
+        let model = try CycleGANModel(generatorA: nets[0], generatorB: nets[1], discriminatorA: ds[0], discriminatorB: ds[1],
                                       poolSize: 2, random: random, context: TrainingContext(backend: Backends.winograd))
         let optG = try Adam(parameters: nets[0].root.parameters(prefix: "A.") + nets[1].root.parameters(prefix: "B."))
         let optD = try Adam(parameters: ds[0].root.parameters(prefix: "A.") + ds[1].root.parameters(prefix: "B."))

@@ -53,7 +53,7 @@ struct TrainingStepParityTests {
         let d = try Discriminator(.nLayers(3, ndf: 4, norm: .batch, inputChannels: 6))
         #expect(f.load(g.root, prefix: "init.G") == g.root.namedTensors().count)
         #expect(f.load(d.root, prefix: "init.D") == d.root.namedTensors().count)
-        let model = Pix2PixModel(generator: g, discriminator: d.root, objective: .vanilla, lambdaL1: 100, context: context)
+        let model = Pix2PixModel(generator: g, discriminator: d, objective: .vanilla, lambdaL1: 100, context: context)
         let (a, b) = (f["input.A"], f["input.B"])
         var losses = Pix2PixModel.Losses()
 
@@ -105,7 +105,7 @@ struct TrainingStepParityTests {
         for (net, name) in [(gA.root, "G_A"), (gB.root, "G_B"), (dA.root, "D_A"), (dB.root, "D_B")] {
             #expect(f.load(net, prefix: "init.\(name)") == net.namedTensors().count)
         }
-        let model = try CycleGANModel(generatorA: gA, generatorB: gB, discriminatorA: dA.root, discriminatorB: dB.root,
+        let model = try CycleGANModel(generatorA: gA, generatorB: gB, discriminatorA: dA, discriminatorB: dB,
                                       objective: .lsgan, random: RandomSource(seed: 1), context: context)
         let (a, b) = (f["input.A"], f["input.B"])
         var losses = CycleGANModel.Losses()
