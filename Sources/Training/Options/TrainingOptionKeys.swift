@@ -1,0 +1,159 @@
+import Foundation
+import Models
+import Yams
+
+extension TrainingOptions {
+    /// One option: its name (kebab case, as `gantry train` and config files spell it), the
+    /// reference `train.py`'s spelling, and how a value in text sets and shows the field.
+    public struct Key: Sendable {
+        public let name: String
+        public let reference: String
+        /// A switch: present on a command line means true.
+        public let isFlag: Bool
+        let set: @Sendable (inout TrainingOptions, String) throws -> Void
+        let get: @Sendable (TrainingOptions) -> String
+
+        /// Both spellings, as `--name` flags.
+        public var spellings: [String] { name == reference ? [name] : [name, reference] }
+    }
+
+    /// Every option, in the order `config.yaml` lists them.
+    public static let keys: [Key] = [
+        text("data", "dataroot", \.data), text("run", "run", \.run),
+        text("net-g", "netG", \.netG), text("net-d", "netD", \.netD), int("n-layers-d", "n_layers_D", \.nLayersD, min: 0),
+        int("ngf", "ngf", \.ngf, min: 1), int("ndf", "ndf", \.ndf, min: 1), choice("norm", "norm", \.norm),
+        flag("no-dropout", "no_dropout", \.noDropout), choice("init-type", "init_type", \.initType),
+        real("init-gain", "init_gain", \.initGain, min: 0), int("input-nc", "input_nc", \.inputNC, min: 1),
+        int("output-nc", "output_nc", \.outputNC, min: 1), choice("direction", "direction", \.direction),
+        choice("preprocess", "preprocess", \.preprocess), int("load-size", "load_size", \.loadSize, min: 1),
+        int("crop-size", "crop_size", \.cropSize, min: 1), flag("no-flip", "no_flip", \.noFlip),
+        flag("serial-batches", "serial_batches", \.serialBatches), int("batch-size", "batch_size", \.batchSize, min: 1),
+        Key(name: "max-dataset-size", reference: "max_dataset_size", isFlag: false, set: { o, v in
+            o.maxDatasetSize = v == "inf" ? nil : try parseInt(v, "max-dataset-size", min: 1)
+        }, get: { $0.maxDatasetSize.map(String.init) ?? "inf" }),
+        choice("gan-mode", "gan_mode", \.ganMode), real("lambda-l1", "lambda_L1", \.lambdaL1, min: 0),
+        real("lambda-a", "lambda_A", \.lambdaA, min: 0), real("lambda-b", "lambda_B", \.lambdaB, min: 0),
+        real("lambda-identity", "lambda_identity", \.lambdaIdentity, min: 0), int("pool-size", "pool_size", \.poolSize, min: 0),
+        real("lr", "lr", \.lr, min: 0), real("beta1", "beta1", \.beta1, min: 0), choice("lr-policy", "lr_policy", \.lrPolicy),
+        int("lr-decay-iters", "lr_decay_iters", \.lrDecayIters, min: 1), int("n-epochs", "n_epochs", \.nEpochs, min: 0),
+        int("n-epochs-decay", "n_epochs_decay", \.nEpochsDecay, min: 0), int("epoch-count", "epoch_count", \.epochCount, min: 1),
+        int("save-epoch-freq", "save_epoch_freq", \.saveEpochFreq, min: 1), flag("continue", "continue_train", \.continueTraining),
+        text("epoch", "epoch", \.epoch),
+        Key(name: "seed", reference: "seed", isFlag: false, set: { o, v in
+            guard let s = UInt64(v) else { throw TrainingError(.invalidSetting, "--seed must be a whole number ≥ 0, got '\(v)'") }
+            o.seed = s
+        }, get: { String($0.seed) }),
+        Key(name: "threads", reference: "threads", isFlag: false, set: { o, v in
+            o.threads = v == "auto" ? nil : try parseInt(v, "threads", min: 1)
+        }, get: { $0.threads.map(String.init) ?? "auto" }),
+    ]
+
+    /// The option spelled `name` (kebab case or the reference's spelling, with or without `--`).
+    public static func key(named name: String) -> Key? {
+        let bare = name.hasPrefix("--") ? String(name.dropFirst(2)) : name
+        return keys.first { $0.name == bare || $0.reference == bare }
+    }
+
+    /// Sets the option spelled `name` from its text (`"true"` for a flag given on a command line).
+    public mutating func set(_ name: String, to value: String) throws {
+        guard let key = Self.key(named: name) else {
+            throw TrainingError(.invalidSetting, "unknown option '\(name)'; `gantry train --help` lists them")
+        }
+        try key.set(&self, value)
+    }
+
+    /// The value of every option as text, keyed by its kebab-case name, in `keys` order.
+    public var settings: [(name: String, value: String)] { Self.keys.map { ($0.name, $0.get(self)) } }
+
+    /// The recipe's defaults, then `config` (a config file's keys), then `flags`: later wins.
+    /// Either spelling of a key is accepted in both.
+    public static func resolve(_ recipe: TrainingRecipe, config: [(String, String)] = [],
+                               flags: [(String, String)] = []) throws -> TrainingOptions {
+        var options = defaults(for: recipe)
+        for (name, value) in config + flags { try options.set(name, to: value) }
+        return options
+    }
+
+    /// The keys of a YAML config file (`--config`): a mapping of option names to scalars.
+    public static func configEntries(yaml text: String, file: String) throws -> [(String, String)] {
+        let node: Node?
+        do { node = try Yams.compose(yaml: text) } catch {
+            throw TrainingError(.invalidSetting, "\(file): not valid YAML (\(error))")
+        }
+        guard let node else { return [] }
+        guard let mapping = node.mapping else {
+            throw TrainingError(.invalidSetting, "\(file): expected a mapping of option names to values")
+        }
+        return try mapping.map { k, v in
+            guard let name = k.string, let value = v.scalar?.string else {
+                throw TrainingError(.invalidSetting, "\(file): '\(k.string ?? "?")' must map to a single value")
+            }
+            if name == "model" { return (name, value) }
+            guard key(named: name) != nil else { throw TrainingError(.invalidSetting, "\(file): unknown option '\(name)'") }
+            return (name, value)
+        }.filter { $0.0 != "model" }
+    }
+
+    /// `config.yaml`: the recipe and every resolved option, one `name: value` line each.
+    public var yaml: String {
+        let lines = [("model", model.rawValue)] + settings.map { ($0.name, $0.value) }
+        return lines.map { "\($0.0): \(yamlScalar($0.1))" }.joined(separator: "\n") + "\n"
+    }
+}
+
+private func yamlScalar(_ s: String) -> String {
+    // Quote anything YAML could read as another type or that holds special characters.
+    let plain = s.range(of: "^[A-Za-z0-9_./-]+$", options: .regularExpression) != nil
+    let ambiguous = ["", "true", "false", "yes", "no", "on", "off", "null", "~"].contains(s.lowercased())
+    if plain && !ambiguous { return s }
+    return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+}
+
+private func parseInt(_ v: String, _ name: String, min: Int) throws -> Int {
+    guard let n = Int(v), n >= min else { throw TrainingError(.invalidSetting, "--\(name) must be a whole number ≥ \(min), got '\(v)'") }
+    return n
+}
+
+private func parseBool(_ v: String, _ name: String) throws -> Bool {
+    switch v.lowercased() {
+    case "true", "yes", "1", "on": return true
+    case "false", "no", "0", "off": return false
+    default: throw TrainingError(.invalidSetting, "--\(name) is a switch: true or false, got '\(v)'")
+    }
+}
+
+private func text(_ name: String, _ reference: String, _ path: WritableKeyPath<TrainingOptions, String> & Sendable) -> TrainingOptions.Key {
+    .init(name: name, reference: reference, isFlag: false, set: { o, v in o[keyPath: path] = v }, get: { $0[keyPath: path] })
+}
+
+private func int(_ name: String, _ reference: String, _ path: WritableKeyPath<TrainingOptions, Int> & Sendable,
+                 min: Int) -> TrainingOptions.Key {
+    .init(name: name, reference: reference, isFlag: false, set: { o, v in o[keyPath: path] = try parseInt(v, name, min: min) },
+          get: { String($0[keyPath: path]) })
+}
+
+private func real(_ name: String, _ reference: String, _ path: WritableKeyPath<TrainingOptions, Double> & Sendable,
+                  min: Double) -> TrainingOptions.Key {
+    .init(name: name, reference: reference, isFlag: false, set: { o, v in
+        guard let x = Double(v), x.isFinite, x >= min else {
+            throw TrainingError(.invalidSetting, "--\(name) must be a finite number ≥ \(min), got '\(v)'")
+        }
+        o[keyPath: path] = x
+    }, get: { "\($0[keyPath: path])" })
+}
+
+private func flag(_ name: String, _ reference: String, _ path: WritableKeyPath<TrainingOptions, Bool> & Sendable) -> TrainingOptions.Key {
+    .init(name: name, reference: reference, isFlag: true, set: { o, v in o[keyPath: path] = try parseBool(v, name) },
+          get: { String($0[keyPath: path]) })
+}
+
+private func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ reference: String,
+                                                        _ path: WritableKeyPath<TrainingOptions, T> & Sendable) -> TrainingOptions.Key
+    where T.RawValue == String {
+    .init(name: name, reference: reference, isFlag: false, set: { o, v in
+        guard let x = T(rawValue: v) else {
+            throw TrainingError(.invalidSetting, "--\(name) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")); got '\(v)'")
+        }
+        o[keyPath: path] = x
+    }, get: { $0[keyPath: path].rawValue })
+}

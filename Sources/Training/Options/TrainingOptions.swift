@@ -1,0 +1,144 @@
+import Models
+
+/// Which reference recipe a run trains.
+public enum TrainingRecipe: String, Codable, Sendable, CaseIterable {
+    case pix2pix, cyclegan
+}
+
+/// Every option of the reference's `train.py` for pix2pix and CycleGAN (plus Gantry's seed,
+/// threads and hinge loss), resolved: the recipe's defaults, overridden by a config file,
+/// overridden by flags (`TrainingOptions.resolve`). `RUN/config.yaml` is this value.
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    public var model: TrainingRecipe
+    public var data = ""
+    public var run = ""
+    public var netG = "resnet_9blocks"
+    public var netD = "basic"
+    public var nLayersD = 3
+    public var ngf = 64
+    public var ndf = 64
+    public var norm = GeneratorArchitecture.Norm.instance
+    public var noDropout = false
+    public var initType = InitType.normal
+    public var initGain = 0.02
+    public var inputNC = 3
+    public var outputNC = 3
+    public var direction = Direction.aToB
+    public var preprocess = Preprocess.resizeAndCrop
+    public var loadSize = 286
+    public var cropSize = 256
+    public var noFlip = false
+    public var serialBatches = false
+    public var batchSize = 1
+    /// nil: every image (the reference's `inf`).
+    public var maxDatasetSize: Int?
+    public var ganMode = GANObjective.lsgan
+    public var lambdaL1 = 100.0
+    public var lambdaA = 10.0
+    public var lambdaB = 10.0
+    public var lambdaIdentity = 0.5
+    public var poolSize = 50
+    public var lr = 0.0002
+    public var beta1 = 0.5
+    public var lrPolicy = LRPolicyName.linear
+    public var lrDecayIters = 50
+    public var nEpochs = 100
+    public var nEpochsDecay = 100
+    public var epochCount = 1
+    public var saveEpochFreq = 5
+    public var continueTraining = false
+    public var epoch = "latest"
+    public var seed: UInt64 = 0
+    /// nil: one per core.
+    public var threads: Int?
+
+    public enum Direction: String, Codable, Sendable, CaseIterable {
+        case aToB = "AtoB", bToA = "BtoA"
+    }
+
+    /// The reference's `--preprocess` choices.
+    public enum Preprocess: String, Codable, Sendable, CaseIterable {
+        case resizeAndCrop = "resize_and_crop", crop, scaleWidth = "scale_width"
+        case scaleWidthAndCrop = "scale_width_and_crop", none
+    }
+
+    public enum LRPolicyName: String, Codable, Sendable, CaseIterable {
+        case linear, step, plateau, cosine
+    }
+
+    /// The reference's defaults for `recipe` after its `modify_commandline_options`: pix2pix
+    /// takes unet_256, batch norm, vanilla GAN, pool 0 and dropout; CycleGAN resnet_9blocks,
+    /// instance norm, lsgan, pool 50 and no dropout.
+    public static func defaults(for recipe: TrainingRecipe) -> TrainingOptions {
+        var o = TrainingOptions(model: recipe)
+        switch recipe {
+        case .pix2pix:
+            (o.netG, o.norm, o.ganMode, o.poolSize, o.noDropout) = ("unet_256", .batch, .vanilla, 0, false)
+        case .cyclegan:
+            (o.netG, o.norm, o.ganMode, o.poolSize, o.noDropout) = ("resnet_9blocks", .instance, .lsgan, 50, true)
+        }
+        return o
+    }
+
+    private init(model: TrainingRecipe) { self.model = model }
+
+    /// The generator `--net-g`, `--ngf`, `--norm`, `--no-dropout` and the channels describe.
+    public func generatorArchitecture() throws -> GeneratorArchitecture {
+        let dropout = !noDropout
+        switch netG {
+        case "resnet_9blocks", "resnet_6blocks":
+            return .resnet(blocks: netG == "resnet_9blocks" ? 9 : 6, ngf: ngf, norm: norm, dropout: dropout,
+                           inputChannels: inputNC, outputChannels: outputNC)
+        case "unet_128", "unet_256":
+            return .unet(downs: netG == "unet_256" ? 8 : 7, ngf: ngf, norm: norm, dropout: dropout,
+                         inputChannels: inputNC, outputChannels: outputNC)
+        default:
+            throw TrainingError(.invalidSetting, "--net-g must be resnet_9blocks, resnet_6blocks, unet_128 or unet_256; got '\(netG)'")
+        }
+    }
+
+    /// The discriminator(s): pix2pix's judges cat(A, B); CycleGAN's D_A judges B (output_nc
+    /// channels) — `channels` says which.
+    public func discriminatorArchitecture(channels: Int) throws -> DiscriminatorArchitecture {
+        switch netD {
+        case "basic": return .nLayers(3, ndf: ndf, norm: norm, inputChannels: channels)
+        case "n_layers": return .nLayers(nLayersD, ndf: ndf, norm: norm, inputChannels: channels)
+        case "pixel": return .pixel(ndf: ndf, norm: norm, inputChannels: channels)
+        default: throw TrainingError(.invalidSetting, "--net-d must be basic, n_layers or pixel; got '\(netD)'")
+        }
+    }
+
+    /// The learning-rate policy `--lr-policy` and its settings describe, as `get_scheduler` builds it.
+    public var learningRatePolicy: LearningRatePolicy {
+        switch lrPolicy {
+        case .linear: return .linear(nEpochs: nEpochs, nEpochsDecay: nEpochsDecay, epochCount: epochCount)
+        case .step: return .step(decayEvery: lrDecayIters)
+        case .plateau: return .plateau
+        case .cosine: return .cosine(tMax: nEpochs)
+        }
+    }
+}
+
+extension TrainingOptions {
+    /// Refuses combinations that cannot train, before anything runs: one message each, naming
+    /// the options.
+    public func validate() throws {
+        guard !data.isEmpty else { throw TrainingError(.invalidSetting, "--data (the dataset folder) is required") }
+        guard !run.isEmpty else { throw TrainingError(.invalidSetting, "--run (the run folder to write) is required") }
+        let generator = try generatorArchitecture()
+        _ = try discriminatorArchitecture(channels: model == .pix2pix ? inputNC + outputNC : outputNC)
+        if model == .cyclegan && lambdaIdentity > 0 && inputNC != outputNC {
+            throw TrainingError(.invalidSetting, "--lambda-identity \(lambdaIdentity) needs --input-nc = --output-nc (got \(inputNC) and \(outputNC)): G_A(B) must be comparable with B; set --lambda-identity 0")
+        }
+        if [.resizeAndCrop, .scaleWidthAndCrop].contains(preprocess) && cropSize > loadSize {
+            throw TrainingError(.invalidSetting, "--crop-size \(cropSize) is larger than --load-size \(loadSize): the random crop must fit in the resized image")
+        }
+        if generator.family == .unet && preprocess != .none && cropSize % generator.sizeMultiple != 0 {
+            throw TrainingError(.invalidSetting, "--net-g \(netG) needs crops whose side is a multiple of \(generator.sizeMultiple); --crop-size is \(cropSize) (use --net-g unet_\(cropSize % 128 == 0 ? 128 : 256) or a crop of \(generator.sizeMultiple))")
+        }
+        if !(0..<1).contains(beta1) { throw TrainingError(.invalidSetting, "--beta1 must be in [0, 1), got \(beta1)") }
+        if epoch != "latest" && Int(epoch) == nil {
+            throw TrainingError(.invalidSetting, "--epoch must be 'latest' or an epoch number, got '\(epoch)'")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Models
+import Testing
+import Training
+
+/// Option resolution for `gantry train`: the reference's defaults per recipe, both spellings,
+/// defaults < config file < flags, config.yaml round trip, and refusals before anything runs.
+struct TrainingOptionsTests {
+    @Test func defaultsAreTheReferenceRecipes() throws {
+        let p = TrainingOptions.defaults(for: .pix2pix)
+        #expect(p.netG == "unet_256" && p.norm == .batch && p.ganMode == .vanilla && p.poolSize == 0 && !p.noDropout)
+        #expect(p.lambdaL1 == 100)
+        let c = TrainingOptions.defaults(for: .cyclegan)
+        #expect(c.netG == "resnet_9blocks" && c.norm == .instance && c.ganMode == .lsgan && c.poolSize == 50 && c.noDropout)
+        #expect(c.lambdaA == 10 && c.lambdaB == 10 && c.lambdaIdentity == 0.5)
+        for o in [p, c] {
+            #expect(o.ngf == 64 && o.ndf == 64 && o.netD == "basic" && o.lr == 2e-4 && o.beta1 == 0.5)
+            #expect(o.lrPolicy == .linear && o.nEpochs == 100 && o.nEpochsDecay == 100)
+            #expect(o.loadSize == 286 && o.cropSize == 256 && !o.noFlip && o.batchSize == 1)
+            #expect(o.initType == .normal && o.initGain == 0.02 && o.preprocess == .resizeAndCrop)
+        }
+        #expect(try p.generatorArchitecture() == .unet(downs: 8, ngf: 64, norm: .batch, dropout: true))
+        #expect(try c.generatorArchitecture() == .resnet(blocks: 9, ngf: 64, norm: .instance, dropout: false))
+        #expect(try p.discriminatorArchitecture(channels: 6) == .nLayers(3, ndf: 64, norm: .batch, inputChannels: 6))
+    }
+
+    /// A reference command line works with its own spellings: `--netG`, `--lambda_L1`, `--continue_train`.
+    @Test func referenceSpellingsEqualKebabCase() throws {
+        let reference = try TrainingOptions.resolve(.pix2pix, flags: [
+            ("--dataroot", "datasets/facades"), ("--netG", "unet_128"), ("--lambda_L1", "50"), ("--n_epochs", "7"),
+            ("--continue_train", "true"), ("--direction", "BtoA"), ("--crop_size", "128"), ("--load_size", "142"),
+        ])
+        let kebab = try TrainingOptions.resolve(.pix2pix, flags: [
+            ("--data", "datasets/facades"), ("--net-g", "unet_128"), ("--lambda-l1", "50"), ("--n-epochs", "7"),
+            ("--continue", "true"), ("--direction", "BtoA"), ("--crop-size", "128"), ("--load-size", "142"),
+        ])
+        #expect(reference == kebab)
+        #expect(kebab.netG == "unet_128" && kebab.lambdaL1 == 50 && kebab.nEpochs == 7 && kebab.continueTraining)
+        #expect(kebab.direction == .bToA && kebab.data == "datasets/facades")
+    }
+
+    @Test func flagsOverrideTheConfigFileWhichOverridesDefaults() throws {
+        let config = try TrainingOptions.configEntries(yaml: "ngf: 32\nlr: 0.001\nno_flip: true\n", file: "c.yaml")
+        let o = try TrainingOptions.resolve(.cyclegan, config: config, flags: [("--lr", "0.0005")])
+        #expect(o.ngf == 32 && o.noFlip && o.lr == 0.0005 && o.ndf == 64)
+    }
+
+    @Test(arguments: TrainingRecipe.allCases)
+    func configYAMLHoldsEveryOptionAndReadsBack(_ recipe: TrainingRecipe) throws {
+        var o = TrainingOptions.defaults(for: recipe)
+        try o.set("data", to: "my data/with \"quotes\"")
+        try o.set("run", to: "runs/x")
+        try o.set("max-dataset-size", to: "20")
+        try o.set("seed", to: "42")
+        let text = o.yaml
+        #expect(text.hasPrefix("model: \(recipe.rawValue)\n"))
+        #expect(text.split(separator: "\n").count == TrainingOptions.keys.count + 1)
+        let back = try TrainingOptions.resolve(recipe, config: TrainingOptions.configEntries(yaml: text, file: "config.yaml"))
+        #expect(back == o)
+    }
+
+    @Test func refusalsNameTheOption() throws {
+        func message(_ recipe: TrainingRecipe, _ flags: [(String, String)]) -> String {
+            do {
+                try TrainingOptions.resolve(recipe, flags: [("data", "d"), ("run", "r")] + flags).validate()
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        #expect(message(.cyclegan, []) == "accepted")
+        #expect(message(.pix2pix, []) == "accepted")
+        #expect(message(.cyclegan, [("output-nc", "1")]).contains("--lambda-identity"))
+        #expect(message(.cyclegan, [("output-nc", "1"), ("lambda-identity", "0")]) == "accepted")
+        #expect(message(.pix2pix, [("crop-size", "300")]).contains("--crop-size 300 is larger than --load-size 286"))
+        #expect(message(.pix2pix, [("crop-size", "200"), ("load-size", "200")]).contains("multiple of 256"))
+        #expect(message(.pix2pix, [("norm", "group")]).contains("--norm must be one of instance, batch, none"))
+        #expect(message(.pix2pix, [("net-g", "unet_512")]).contains("--net-g must be"))
+        #expect(message(.pix2pix, [("net-d", "huge")]).contains("--net-d must be"))
+        #expect(message(.pix2pix, [("lr", "-1")]).contains("--lr must be a finite number"))
+        #expect(message(.pix2pix, [("lr", "nan")]).contains("--lr must be a finite number"))
+        #expect(message(.pix2pix, [("batch-size", "0")]).contains("--batch-size must be a whole number ≥ 1"))
+        #expect(message(.pix2pix, [("epoch", "soon")]).contains("--epoch must be 'latest'"))
+        #expect(message(.pix2pix, [("unknown-thing", "1")]).contains("unknown option 'unknown-thing'"))
+        #expect(message(.pix2pix, [("data", "")]).contains("--data"))
+        #expect(throws: TrainingError.self) { try TrainingOptions.configEntries(yaml: "- a\n- b\n", file: "c.yaml") }
+        #expect(throws: TrainingError.self) { try TrainingOptions.configEntries(yaml: "netG: [a, b]\n", file: "c.yaml") }
+        #expect(throws: TrainingError.self) { try TrainingOptions.configEntries(yaml: "bogus: 1\n", file: "c.yaml") }
+    }
+
+    @Test func learningRatePolicyFollowsTheOptions() throws {
+        var o = TrainingOptions.defaults(for: .cyclegan)
+        try o.set("n_epochs", to: "3")
+        try o.set("n_epochs_decay", to: "4")
+        #expect(o.learningRatePolicy == .linear(nEpochs: 3, nEpochsDecay: 4, epochCount: 1))
+        try o.set("lr-policy", to: "step")
+        #expect(o.learningRatePolicy == .step(decayEvery: 50))
+        try o.set("lr_policy", to: "cosine")
+        #expect(o.learningRatePolicy == .cosine(tMax: 3))
+    }
+}
