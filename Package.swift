@@ -55,7 +55,10 @@ let package = Package(
         ),
         .target(name: "Checkpoints"),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints"]),
-        .target(name: "Training", dependencies: ["Engine", "Models", "Checkpoints", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "Training",
+            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "Pipeline", .product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "GantryCLI",
             dependencies: [

@@ -1,3 +1,4 @@
+import Imaging
 /// An image as separate float planes, the form every normalisation step works on.
 ///
 /// Values keep the file's scale (0…255 for 8-bit, 0…65535 for 16-bit) until `Preprocessor`
@@ -35,5 +36,44 @@ public struct PlanarImage: Sendable, Equatable {
             }
             return out
         }
+    }
+}
+
+extension PlanarImage {
+    /// A decoded image's interleaved samples as planes (colour planes, then alpha).
+    public init(_ image: DecodedImage) {
+        let n = image.colorChannels + (image.hasAlpha ? 1 : 0)
+        let count = image.width * image.height
+        var planes = [[Float]](repeating: [Float](repeating: 0, count: count), count: n)
+        image.samples.withUnsafeBufferPointer { s in
+            for c in 0..<n {
+                planes[c].withUnsafeMutableBufferPointer { p in
+                    for i in 0..<count { p[i] = Float(s[i * n + c]) }
+                }
+            }
+        }
+        self.init(width: image.width, height: image.height, planes: planes, maxValue: image.bitDepth == 16 ? 65535 : 255)
+    }
+
+    /// The image with `want` planes, as PIL's `convert` makes them: grey repeated to RGB, RGB
+    /// to grey with ITU-R 601 luma (rounded on 8-bit data), extra planes (alpha) dropped.
+    public func adaptingChannels(to want: Int) -> PlanarImage {
+        let have = channels
+        let out: [[Float]]
+        if have == want {
+            out = planes
+        } else if have == 1 {
+            out = Array(repeating: planes[0], count: want)
+        } else if want == 1, have >= 3 {
+            let (r, g, b) = (planes[0], planes[1], planes[2])
+            out = [(0..<r.count).map { i in
+                let l = (r[i] * 299 + g[i] * 587 + b[i] * 114) / 1000
+                return maxValue == 255 ? l.rounded() : l
+            }]
+        } else {
+            // Other counts (e.g. a 2-channel model) take the first channels, repeating the last.
+            out = (0..<want).map { planes[min($0, have - 1)] }
+        }
+        return PlanarImage(width: width, height: height, planes: out, maxValue: maxValue)
     }
 }

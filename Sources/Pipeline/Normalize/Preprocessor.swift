@@ -55,7 +55,7 @@ public struct Preprocessor: Sendable {
         if g.resize != (w0, h0) { transform { Resampler.resize($0, width: g.resize.w, height: g.resize.h) } }
         if let c = g.crop { transform { $0.cropped(x: c.x, y: c.y, width: c.w, height: c.h) } }
 
-        let planes = adaptChannels(planar)
+        let planes = planar.adaptingChannels(to: architecture.inputChannels).planes
         let (w, h) = (planar.width, planar.height)
         var values = [Float]()
         values.reserveCapacity(planes.count * w * h)
@@ -89,35 +89,6 @@ public struct Preprocessor: Sendable {
 
     /// Gray into a colour model repeats the plane; colour into a gray model takes PIL's 'L'
     /// luma (ITU-R 601-2), as the reference's `transforms.Grayscale(1)` does.
-    private func adaptChannels(_ image: PlanarImage) -> [[Float]] {
-        let want = architecture.inputChannels
-        let have = image.channels
-        if have == want { return image.planes }
-        if have == 1 { return Array(repeating: image.planes[0], count: want) }
-        if want == 1, have >= 3 {
-            let (r, g, b) = (image.planes[0], image.planes[1], image.planes[2])
-            return [(0..<r.count).map { i in
-                let l = (r[i] * 299 + g[i] * 587 + b[i] * 114) / 1000
-                return image.maxValue == 255 ? l.rounded() : l
-            }]
-        }
-        // Other counts (e.g. a 2-channel model) take the first channels, repeating the last.
-        return (0..<want).map { image.planes[min($0, have - 1)] }
-    }
-
     /// Interleaved samples → planes (colour planes, then alpha).
-    static func planar(_ image: DecodedImage) -> PlanarImage {
-        let n = image.colorChannels + (image.hasAlpha ? 1 : 0)
-        let count = image.width * image.height
-        var planes = [[Float]](repeating: [Float](repeating: 0, count: count), count: n)
-        image.samples.withUnsafeBufferPointer { s in
-            for c in 0..<n {
-                planes[c].withUnsafeMutableBufferPointer { p in
-                    for i in 0..<count { p[i] = Float(s[i * n + c]) }
-                }
-            }
-        }
-        return PlanarImage(width: image.width, height: image.height, planes: planes,
-                           maxValue: image.bitDepth == 16 ? 65535 : 255)
-    }
+    static func planar(_ image: DecodedImage) -> PlanarImage { PlanarImage(image) }
 }
