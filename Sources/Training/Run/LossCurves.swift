@@ -1,0 +1,61 @@
+import Foundation
+
+/// `RUN/loss_curves.svg`: one panel per loss, epochs on the x-axis, the raw values faint and an
+/// exponentially smoothed line (debiased, as TensorBoard draws it) on top.
+public enum LossCurves {
+    public static func svg(_ records: [LossRecord], smoothing: Double = 0.9, columns: Int = 2) -> String {
+        let names = records.first.map { $0.losses.map(\.name) } ?? []
+        let perEpoch = Dictionary(grouping: records, by: \.epoch).mapValues { $0.map(\.iter).max() ?? 1 }
+        let x = records.map { Double($0.epoch - 1) + Double($0.iter) / Double(max(perEpoch[$0.epoch] ?? 1, 1)) }
+        let (panelW, panelH, margin) = (360.0, 200.0, 40.0)
+        let rows = max(1, (names.count + columns - 1) / columns)
+        let width = Double(columns) * panelW, height = Double(rows) * panelH
+        var out = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
+        <rect width="100%" height="100%" fill="white"/>
+
+        """
+        for (k, name) in names.enumerated() {
+            let ox = Double(k % columns) * panelW, oy = Double(k / columns) * panelH
+            let values = records.map { r in r.losses.first { $0.name == name }?.value ?? .nan }
+            let points = zip(x, values).filter { $0.1.isFinite }
+            var smoothed: [(Double, Double)] = []
+            var average = 0.0, weight = 0.0
+            for (px, v) in points {
+                average = smoothing * average + (1 - smoothing) * v
+                weight = smoothing * weight + (1 - smoothing)
+                smoothed.append((px, average / weight))
+            }
+            let (x0, x1) = (0.0, max(x.max() ?? 1, 1e-9))
+            var (y0, y1) = (points.map(\.1).min() ?? 0, points.map(\.1).max() ?? 1)
+            if y1 - y0 < 1e-12 { (y0, y1) = (y0 - 0.5, y1 + 0.5) }
+            let plotW = panelW - 2 * margin, plotH = panelH - 2 * margin
+            func sx(_ v: Double) -> Double { ox + margin + (v - x0) / (x1 - x0) * plotW }
+            func sy(_ v: Double) -> Double { oy + panelH - margin - (v - y0) / (y1 - y0) * plotH }
+            func polyline(_ p: [(Double, Double)]) -> String {
+                p.map { String(format: "%.1f,%.1f", sx($0.0), sy($0.1)) }.joined(separator: " ")
+            }
+            out += """
+            <g class="panel" data-loss="\(escape(name))">
+            <text x="\(ox + margin)" y="\(oy + 20)" font-weight="bold">\(escape(name))</text>
+            <line x1="\(sx(x0))" y1="\(sy(y0))" x2="\(sx(x1))" y2="\(sy(y0))" stroke="#888"/>
+            <line x1="\(sx(x0))" y1="\(sy(y0))" x2="\(sx(x0))" y2="\(sy(y1))" stroke="#888"/>
+            <text x="\(ox + 4)" y="\(sy(y1) + 4)">\(format(y1))</text>
+            <text x="\(ox + 4)" y="\(sy(y0))">\(format(y0))</text>
+            <text x="\(sx(x1) - 60)" y="\(sy(y0) + 16)">epoch \(format(x1))</text>
+            <polyline class="raw" fill="none" stroke="#9ecae1" stroke-width="1" points="\(polyline(points))"/>
+            <polyline class="smoothed" fill="none" stroke="#08519c" stroke-width="2" points="\(polyline(smoothed))"/>
+            </g>
+
+            """
+        }
+        return out + "</svg>\n"
+    }
+
+    private static func format(_ v: Double) -> String { String(format: abs(v) >= 100 ? "%.0f" : "%.3g", v) }
+
+    private static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+import TestSupport
+import Training
+
+/// `losses.jsonl` and `loss_curves.svg` of a run folder.
+struct LossLogTests {
+    static func records(_ n: Int) -> [LossRecord] {
+        (0..<n).map { i in
+            LossRecord(epoch: 1 + i / 10, iter: 1 + i % 10, lr: 2e-4, losses: [("G_GAN", 1 + 1 / Double(i + 1)), ("G_L1", 30 - Double(i) * 0.1),
+                                                                                  ("D_real", 0.5), ("D_fake", 0.25 + 0.01 * Double(i % 3))],
+                       seconds: 0.5)
+        }
+    }
+
+    @Test func appendsLinesAndReadsThemBack() throws {
+        let dir = try TemporaryDirectory()
+        let url = dir.url.appendingPathComponent("losses.jsonl")
+        let written = Self.records(25)
+        do {
+            let log = try LossLog(url: url)
+            for r in written.prefix(20) { try log.append(r) }
+        }
+        // A resumed run appends to the same file.
+        let log = try LossLog(url: url)
+        for r in written.suffix(5) { try log.append(r) }
+        #expect(try LossLog.read(url) == written)
+        let firstLine = try #require(try String(contentsOf: url, encoding: .utf8).split(separator: "\n").first)
+        #expect(firstLine.hasPrefix("{\"epoch\":1,\"iter\":1,\"lr\":0.0002,\"G_GAN\":2.0,\"G_L1\":30.0,"))
+        // A line torn by a crash is not a record.
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"epoch\":3,\"it".utf8))
+        try handle.close()
+        #expect(try LossLog.read(url).count == 25)
+    }
+
+    @Test func curvesDrawOnePanelPerLossWithRawAndSmoothedLines() throws {
+        let svg = LossCurves.svg(Self.records(30))
+        // Well-formed XML with four panels, each with 30 raw and 30 smoothed points.
+        final class Collector: NSObject, XMLParserDelegate {
+            var panels: [String] = [], polylines: [String: Int] = [:]
+            func parser(_ p: XMLParser, didStartElement e: String, namespaceURI: String?, qualifiedName: String?,
+                        attributes a: [String: String]) {
+                if e == "g", let name = a["data-loss"] { panels.append(name) }
+                if e == "polyline", let cls = a["class"], let points = a["points"] {
+                    polylines[cls, default: 0] += points.split(separator: " ").count
+                }
+            }
+        }
+        let parser = XMLParser(data: Data(svg.utf8)), collector = Collector()
+        parser.delegate = collector
+        #expect(parser.parse())
+        #expect(collector.panels == ["G_GAN", "G_L1", "D_real", "D_fake"])
+        #expect(collector.polylines == ["raw": 120, "smoothed": 120])
+        #expect(svg.contains("epoch 3"))
+    }
+}
