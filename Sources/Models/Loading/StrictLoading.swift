@@ -7,7 +7,7 @@ extension Module {
     /// Copies `sd` into this network's tensors, in place, and returns notes on what was
     /// normalised. Every key the network needs must be present with its shape, and no key may
     /// be left over; `network` names the architecture in the error.
-    func loadStrictly(_ stateDict: StateDict, network: String) throws -> [String] {
+    public func loadStrictly(_ stateDict: StateDict, network: String) throws -> [String] {
         var notes: [String] = []
         var sd = stateDict
         let expected = namedTensors()

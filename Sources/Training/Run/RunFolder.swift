@@ -1,0 +1,61 @@
+import Checkpoints
+import Foundation
+import Models
+
+/// A training run's folder, with the reference's checkpoint names: `<epoch>_net_<name>.pth`
+/// (`latest_net_G.pth`, `5_net_D_A.pth`, …), written as `torch.save(net.state_dict())` writes
+/// them, so the reference's `load_networks` — and anyone's `load_state_dict(strict=True)` —
+/// takes them, and a folder PyTorch's `--continue_train` would resume from is one Gantry can.
+public struct RunFolder: Sendable {
+    public let url: URL
+
+    public init(_ path: String) { url = URL(fileURLWithPath: path) }
+
+    /// The reference's `save_networks` file name for network `name` at `epoch` ("latest" or N).
+    public func networkURL(epoch: String, name: String) -> URL {
+        url.appendingPathComponent("\(epoch)_net_\(name).pth")
+    }
+
+    public func create() throws {
+        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+            throw TrainingError(.writeFailed, "\(url.path): cannot create the run folder (\(error.localizedDescription))")
+        }
+    }
+
+    /// Writes each network's state_dict (parameters and buffers, in state_dict order); each file
+    /// appears whole or not at all.
+    public func saveNetworks(_ networks: [(name: String, module: Module)], epoch: String) throws {
+        for (name, module) in networks {
+            var sd = StateDict()
+            for (key, value, _, _) in module.namedTensors() { sd[key] = CheckpointTensor(shape: value.shape, values: value.values) }
+            try TorchWriter.write(sd, to: networkURL(epoch: epoch, name: name))
+        }
+    }
+
+    /// Loads `<epoch>_net_<name>.pth` into each network strictly (the reference's
+    /// `load_networks`, with its InstanceNorm-buffer patch); returns the loader's notes.
+    public func loadNetworks(_ networks: [(name: String, module: Module)], epoch: String) throws -> [String] {
+        var notes: [String] = []
+        for (name, module) in networks {
+            let file = networkURL(epoch: epoch, name: name)
+            guard FileManager.default.fileExists(atPath: file.path) else {
+                let saved = savedEpochs(network: name)
+                throw TrainingError(.stateMismatch, "\(file.path) does not exist; \(saved.isEmpty ? "the run has no saved \(name)" : "saved epochs: \(saved.map(String.init).joined(separator: ", "))")")
+            }
+            do {
+                let checkpoint = try Checkpoint.load(contentsOf: file)
+                notes += try module.loadStrictly(checkpoint.stateDict, network: "net_\(name)").map { "\(file.lastPathComponent): \($0)" }
+            } catch {
+                throw TrainingError(.stateMismatch, "\(file.path): \(error)")
+            }
+        }
+        return notes
+    }
+
+    /// Epoch numbers with a saved `<N>_net_<name>.pth`, ascending.
+    public func savedEpochs(network name: String) -> [Int] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        let suffix = "_net_\(name).pth"
+        return files.compactMap { $0.hasSuffix(suffix) ? Int($0.dropLast(suffix.count)) : nil }.sorted()
+    }
+}
