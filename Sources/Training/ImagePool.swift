@@ -36,6 +36,18 @@ public final class ImagePool {
         return try images[index].copy()
     }
 
+    /// Puts back images a resumed run saved (`storedImage(0..<count)`), so it continues with the
+    /// pool it stopped with. Throws when there are more than `size` or their shapes differ.
+    public func restore(_ saved: [Tensor]) throws {
+        guard saved.count <= size else {
+            throw TrainingError(.stateMismatch, "image pool: \(saved.count) saved images for a pool of \(size)")
+        }
+        guard saved.allSatisfy({ $0.rank == 4 && $0.shape[0] == 1 && $0.shape == saved.first?.shape }) else {
+            throw TrainingError(.stateMismatch, "image pool: saved images must all be 1×C×H×W of one shape")
+        }
+        images = try saved.map { try $0.copy() }
+    }
+
     /// The batch for the discriminator: see the type's description. The result is a new tensor
     /// (except with size 0), so later changes to `images` do not reach the pool or the result.
     ///

@@ -86,3 +86,30 @@ struct ImagePoolTests {
         #expect(throws: TrainingError.self) { try pool.storedImage(1) }
     }
 }
+
+/// What exact resume needs from the pool and the random source.
+struct ResumeStateTests {
+    @Test func randomSourceContinuesFromItsSavedState() throws {
+        let a = RandomSource(seed: 9)
+        for _ in 0..<5 { _ = a.next() }
+        let b = try RandomSource(state: a.state)
+        #expect((0..<100).map { _ in a.next() } == (0..<100).map { _ in b.next() })
+        #expect(throws: EngineError.self) { try RandomSource(state: [0, 0, 0, 0]) }
+        #expect(throws: EngineError.self) { try RandomSource(state: [1, 2]) }
+    }
+
+    @Test func aRestoredPoolAnswersLikeTheOriginal() throws {
+        let r1 = RandomSource(seed: 4)
+        let pool = try ImagePool(size: 3, random: r1)
+        for i in 0..<5 { _ = try pool.query(randomTensor([1, 2, 2, 2], seed: UInt64(i))) }
+        let saved = try (0..<pool.count).map { try pool.storedImage($0) }
+        let r2 = try RandomSource(state: r1.state)
+        let copy = try ImagePool(size: 3, random: r2)
+        try copy.restore(saved)
+        for i in 5..<15 {
+            let x = randomTensor([1, 2, 2, 2], seed: UInt64(i))
+            #expect(try pool.query(x).values == copy.query(x).values)
+        }
+        #expect(throws: TrainingError.self) { try copy.restore(Array(repeating: saved[0], count: 4)) }
+    }
+}

@@ -15,6 +15,18 @@ public final class RandomSource: @unchecked Sendable {
         s = (next(), next(), next(), next())
     }
 
+    /// The generator's whole state: a run saves it so that resuming draws what an uninterrupted
+    /// run would have drawn.
+    public var state: [UInt64] { [s.0, s.1, s.2, s.3] }
+
+    /// A generator continuing from a saved `state` (four words, not all zero).
+    public init(state: [UInt64]) throws(EngineError) {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else {
+            throw EngineError(.shapeMismatch, "a random generator state is four words, not all zero; got \(state.count)")
+        }
+        s = (state[0], state[1], state[2], state[3])
+    }
+
     public func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
         let t = s.1 << 17
