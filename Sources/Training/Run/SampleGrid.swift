@@ -1,0 +1,39 @@
+import Engine
+import Foundation
+import Imaging
+
+/// `RUN/samples/epoch_NNN.png`: the reference's visuals for one batch image, one row per
+/// domain (pix2pix: real_A, fake_B, real_B; CycleGAN: real_A, fake_B, rec_A, idt_B and the B row),
+/// each tile converted as the reference's `tensor2im` does (truncating (x + 1) / 2 · 255).
+public enum SampleGrid {
+    /// The rows of tiles (each 1×C×H×W in [-1, 1], grey tiles shown as grey RGB) as PNG bytes,
+    /// with a `gap`-pixel white border between tiles.
+    public static func png(_ rows: [[Tensor]], gap: Int = 4) throws -> Data {
+        guard let tileH = rows.first?.first?.shape[2], let tileW = rows.first?.first?.shape[3] else {
+            throw TrainingError(.invalidSetting, "a sample grid needs at least one image")
+        }
+        let columns = rows.map(\.count).max() ?? 0
+        let width = columns * tileW + (columns + 1) * gap, height = rows.count * tileH + (rows.count + 1) * gap
+        var samples = [UInt8](repeating: 255, count: width * height * 3)
+        for (r, row) in rows.enumerated() {
+            for (c, tile) in row.enumerated() {
+                guard tile.rank == 4, tile.shape[2] == tileH, tile.shape[3] == tileW, [1, 3].contains(tile.shape[1]) else {
+                    throw TrainingError(.shapeMismatch, "sample grid tile \(tile.shape) differs from 1×3×\(tileH)×\(tileW)")
+                }
+                let v = tile.values, channels = tile.shape[1], plane = tileH * tileW
+                let x0 = gap + c * (tileW + gap), y0 = gap + r * (tileH + gap)
+                for y in 0..<tileH {
+                    for x in 0..<tileW {
+                        for k in 0..<3 {
+                            let value = v[min(k, channels - 1) * plane + y * tileW + x]
+                            let level = (Double(value) + 1) / 2 * 255
+                            samples[((y0 + y) * width + x0 + x) * 3 + k] = UInt8(max(0, min(255, level.isFinite ? level : 0)))
+                        }
+                    }
+                }
+            }
+        }
+        let image = EncodableImage(width: width, height: height, colorChannels: 3, hasAlpha: false, samples: samples)
+        return try ImageCodec.encode(image, as: .png, path: "sample grid")
+    }
+}
