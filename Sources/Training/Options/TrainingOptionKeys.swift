@@ -157,3 +157,44 @@ private func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ refere
         o[keyPath: path] = x
     }, get: { $0[keyPath: path].rawValue })
 }
+
+extension TrainingOptions {
+    /// Splits a `gantry train` command line (after the recipe) into the config file it names
+    /// and its option settings, in order: `--name value`, `--name=value`, and switches alone
+    /// (`--no-flip`, `--continue_train`); either spelling of every option.
+    public static func parseArguments(_ arguments: [String]) throws -> (config: String?, settings: [(String, String)]) {
+        var config: String?, settings: [(String, String)] = []
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            guard argument.hasPrefix("--") else {
+                throw TrainingError(.invalidSetting, "unexpected argument '\(argument)': options are --name value")
+            }
+            var name = String(argument.dropFirst(2)), value: String?
+            if let eq = name.firstIndex(of: "=") { (name, value) = (String(name[..<eq]), String(name[name.index(after: eq)...])) }
+            if name == "config" {
+                guard let v = value ?? (i + 1 < arguments.count ? arguments[i + 1] : nil) else {
+                    throw TrainingError(.invalidSetting, "--config needs a file")
+                }
+                config = v
+                i += value == nil ? 2 : 1
+                continue
+            }
+            guard let key = key(named: name) else {
+                throw TrainingError(.invalidSetting, "unknown option '--\(name)'; `gantry train --help` lists them")
+            }
+            if key.isFlag && value == nil {
+                settings.append((key.name, "true"))
+                i += 1
+            } else if let value {
+                settings.append((key.name, value))
+                i += 1
+            } else {
+                guard i + 1 < arguments.count else { throw TrainingError(.invalidSetting, "--\(name) needs a value") }
+                settings.append((key.name, arguments[i + 1]))
+                i += 2
+            }
+        }
+        return (config, settings)
+    }
+}
