@@ -37,7 +37,8 @@ public enum TorchWriter {
     }
 
     static func int64Bytes(_ t: CheckpointTensor) -> [UInt8] {
-        t.values.map { Int64($0).littleEndian }.withUnsafeBytes { Array($0) }
+        // A counter is a whole number; clamp so a NaN or huge value cannot trap the conversion.
+        t.values.map { Int64($0.isFinite ? max(-9e18, min(9e18, $0)) : 0).littleEndian }.withUnsafeBytes { Array($0) }
     }
 
     /// Protocol-2 pickle of `OrderedDict([(key, _rebuild_tensor_v2(storage, 0, size, stride,

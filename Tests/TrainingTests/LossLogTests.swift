@@ -59,3 +59,12 @@ struct LossLogTests {
         #expect(svg.contains("epoch 3"))
     }
 }
+
+/// A corrupted log line is refused, not trapped on.
+struct LossLogCorruptionTests {
+    @Test func hugeOrNonFiniteCountersAreRefused() {
+        for line in ["{\"epoch\":1e300,\"iter\":1}", "{\"epoch\":1,\"iter\":null}", "{\"epoch\":1,\"iter\":x}", "nope"] {
+            #expect(throws: TrainingError.self) { try LossRecord(jsonLine: line) }
+        }
+    }
+}

@@ -42,7 +42,8 @@ public struct LossRecord: Equatable, Sendable {
             fields.append((String(parts[0].dropFirst().dropLast()), value))
         }
         func take(_ key: String) -> Double? { fields.first { $0.0 == key }?.1 }
-        guard let epoch = take("epoch"), let iter = take("iter"), epoch.isFinite, iter.isFinite else { throw bad }
+        // A corrupted file must not reach Int(_:)'s trap on huge or non-finite values.
+        guard let epoch = take("epoch"), let iter = take("iter"), abs(epoch) < 1e15, abs(iter) < 1e15 else { throw bad }
         self.init(epoch: Int(epoch), iter: Int(iter), lr: take("lr") ?? .nan,
                   losses: fields.filter { !["epoch", "iter", "lr", "time_s"].contains($0.0) }.map { ($0.0, $0.1) },
                   seconds: take("time_s") ?? .nan)
