@@ -15,7 +15,7 @@ struct TrainCommandTests {
                                "--load_size", "128", "--crop_size=128", "--n_epochs", "1", "--n_epochs_decay", "0",
                                "--direction", "BtoA", "--no_flip"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("epoch 1/1"))
+        #expect(r.stderr.contains("epoch 1/1") && r.stdout.contains("finished"), "\(r.stdout)\n\(r.stderr)")
         for f in ["config.yaml", "losses.jsonl", "latest_net_G.pth", "latest_net_D.pth", "samples/epoch_001.png", "loss_curves.svg"] {
             #expect(FileManager.default.fileExists(atPath: dir.path("runs/facades/\(f)")), "\(f)")
         }

@@ -33,7 +33,7 @@ struct TrainerTests {
         ])
         let trainer = try Trainer(options, backend: Backends.direct)
         #expect(trainer.epochs == 1...10)
-        for epoch in trainer.epochs { try trainer.trainEpoch(epoch) }
+        try trainer.train()
         let files = Set(try FileManager.default.subpathsOfDirectory(atPath: dir.path("run")))
         for f in ["config.yaml", "losses.jsonl", "loss_curves.svg", "latest_net_G.pth", "latest_net_D.pth", "5_net_G.pth",
                   "10_net_D.pth", "samples/epoch_001.png", "samples/epoch_010.png"] {
@@ -62,7 +62,7 @@ struct TrainerTests {
         ])
         let trainer = try Trainer(options, backend: Backends.winograd)
         var seen = 0
-        for epoch in trainer.epochs { try trainer.trainEpoch(epoch) { r in seen += 1; #expect(r.losses.allSatisfy { $0.value.isFinite }) } }
+        try trainer.train(report: { if case .iteration(let r, _, _) = $0 { seen += 1; #expect(r.losses.allSatisfy { $0.value.isFinite }) } })
         #expect(seen == 6)
         let records = try LossLog.read(URL(fileURLWithPath: dir.path("run/losses.jsonl")))
         #expect(records.first?.losses.map(\.name) == ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"])

@@ -27,6 +27,11 @@ public final class RandomSource: @unchecked Sendable {
         s = (state[0], state[1], state[2], state[3])
     }
 
+    /// Continues from a saved `state` (as `init(state:)`), in place, for holders of this instance.
+    public func restore(_ state: [UInt64]) throws(EngineError) {
+        s = try RandomSource(state: state).s
+    }
+
     public func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
         let t = s.1 << 17

@@ -98,7 +98,9 @@ public final class ProgressPrinter: ConvertObserver, @unchecked Sendable {
     }
 }
 
-func formatDuration(_ seconds: Double) -> String {
+/// "m:ss", or "h:mm:ss" from an hour on.
+public func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0, seconds < 1e9 else { return "--:--" }
     let s = Int(seconds.rounded())
     return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }

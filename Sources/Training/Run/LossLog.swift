@@ -79,6 +79,29 @@ public final class LossLog {
         }
     }
 
+    /// Flushes the appended lines to disk (before a state that counts them is saved).
+    public func flush() throws {
+        do { try handle.synchronize() } catch {
+            throw TrainingError(.writeFailed, "\(url.path): cannot flush the loss log (\(error.localizedDescription))")
+        }
+    }
+
+    /// Cuts the file to its first `count` complete lines (a continued run drops what came after
+    /// the state it continues from).
+    public static func truncate(_ url: URL, toRecords count: Int) throws {
+        guard let data = try? Data(contentsOf: url) else { return }
+        var kept = 0, end = data.startIndex
+        for i in data.indices where data[i] == 0x0A {
+            guard kept < count else { break }
+            kept += 1
+            end = i + 1
+        }
+        guard end < data.endIndex else { return }
+        do { try data[data.startIndex..<end].write(to: url, options: .atomic) } catch {
+            throw TrainingError(.writeFailed, "\(url.path): cannot cut the loss log back to the saved state (\(error.localizedDescription))")
+        }
+    }
+
     /// Every complete record in the file.
     public static func read(_ url: URL) throws -> [LossRecord] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }

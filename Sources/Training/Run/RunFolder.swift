@@ -22,13 +22,34 @@ public struct RunFolder: Sendable {
         }
     }
 
-    /// Writes each network's state_dict (parameters and buffers, in state_dict order); each file
-    /// appears whole or not at all.
+    /// Writes each network's state_dict (parameters and buffers, in state_dict order) as
+    /// `<epoch>_net_<name>.pth` and the same tensors as `<epoch>_net_<name>.safetensors`; each
+    /// file appears whole or not at all.
     public func saveNetworks(_ networks: [(name: String, module: Module)], epoch: String) throws {
         for (name, module) in networks {
             var sd = StateDict()
             for (key, value, _, _) in module.namedTensors() { sd[key] = CheckpointTensor(shape: value.shape, values: value.values) }
-            try TorchWriter.write(sd, to: networkURL(epoch: epoch, name: name))
+            let pth = networkURL(epoch: epoch, name: name)
+            do {
+                try TorchWriter.write(sd, to: pth)
+                try SafetensorsWriter.write(sd, to: pth.deletingPathExtension().appendingPathExtension("safetensors"))
+            } catch {
+                throw TrainingError(.writeFailed, "\(error)")
+            }
+        }
+    }
+
+    /// Makes `destination` name the file `source` names now: a hard link (no copy; a later
+    /// rewrite of `source` renames a new file into place and leaves this one alone), or a copy
+    /// where the file system has no hard links.
+    func link(_ source: URL, to destination: URL) throws {
+        try? FileManager.default.removeItem(at: destination)
+        do {
+            try FileManager.default.linkItem(at: source, to: destination)
+        } catch {
+            do { try FileManager.default.copyItem(at: source, to: destination) } catch {
+                throw TrainingError(.writeFailed, "\(destination.path): cannot link or copy \(source.lastPathComponent) (\(error.localizedDescription))")
+            }
         }
     }
 

@@ -1,0 +1,144 @@
+import Engine
+import Foundation
+
+/// One epoch's batches, decoded and augmented on a background thread a few batches ahead of
+/// the training step, so the cores never wait for JPEG decoding or resampling.
+///
+/// The thread alone draws from the data generator while it runs (the epoch's shuffle, then each
+/// item's crop/flip and unaligned B index, in order), and each batch carries the generator's
+/// state after its items, so a run stopped after any batch can save exactly where its data
+/// stream stands even though later batches were already prepared.
+///
+/// An item that fails to decode is skipped — reported, not fatal — and the batch is filled from
+/// the next items, as a run of days should not die on one bad file.
+final class Prefetcher: @unchecked Sendable {
+    struct Batch {
+        var input: Tensor
+        var target: Tensor
+        /// The epoch's order, and how many of its entries are consumed after this batch.
+        var order: [Int]
+        var position: Int
+        var images: Int
+        var randomState: [UInt64]
+    }
+
+    private enum Element {
+        case batch(Batch)
+        case skipped(String)
+        case failed(Error)
+    }
+
+    private let dataset: TrainingDataset
+    private let random: RandomSource
+    private let batchSize: Int
+    private let condition = NSCondition()
+    private var queue: [Element] = []
+    private var producing = true
+    private var cancelled = false
+    private var joined = false
+    private let capacity = 3
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Starts the thread: a fresh epoch (`order` nil: shuffled now from `random`) or the rest of
+    /// a stopped one (`order` and the entries already consumed).
+    init(dataset: TrainingDataset, random: RandomSource, batchSize: Int, order: [Int]?, position: Int) {
+        self.dataset = dataset
+        self.random = random
+        self.batchSize = batchSize
+        let thread = Thread { [self] in
+            produce(order: order ?? dataset.epochOrder(random: random), from: position)
+            condition.lock()
+            producing = false
+            condition.broadcast()
+            condition.unlock()
+            done.signal()
+        }
+        thread.name = "gantry-prefetch"
+        thread.start()
+    }
+
+    /// The next batch, or nil at the epoch's end; `skipped` hears of every file left out.
+    func next(skipped: (String) -> Void) throws -> Batch? {
+        while true {
+            condition.lock()
+            while queue.isEmpty && producing { condition.wait() }
+            guard !queue.isEmpty else {
+                condition.unlock()
+                return nil
+            }
+            let element = queue.removeFirst()
+            condition.broadcast()
+            condition.unlock()
+            switch element {
+            case .batch(let batch): return batch
+            case .skipped(let message): skipped(message)
+            case .failed(let error): throw error
+            }
+        }
+    }
+
+    /// Stops producing and waits for the thread, after which the data generator is the
+    /// caller's again. Safe to call more than once.
+    func finish() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        let wait = !joined
+        joined = true
+        condition.unlock()
+        if wait { done.wait() }
+    }
+
+    private func push(_ element: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.count >= capacity && !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        queue.append(element)
+        condition.broadcast()
+        return true
+    }
+
+    private func produce(order: [Int], from start: Int) {
+        var position = start
+        while position < order.count {
+            var inputs: [Tensor] = [], targets: [Tensor] = []
+            while inputs.count < batchSize && position < order.count {
+                let index = order[position]
+                position += 1
+                do {
+                    let item = try dataset.item(index, random: random)
+                    inputs.append(item.input)
+                    targets.append(item.target)
+                } catch {
+                    guard push(.skipped("\(error)")) else { return }
+                }
+            }
+            guard !inputs.isEmpty else { continue }
+            do {
+                let batch = Batch(input: try stack(inputs, order, position), target: try stack(targets, order, position),
+                                  order: order, position: position, images: inputs.count, randomState: random.state)
+                guard push(.batch(batch)) else { return }
+            } catch {
+                _ = push(.failed(error))
+                return
+            }
+        }
+    }
+
+    /// N images 1×C×H×W as one N×C×H×W batch (the reference's default collate).
+    private func stack(_ images: [Tensor], _ order: [Int], _ position: Int) throws -> Tensor {
+        guard images.count > 1 else { return images[0] }
+        let shape = images[0].shape
+        if let odd = images.first(where: { $0.shape != shape }) {
+            throw TrainingError(.invalidSetting, "--batch-size \(batchSize) needs images of one size after preprocessing, but a batch holds \(shape[3])×\(shape[2]) and \(odd.shape[3])×\(odd.shape[2]); use --preprocess resize_and_crop or crop, or --batch-size 1")
+        }
+        let batch = try Tensor(uninitialized: [images.count] + shape.dropFirst())
+        batch.withUnsafeMutableBufferPointer { out in
+            for (i, image) in images.enumerated() {
+                image.withUnsafeBufferPointer { (out.baseAddress! + i * image.count).update(from: $0.baseAddress!, count: image.count) }
+            }
+        }
+        return batch
+    }
+}
