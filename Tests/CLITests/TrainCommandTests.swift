@@ -39,4 +39,68 @@ struct TrainCommandTests {
             #expect(lines.count == 1 && lines[0].contains(expected), "\(r.stderr)")
         }
     }
+
+    /// Starts `gantry train`, waits until `lines` iterations are logged, sends `signals`
+    /// (`gap` seconds apart) and waits for the exit.
+    func interrupt(_ arguments: [String], log: String, lines: Int, signals: [Int32], gap: Double = 0) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = gantryExecutable
+        process.arguments = arguments
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, process.isRunning {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if text.split(separator: "\n").count >= lines { break }
+            usleep(20_000)
+        }
+        for (i, s) in signals.enumerated() {
+            if i > 0 { usleep(UInt32(gap * 1e6)) }
+            kill(process.processIdentifier, s)
+        }
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func sigintSavesAndContinueFinishesAsAnUninterruptedRun() throws {
+        let dir = try TemporaryDirectory()
+        for i in 0..<3 { try dir.write("data/train/\(i).png", try TestImages.png(width: 256, height: 128, seed: i)) }
+        func arguments(_ run: String) -> [String] {
+            ["train", "pix2pix", "--data", dir.path("data"), "--run", dir.path(run), "--net-g", "unet_128", "--ngf", "4", "--ndf", "4",
+             "--load-size", "140", "--crop-size", "128", "--n-epochs", "2", "--n-epochs-decay", "1", "--threads", "2", "--seed", "4"]
+        }
+        let whole = try runGantry(arguments("whole"))
+        #expect(whole.status == 0, "\(whole.stderr)")
+
+        let stopped = try interrupt(arguments("split"), log: dir.path("split/losses.jsonl"), lines: 2, signals: [SIGINT])
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("stopping after this iteration"), "\(stopped.stderr)")
+        let state = try String(contentsOfFile: dir.path("split/state.json"), encoding: .utf8)
+        #expect(state.contains("\"interrupted\" : true"))
+        // The run's own options come back from its config.yaml: only the folder and --continue.
+        let resumed = try runGantry(["train", "pix2pix", "--run", dir.path("split"), "--continue"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("continuing exactly"), "\(resumed.stderr)")
+        for name in ["G", "D"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: dir.path("whole/latest_net_\(name).pth")))
+            let b = try Data(contentsOf: URL(fileURLWithPath: dir.path("split/latest_net_\(name).pth")))
+            #expect(a == b, "latest_net_\(name).pth differs from the uninterrupted run's")
+        }
+        let wrongRecipe = try runGantry(["train", "cyclegan", "--run", dir.path("split"), "--continue"])
+        #expect(wrongRecipe.status == 1 && wrongRecipe.stderr.contains("is a pix2pix run"), "\(wrongRecipe.stderr)")
+    }
+
+    @Test func aSecondSigintQuitsAtOnce() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("data/train/0.png", try TestImages.png(width: 512, height: 256, seed: 1))
+        // Iterations long enough (unet_256, ngf 16) that the second signal lands inside one.
+        let r = try interrupt(["train", "pix2pix", "--data", dir.path("data"), "--run", dir.path("run"), "--ngf", "16", "--ndf", "16",
+                               "--n-epochs", "50", "--threads", "2"],
+                              log: dir.path("run/losses.jsonl"), lines: 1, signals: [SIGINT, SIGINT], gap: 0.02)
+        #expect(r.status == 130, "\(r.stderr)")
+        #expect(r.stderr.contains("quitting without saving"), "\(r.stderr)")
+    }
 }
