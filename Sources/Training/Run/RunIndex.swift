@@ -91,7 +91,7 @@ public struct RunIndex: Sendable {
 
     /// The page.
     public func html() -> String {
-        let title = "\(escape(runName)) · \(model.rawValue)"
+        let title = "\(escapeMarkup(runName)) · \(model.rawValue)"
         let epochs = sampleEpochs.sorted(by: >)
         // The first few grids load at once; older ones only when scrolled to, so a long run's
         // page does not decode hundreds of grids on every reload.
@@ -118,7 +118,7 @@ public struct RunIndex: Sendable {
         </head>
         <body data-images="\(1 + epochs.count)" data-loaded="0" data-failed="0" data-finished="\(finished)">
         <header>
-        <h1>\(escape(runName)) <span class="model">\(model.rawValue)</span></h1>
+        <h1>\(escapeMarkup(runName)) <span class="model">\(model.rawValue)</span></h1>
         <p class="status">\(status)</p>
         </header>
         <section id="curves">
@@ -148,7 +148,7 @@ public struct RunIndex: Sendable {
     private var status: String {
         var parts = [epochsDone == 0 ? "<span>waiting for the first epoch</span>"
                                      : "<span><b>Epoch \(epochsDone)</b> of \(epochsTotal)\(finished ? " — finished" : "")</span>"]
-        parts += lastLosses.map { "<span>\(escape($0.name)) <b>\(Self.number($0.value))</b></span>" }
+        parts += lastLosses.map { "<span>\(escapeMarkup($0.name)) <b>\(Self.number($0.value))</b></span>" }
         if let lastLR { parts.append("<span>lr <b>\(Self.number(lastLR))</b></span>") }
         let stamp = ISO8601DateFormatter.string(from: updated, timeZone: TimeZone(identifier: "UTC")!,
                                                 formatOptions: [.withInternetDateTime])
@@ -169,12 +169,6 @@ public struct RunIndex: Sendable {
     }
 
     private static func number(_ v: Double) -> String { v.isFinite ? String(format: "%.4g", v) : "\(v)" }
-
-    private func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-            .replacingOccurrences(of: "'", with: "&#39;")
-    }
 
     private static let style = """
 
@@ -220,4 +214,11 @@ public struct RunIndex: Sendable {
       };
     })();
     """
+}
+
+/// `s` as HTML or SVG text or attribute value: run names and loss names come from files.
+func escapeMarkup(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        .replacingOccurrences(of: "'", with: "&#39;")
 }
