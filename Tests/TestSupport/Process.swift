@@ -19,8 +19,14 @@ public struct CommandResult: Sendable {
 
 /// Runs `gantry` with `arguments` and waits for it.
 public func runGantry(_ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
+    try runCommand(gantryExecutable, arguments, environment: environment)
+}
+
+/// Runs `executable` with `arguments` (the environment plus `environment`), waits for it and
+/// collects both outputs.
+public func runCommand(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
     let process = Process()
-    process.executableURL = gantryExecutable
+    process.executableURL = executable
     process.arguments = arguments
     if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()

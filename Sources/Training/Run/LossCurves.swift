@@ -36,8 +36,8 @@ public enum LossCurves {
                 p.map { String(format: "%.1f,%.1f", sx($0.0), sy($0.1)) }.joined(separator: " ")
             }
             out += """
-            <g class="panel" data-loss="\(escape(name))">
-            <text x="\(ox + margin)" y="\(oy + 20)" font-weight="bold">\(escape(name))</text>
+            <g class="panel" data-loss="\(escapeMarkup(name))">
+            <text x="\(ox + margin)" y="\(oy + 20)" font-weight="bold">\(escapeMarkup(name))</text>
             <line x1="\(sx(x0))" y1="\(sy(y0))" x2="\(sx(x1))" y2="\(sy(y0))" stroke="#888"/>
             <line x1="\(sx(x0))" y1="\(sy(y0))" x2="\(sx(x0))" y2="\(sy(y1))" stroke="#888"/>
             <text x="\(ox + 4)" y="\(sy(y1) + 4)">\(format(y1))</text>
@@ -53,9 +53,4 @@ public enum LossCurves {
     }
 
     private static func format(_ v: Double) -> String { String(format: abs(v) >= 100 ? "%.0f" : "%.3g", v) }
-
-    private static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
 }
