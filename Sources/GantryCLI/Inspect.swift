@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoints
 import Foundation
 import Models
+import Training
 
 /// `gantry inspect CKPT`: what a checkpoint holds and how Gantry will run it.
 struct Inspect: ParsableCommand {
@@ -53,6 +54,12 @@ struct Inspect: ParsableCommand {
 func fail(_ message: String, code: Int32 = 1) -> ExitCode {
     FileHandle.standardError.write(Data("gantry: error: \(message)\n".utf8))
     return ExitCode(code)
+}
+
+/// A training library error: a choice the run does not offer is a usage error (64); a file
+/// that is not what `gantry train` writes is a failure (1).
+func fail(_ error: TrainingError) -> ExitCode {
+    fail(error.message, code: [.invalidSetting, .notInRun].contains(error.code) ? 64 : 1)
 }
 
 /// What `inspect` reports, in one place for the text and JSON forms.
