@@ -4,13 +4,16 @@ import Engine
 import Foundation
 import Models
 import Pipeline
+import Training
 
 /// What `convert` and `watch` share: the model, a pipeline file, how images are sized and
 /// written, and the generator's behaviour switches. Flags override the pipeline file.
 struct ConversionOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("model")], help: "Checkpoint file, or a checkpoint folder (with --direction).") var model: String?
+    @Option(name: [.short, .customLong("model")], help: "Checkpoint file, a `gantry train` run folder, or a folder of latest_net_G*.pth files.") var model: String?
     @Option(help: "Pipeline file (YAML, see pipelines/); flags given here override it.") var pipeline: String?
-    @Option(help: "AtoB or BtoA: picks latest_net_G_A.pth or latest_net_G_B.pth from a checkpoint folder.") var direction: String?
+    @Option(help: "AtoB or BtoA, in the dataset's terms. Run folder: G for pix2pix; CycleGAN's G_A for the way it was trained, G_B for the other. Checkpoint folder: latest_net_G_A.pth or latest_net_G_B.pth.") var direction: String?
+    @Option(help: "The network in a run folder: G (pix2pix), G_A or G_B (CycleGAN).") var which: String?
+    @Option(help: "latest (default) or an epoch number saved in the run folder (<N>_net_<which>.pth).") var epoch: String?
     @Option(help: "Output format: png, jpg or same (default png).") var format: OutputFormat?
     @Option(help: "JPEG quality 1–100 (default 95).") var quality: Int?
     @Option(help: "Sizing: native (default: keep size), resize, scale-width, resize-and-crop, none (reference behaviours).") var preprocess: String?
@@ -31,6 +34,9 @@ struct ConversionOptions: ParsableArguments {
             throw ValidationError("--preprocess must be one of \(PreprocessPolicy.names.joined(separator: ", "))")
         }
         if let direction, !["AtoB", "BtoA"].contains(direction) { throw ValidationError("--direction must be AtoB or BtoA") }
+        if let epoch, epoch != "latest", Int(epoch).map({ $0 < 0 }) ?? true {
+            throw ValidationError("--epoch must be latest or an epoch number, got '\(epoch)'")
+        }
         for (name, v) in [("--load-size", loadSize), ("--crop-size", cropSize), ("--max-side", maxSide)] {
             if let v, v < 1 { throw ValidationError("\(name) must be at least 1") }
         }
@@ -44,33 +50,28 @@ struct ConversionOptions: ParsableArguments {
         } ?? PipelineDefinition()
     }
 
-    /// The checkpoint to use: `-m`, else the pipeline file's; a checkpoint folder picks the
-    /// generator for `--direction` as the reference names them.
-    func modelURL(_ d: PipelineDefinition) throws -> URL {
+    /// The generator to run: `-m`, else the pipeline file's; in a run folder or checkpoint folder
+    /// `--which`, `--direction` and `--epoch` pick it (see `GeneratorSource`).
+    func source(_ d: PipelineDefinition) throws -> GeneratorSource {
         let named: URL?
         do { named = try model.map { URL(fileURLWithPath: $0) } ?? d.modelURL() } catch { throw fail("\(error)", code: 64) }
         guard let url = named else { throw fail("no model: give -m or a pipeline file with 'model'", code: 64) }
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw fail("\(url.path): model file not found", code: 64)
-        }
-        guard isDir.boolValue else { return url }
-        let dir = direction ?? d.direction
-        let names = dir == "BtoA" ? ["latest_net_G_B.pth"] : dir == "AtoB" ? ["latest_net_G_A.pth", "latest_net_G.pth"]
-            : ["latest_net_G.pth"]
-        for n in names where FileManager.default.fileExists(atPath: url.appendingPathComponent(n).path) {
-            return url.appendingPathComponent(n)
-        }
-        throw fail("\(url.path): a folder, but no \(names.joined(separator: " or ")) in it\(dir == nil ? " (use --direction AtoB or BtoA for CycleGAN folders)" : "")", code: 64)
+        let request = GeneratorRequest(which: which, direction: (direction ?? d.direction).flatMap(TrainingOptions.Direction.init),
+                                       epoch: epoch)
+        do { return try GeneratorSource.resolve(url, request) } catch let e as TrainingError { throw fail(e) }
     }
 
-    func loadGenerator(_ url: URL) throws -> Generator {
+    /// Loads the generator strictly; for a run folder with the architecture its config.yaml
+    /// records (an architecture flag that contradicts it is an error).
+    func loadGenerator(_ source: GeneratorSource) throws -> Generator {
         do {
-            return try Generator.load(contentsOf: url, overrides: architecture.overrides).0
+            return try source.load(flags: architecture.overrides).0
         } catch let e as CheckpointError {
             throw fail(e.description)
+        } catch let e as TrainingError {
+            throw fail(e)
         } catch {
-            throw fail("\(url.path): \(error)")
+            throw fail("\(source.url.path): \(error)")
         }
     }
 

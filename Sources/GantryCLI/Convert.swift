@@ -38,8 +38,8 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let definition = try conversion.definition()
-        let modelURL = try conversion.modelURL(definition)
-        let generator = try conversion.loadGenerator(modelURL)
+        let source = try conversion.source(definition)
+        let generator = try conversion.loadGenerator(source)
         var config = try conversion.configuration(definition, for: generator)
         config.overwrite = overwrite
         config.skipExisting = skipExisting
@@ -56,7 +56,7 @@ struct Convert: ParsableCommand {
 
         if dryRun {
             let pre = Preprocessor(policy: config.preprocess, maxSide: config.maxSide, architecture: generator.architecture)
-            print("model: \(modelURL.path) (\(generator.architecture.name)); preprocess: \(config.preprocess); format: \(config.format.rawValue)")
+            print("model: \(source.summary == source.url.path ? "\(source.url.path) (\(generator.architecture.name))" : source.summary); preprocess: \(config.preprocess); format: \(config.format.rawValue)")
             for item in discovery.items {
                 let exists = FileManager.default.fileExists(atPath: item.output.path)
                 let action = exists ? (config.overwrite ? "replace" : (config.skipExisting ? "skip (exists)" : "fail (exists)")) : "convert"

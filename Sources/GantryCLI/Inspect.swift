@@ -2,15 +2,16 @@ import ArgumentParser
 import Checkpoints
 import Foundation
 import Models
+import Training
 
 /// `gantry inspect CKPT`: what a checkpoint holds and how Gantry will run it.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a checkpoint's format, detected architecture and size constraints.",
-        discussion: "Reads PyTorch (.pth/.ckpt, zip and legacy formats) and safetensors files without running any code from them. Exits 1 with a one-line reason when the file cannot be used."
+        abstract: "Show a checkpoint's format, detected architecture and size constraints, or summarise a training run.",
+        discussion: "Reads PyTorch (.pth/.ckpt, zip and legacy formats) and safetensors files without running any code from them. Given a run folder (config.yaml beside its checkpoints): the model, its networks, epochs done and saved, the last losses and the key options. Exits 1 with a one-line reason when a file cannot be used."
     )
 
-    @Argument(help: "Checkpoint file.")
+    @Argument(help: "Checkpoint file, or a `gantry train` run folder.")
     var checkpoint: String
 
     @Flag(help: "Print JSON instead of text.")
@@ -20,6 +21,13 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: checkpoint)
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+            guard TrainedRun.isRunFolder(url) else {
+                throw fail("\(checkpoint): a folder but not a run folder (no config.yaml beside losses.jsonl or <epoch>_net_<name>.pth files); inspect one checkpoint file instead")
+            }
+            return try inspectRun(url)
+        }
         let file: Checkpoint
         do {
             file = try Checkpoint.load(contentsOf: url)
@@ -53,6 +61,12 @@ struct Inspect: ParsableCommand {
 func fail(_ message: String, code: Int32 = 1) -> ExitCode {
     FileHandle.standardError.write(Data("gantry: error: \(message)\n".utf8))
     return ExitCode(code)
+}
+
+/// A training library error: a choice the run does not offer is a usage error (64); a file
+/// that is not what `gantry train` writes is a failure (1).
+func fail(_ error: TrainingError) -> ExitCode {
+    fail(error.message, code: [.invalidSetting, .notInRun].contains(error.code) ? 64 : 1)
 }
 
 /// What `inspect` reports, in one place for the text and JSON forms.

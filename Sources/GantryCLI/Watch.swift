@@ -44,7 +44,7 @@ struct Watch: ParsableCommand {
         let stop = StopRequest()
         let signals = SignalWatcher { stop.request() }
         let definition = try conversion.definition()
-        let generator = try conversion.loadGenerator(try conversion.modelURL(definition))
+        let generator = try conversion.loadGenerator(try conversion.source(definition))
         var config = WatchConfiguration(layout: InboxLayout(
             inbox: URL(fileURLWithPath: inbox), outbox: URL(fileURLWithPath: output),
             done: done.map { URL(fileURLWithPath: $0) }, failed: failed.map { URL(fileURLWithPath: $0) }))

@@ -13,6 +13,11 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
         case stateMismatch
         /// The state file could not be written.
         case writeFailed
+        /// A run folder's file (config.yaml, losses.jsonl, state.json, a checkpoint) that is
+        /// missing, unreadable or not what `gantry train` writes.
+        case unreadableRun
+        /// A choice among a run's networks or epochs that the run does not have.
+        case notInRun
     }
 
     public let code: Code
