@@ -10,11 +10,17 @@ struct RunInspectCommandTests {
         let r = try runGantry(["inspect", run])
         #expect(r.status == 0, "\(r.stderr)")
         for expected in ["model:        pix2pix, direction AtoB", "data:         \(dir.path("p2p-data"))",
-                         "epochs done:  2 of epochs 1…2 (the last epoch in losses.jsonl", "saved epochs: latest, 1, 2",
+                         "epochs done:  2 of epochs 1…2 (state.json)", "iterations:   4", "saved epochs: latest, 1, 2",
                          "last losses:  epoch 2 iter 2, lr 0.002: G_GAN ", "D_fake ", "G    unet_128 ngf=4 norm=batch",
                          "parameters (latest_net_G.pth)", "D    NLayerDiscriminator (basic)", "net-g unet_128", "lambda-l1 100.0",
-                         "interrupted:  not recorded", "BatchNorm uses each image's own statistics"] {
+                         "interrupted:  no", "BatchNorm uses each image's own statistics"] {
             #expect(r.stdout.contains(expected), "\(expected) in:\n\(r.stdout)")
+        }
+        // Without state.json (a folder PyTorch wrote, or an older run) the log says how far it got.
+        try FileManager.default.removeItem(atPath: "\(run)/state.json")
+        let noState = try runGantry(["inspect", run])
+        for expected in ["epochs done:  2 of epochs 1…2 (the last epoch in losses.jsonl", "interrupted:  not recorded"] {
+            #expect(noState.stdout.contains(expected), "\(expected) in:\n\(noState.stdout)")
         }
         // state.json's three keys, when there, win over the log; anything else in it is not read.
         try dir.write("runs/p2p/state.json", #"{"epochs_done": 1, "interrupted": true, "iterations": 3, "order": [1, 0]}"#)

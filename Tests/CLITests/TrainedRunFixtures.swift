@@ -45,7 +45,7 @@ enum TrainedRunFixtures {
             ("data", dir.path("\(name)-data")), ("run", run), ("ngf", "4"), ("ndf", "4"), ("seed", "5"),
         ] + settings)
         let trainer = try Trainer(options, backend: Backends.winograd)
-        for epoch in trainer.epochs { try trainer.trainEpoch(epoch) }
+        try trainer.train()
         return run
     }
 }

@@ -1,3 +1,4 @@
+import Checkpoints
 import Engine
 import Foundation
 import Models
@@ -23,7 +24,13 @@ struct RunFolderTests {
         try run.saveNetworks(saved, epoch: "5")
         try run.saveNetworks(saved, epoch: "10")
         let names = try FileManager.default.contentsOfDirectory(atPath: run.url.path).sorted()
-        #expect(names == ["10_net_D.pth", "10_net_G.pth", "5_net_D.pth", "5_net_G.pth", "latest_net_D.pth", "latest_net_G.pth"])
+        #expect(names == ["10_net_D.pth", "10_net_D.safetensors", "10_net_G.pth", "10_net_G.safetensors", "5_net_D.pth",
+                          "5_net_D.safetensors", "5_net_G.pth", "5_net_G.safetensors", "latest_net_D.pth", "latest_net_D.safetensors",
+                          "latest_net_G.pth", "latest_net_G.safetensors"])
+        // The safetensors copy holds the same tensors as the .pth.
+        let pth = try Checkpoint.load(contentsOf: run.url.appendingPathComponent("5_net_G.pth")).stateDict
+        let st = try Checkpoint.load(contentsOf: run.url.appendingPathComponent("5_net_G.safetensors")).stateDict
+        #expect(Array(pth.keys) == Array(st.keys) && pth.keys.allSatisfy { pth[$0]!.values == st[$0]!.values })
         #expect(run.savedEpochs(network: "G") == [5, 10])
         let loaded = try networks(seed: 99)
         _ = try run.loadNetworks(loaded, epoch: "5")

@@ -35,7 +35,7 @@ struct TrainerTests {
         #expect(trainer.epochs == 1...10)
         try trainer.train()
         let files = Set(try FileManager.default.subpathsOfDirectory(atPath: dir.path("run")))
-        for f in ["config.yaml", "losses.jsonl", "loss_curves.svg", "latest_net_G.pth", "latest_net_D.pth", "5_net_G.pth",
+        for f in ["config.yaml", "losses.jsonl", "loss_curves.svg", "index.html", "state.json", "latest_net_G.pth", "latest_net_G.safetensors", "latest_net_D.pth", "5_net_G.pth",
                   "10_net_D.pth", "samples/epoch_001.png", "samples/epoch_010.png"] {
             #expect(files.contains(f), "\(f) in \(files.sorted())")
         }

@@ -199,6 +199,8 @@ public final class Trainer {
         if epoch % options.saveEpochFreq == 0 { try run.saveNetworks(networks, epoch: String(epoch)) }
         try write(LossCurves.svg(try LossLog.read(log.url)), to: "loss_curves.svg")
         if let lastBatch { try writeSamples(epoch: epoch, input: lastBatch.input, target: lastBatch.target) }
+        try RunIndex.update(runFolder: run.url, model: options.model, epochsTotal: epochs.upperBound,
+                            finished: epoch == epochs.upperBound)
     }
 
     private func writeSamples(epoch: Int, input batchInput: Tensor, target batchTarget: Tensor) throws {
