@@ -124,18 +124,21 @@ public enum SafetensorsWriter {
         var headerBytes = Array(header.utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
 
-        var data = Data(capacity: 8 + headerBytes.count + offset)
-        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(contentsOf: headerBytes)
-        for (_, tensor) in stateDict {
-            let littleEndian = tensor.values.map { $0.bitPattern.littleEndian }
-            littleEndian.withUnsafeBytes { data.append(contentsOf: $0) }
-        }
-        do {
-            try data.write(to: url, options: .atomic)
-        } catch {
-            throw CheckpointError(code: .unreadable, path: url.path,
-                                  message: "cannot write safetensors file", underlying: error.localizedDescription)
+        // Streamed tensor by tensor: an optimizer state of a few hundred MB is never held twice.
+        try AtomicFileWriter.write(url, what: "safetensors file") { sink throws(CheckpointError) in
+            do {
+                try withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { try sink($0) }
+                try headerBytes.withUnsafeBytes { try sink($0) }
+                for (_, tensor) in stateDict {
+                    let littleEndian = tensor.values.map { $0.bitPattern.littleEndian }
+                    try littleEndian.withUnsafeBytes { try sink($0) }
+                }
+            } catch let error as CheckpointError {
+                throw error
+            } catch {
+                throw CheckpointError(code: .unreadable, path: url.path, message: "cannot write safetensors file",
+                                      underlying: "\(error)")
+            }
         }
     }
 

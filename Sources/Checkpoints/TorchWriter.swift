@@ -12,20 +12,19 @@ public enum TorchWriter {
     /// Writes `stateDict` to `url` through a temporary file renamed into place, so a reader never
     /// sees a partial checkpoint.
     public static func write(_ stateDict: StateDict, to url: URL) throws(CheckpointError) {
-        var entries: [(String, [UInt8])] = [("archive/data.pkl", pickle(stateDict))]
-        entries.append(("archive/byteorder", Array("little".utf8)))
+        // Each entry's bytes are made when written and dropped after, so writing a 200 MB
+        // network needs one tensor's bytes at a time, not the whole file in memory.
+        var entries: [(String, () -> [UInt8])] = [("archive/data.pkl", { pickle(stateDict) }), ("archive/byteorder", { Array("little".utf8) })]
         for (index, (key, tensor)) in stateDict.enumerated() {
-            entries.append(("archive/data/\(index)", isInteger(key) ? int64Bytes(tensor) : float32Bytes(tensor)))
+            entries.append(("archive/data/\(index)", { isInteger(key) ? int64Bytes(tensor) : float32Bytes(tensor) }))
         }
-        entries.append(("archive/version", Array("3\n".utf8)))
-        let data: Data
-        do { data = try zip(entries) } catch {
-            throw CheckpointError(code: .unreadable, path: url.path, message: "cannot write a checkpoint this large (zip64 is not supported)")
-        }
-        do {
-            try data.write(to: url, options: .atomic)
-        } catch {
-            throw CheckpointError(code: .unreadable, path: url.path, message: "cannot write checkpoint", underlying: error.localizedDescription)
+        entries.append(("archive/version", { Array("3\n".utf8) }))
+        try AtomicFileWriter.write(url, what: "checkpoint") { sink throws(CheckpointError) in
+            do { try zip(entries, to: sink) } catch is TooLarge {
+                throw CheckpointError(code: .unreadable, path: url.path, message: "cannot write a checkpoint this large (zip64 is not supported)")
+            } catch {
+                throw CheckpointError(code: .unreadable, path: url.path, message: "cannot write checkpoint", underlying: "\(error)")
+            }
         }
     }
 
@@ -108,13 +107,23 @@ public enum TorchWriter {
 
     /// A stored (uncompressed) zip with each entry's data 64-byte aligned, as PyTorch writes it
     /// (so it can be memory-mapped), padding carried in an extra field.
+    /// The stored (uncompressed) zip of `entries`, as one `Data` (tests build archives with it).
     static func zip(_ entries: [(String, [UInt8])]) throws -> Data {
-        var out = Data(), central = Data()
+        var out = Data()
+        try zip(entries.map { entry in (entry.0, { entry.1 }) }, to: { out.append(contentsOf: $0) })
+        return out
+    }
+
+    /// Writes the stored zip of `entries` to `sink`, making each payload only when it is written.
+    static func zip(_ entries: [(String, () -> [UInt8])], to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var written = 0, central = Data()
         func le16(_ v: Int, _ d: inout Data) { withUnsafeBytes(of: UInt16(v).littleEndian) { d.append(contentsOf: $0) } }
         func le32(_ v: Int, _ d: inout Data) { withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { d.append(contentsOf: $0) } }
-        for (name, payload) in entries {
-            guard out.count < Int(UInt32.max) - payload.count - 4096 else { throw TooLarge() }
-            let nameBytes = Array(name.utf8), offset = out.count, crc = crc32(payload)
+        func emit(_ d: Data) throws { try d.withUnsafeBytes { try sink($0) }; written += d.count }
+        for (name, make) in entries {
+            let payload = make()
+            guard written < Int(UInt32.max) - payload.count - 4096 else { throw TooLarge() }
+            let nameBytes = Array(name.utf8), offset = written, crc = crc32(payload)
             let headerEnd = offset + 30 + nameBytes.count + 4
             let padding = (64 - headerEnd % 64) % 64
             var local = Data()
@@ -124,21 +133,21 @@ public enum TorchWriter {
             le16(nameBytes.count, &local); le16(4 + padding, &local)
             local.append(contentsOf: nameBytes)
             le16(0x4246, &local); le16(padding, &local); local.append(Data(count: padding))  // "FB" padding field
-            out.append(local)
-            out.append(contentsOf: payload)
+            try emit(local)
+            try payload.withUnsafeBytes { try sink($0) }
+            written += payload.count
             le32(0x0201_4B50, &central); le16(20, &central); le16(20, &central); le16(0, &central); le16(0, &central)
             le16(0, &central); le16(0x21, &central); le32(Int(crc), &central); le32(payload.count, &central)
             le32(payload.count, &central); le16(nameBytes.count, &central); le16(0, &central); le16(0, &central)
             le16(0, &central); le16(0, &central); le32(0, &central); le32(offset, &central)
             central.append(contentsOf: nameBytes)
         }
-        let centralOffset = out.count
-        out.append(central)
+        let centralOffset = written
+        try emit(central)
         var end = Data()
         le32(0x0605_4B50, &end); le16(0, &end); le16(0, &end); le16(entries.count, &end); le16(entries.count, &end)
         le32(central.count, &end); le32(centralOffset, &end); le16(0, &end)
-        out.append(end)
-        return out
+        try emit(end)
     }
 
     static func crc32(_ bytes: [UInt8]) -> UInt32 {
