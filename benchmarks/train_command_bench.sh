@@ -72,5 +72,7 @@ for model in pix2pix cyclegan; do
 done | tee "$work/results"
 echo "# medians (wall s, peak RSS MB of the main process):"
 for key in "pix2pix gantry" "pix2pix pytorch" "cyclegan gantry" "cyclegan pytorch"; do
-    grep "^$key " "$work/results" | awk -v k="$key" '{w[NR]=$3; r[NR]=$4} END {n=asort(w); asort(r); m=int((n+1)/2); print k, w[m], r[m]}'
+    wall=$(grep "^$key " "$work/results" | awk '{print $3}' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+    rss=$(grep "^$key " "$work/results" | awk '{print $4}' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+    echo "$key $wall $rss"
 done
