@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Rebuilds the colourisation training set of the bundled sample model (samples/models/) from
+# photographs in Debian 12 packages: 39 photos from four wallpaper/puzzle packages, each at two
+# scales (longer side 384 and 640 px) as PNG, in the paired layout `OUT/A/NAME.png` and
+# `OUT/B/NAME.png` (the same colour file: `--input-nc 1` makes A grey as the reference's
+# Grayscale transform does). The photos in samples/photos are the held-out set and are not used
+# here (mate-backgrounds' Dune, LadyBird and Storm are skipped for that reason).
+#
+#   scripts/make_colour_dataset.sh OUT [PYTHON_WITH_PILLOW]
+#
+# Needs apt-get (to download the .debs; nothing is installed) and a Python with Pillow
+# (Debian's python3-pil, or a virtualenv). Sources and licences: samples/README.md.
+set -euo pipefail
+out=${1:?usage: make_colour_dataset.sh OUT [PYTHON]}
+python=${2:-python3}
+work=$(mktemp -d /tmp/gantry-colour-data.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && apt-get download -qq mate-backgrounds=1.26.0-1 lomiri-wallpapers-16.04=20.04.0-2 \
+    lxqt-themes=1.2.0-1 palapeli-data=4:22.12.3-1)
+for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
+"$python" - "$work/root" "$out" <<'PY'
+import os
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+mate = "usr/share/backgrounds/mate/nature/"
+lomiri = "usr/share/backgrounds/"
+lxqt = "usr/share/lxqt/wallpapers/"
+palapeli = "usr/share/palapeli/collection/"
+photos = [mate + n + ".jpg" for n in ["Aqua", "Blinds", "FreshFlower", "Garden", "GreenMeadow", "RainDrops",
+                                       "TwoWings", "Wood", "YellowFlower"]]
+photos += [lomiri + n + ".jpg" for n in [
+    "Bridge_by_Sander_Klootwijk", "Dragonfly_by_Bolly", "Picture_0B_by_freespace", "Picture_1A_by_freespace",
+    "Wine_by_Jakkub_Mede", "aitzgorri_by_Aitzol_Berasategi", "free_by_Peter_Nerlich", "friends_by_Aitzol_Berasategi",
+    "greentock_by_Peter_Nerlich", "life_by_Aitzol_Berasategi", "picosdeeuropa_by_Aitzol_Berasategi",
+    "seeding_by_Clements_Engelhardt", "sunset_by_Aitzol_Berasategi", "umang_by_Abhishek_Mudgal"]]
+photos += [lxqt + n for n in ["Butterfly-Kenneth-Wimer.jpg", "Valendas.png", "after-the-rain.jpg", "appleflower.png",
+                              "beam.png", "butterfly.png", "cloud.png", "drop.png", "flowers.png", "fog.jpg",
+                              "this-is-not-windows.jpg"]]
+photos += [palapeli + n + ".jpg" for n in ["castle-maintenon", "cincinnati-bridge", "citrus-fruits", "european-honey-bee",
+                                           "panther-chameleon-female"]]
+(out / "A").mkdir(parents=True, exist_ok=True)
+(out / "B").mkdir(parents=True, exist_ok=True)
+for p in photos:
+    img = Image.open(root / p).convert("RGB")
+    for side in (384, 640):
+        scale = side / max(img.size)
+        small = img.resize((round(img.width * scale), round(img.height * scale)), Image.LANCZOS)
+        name = f"{Path(p).stem}_{side}.png"
+        small.save(out / "B" / name)
+        target = out / "A" / name
+        if target.exists():
+            target.unlink()
+        os.link(out / "B" / name, target)
+print(f"{len(photos)} photos, {2 * len(photos)} pairs in {out}")
+PY
