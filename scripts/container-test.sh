@@ -79,7 +79,7 @@ T=$(mktemp -d /tmp/gantry-ct.XXXXXX)
 trap 'podman rm -f gantry-watch-test >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
 mkdir -p "$T/out" "$T/inbox" "$T/outbox" "$T/models"
 chmod 777 "$T/out" "$T/inbox" "$T/outbox"
-cp samples/models/tiny_resnet.pth "$T/models/latest_net_G.pth"
+cp Tests/Fixtures/resnet6_instance.pth "$T/models/latest_net_G.pth"
 
 step "convert samples/photos in the container"
 podman run --rm --pull=never -v "$ROOT/samples/photos:/data/in:ro" -v "$T/out:/data/out" -v "$T/models:/models:ro" \

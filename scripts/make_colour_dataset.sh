@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Rebuilds the colourisation training set of the bundled sample model (samples/models/) from
-# photographs in Debian 12 packages: 39 photos from four wallpaper/puzzle packages, each at two
-# scales (longer side 384 and 640 px) as PNG, in the paired layout `OUT/A/NAME.png` and
+# photographs in Debian 12 packages: 39 photos from four wallpaper/puzzle packages, 6 more
+# wallpapers from plasma-workspace-wallpapers and 21 sample photos from opencv-doc, each at up to
+# two scales (longer side 384 and 640 px, never enlarged) as PNG, in the paired layout `OUT/A/NAME.png` and
 # `OUT/B/NAME.png` (the same colour file: `--input-nc 1` makes A grey as the reference's
 # Grayscale transform does). The photos in samples/photos are the held-out set and are not used
-# here (mate-backgrounds' Dune, LadyBird and Storm are skipped for that reason).
+# here (mate-backgrounds' Dune, LadyBird and Storm and plasma's EveningGlow, Path and Grey are
+# skipped for that reason).
 #
 #   scripts/make_colour_dataset.sh OUT [PYTHON_WITH_PILLOW]
 #
@@ -16,7 +18,7 @@ python=${2:-python3}
 work=$(mktemp -d /tmp/gantry-colour-data.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && apt-get download -qq mate-backgrounds=1.26.0-1 lomiri-wallpapers-16.04=20.04.0-2 \
-    lxqt-themes=1.2.0-1 palapeli-data=4:22.12.3-1)
+    lxqt-themes=1.2.0-1 palapeli-data=4:22.12.3-1 plasma-workspace-wallpapers=4:5.27.5-2 opencv-doc=4.6.0+dfsg-12)
 for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
 "$python" - "$work/root" "$out" <<'PY'
 import os
@@ -42,18 +44,29 @@ photos += [lxqt + n for n in ["Butterfly-Kenneth-Wimer.jpg", "Valendas.png", "af
                               "this-is-not-windows.jpg"]]
 photos += [palapeli + n + ".jpg" for n in ["castle-maintenon", "cincinnati-bridge", "citrus-fruits", "european-honey-bee",
                                            "panther-chameleon-female"]]
+photos += [f"usr/share/wallpapers/{n}/contents/images/2560x1600.jpg" for n in [
+    "Kite", "DarkestHour", "summer_1am", "BytheWater", "FallenLeaf", "OneStandsOut"]]
+photos += ["usr/share/doc/opencv-doc/examples/data/" + n for n in [
+    "aero1.jpg", "aero3.jpg", "aloeL.jpg", "apple.jpg", "baboon.jpg", "board.jpg", "building.jpg", "butterfly.jpg",
+    "chicky_512.png", "ela_original.jpg", "fruits.jpg", "graf1.png", "graf3.png", "home.jpg", "leuvenA.jpg",
+    "leuvenB.jpg", "messi5.jpg", "orange.jpg", "rubberwhale1.png", "smarties.png", "squirrel_cls.jpg"]]
 (out / "A").mkdir(parents=True, exist_ok=True)
 (out / "B").mkdir(parents=True, exist_ok=True)
 for p in photos:
     img = Image.open(root / p).convert("RGB")
-    for side in (384, 640):
+    if p.startswith("usr/share/wallpapers/"):
+        # plasma names every design's file by size: the design's name is the folder's.
+        stem = p.split("/")[3]
+    else:
+        stem = Path(p).stem
+    for side in [s for s in (384, 640) if s <= max(img.size)]:
         scale = side / max(img.size)
         small = img.resize((round(img.width * scale), round(img.height * scale)), Image.LANCZOS)
-        name = f"{Path(p).stem}_{side}.png"
+        name = f"{stem}_{side}.png"
         small.save(out / "B" / name)
         target = out / "A" / name
         if target.exists():
             target.unlink()
         os.link(out / "B" / name, target)
-print(f"{len(photos)} photos, {2 * len(photos)} pairs in {out}")
+print(f"{len(photos)} photos, {len(list((out / 'A').iterdir()))} pairs in {out}")
 PY
