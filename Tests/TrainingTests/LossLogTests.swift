@@ -4,7 +4,7 @@ import FoundationXML
 #endif
 import Testing
 import TestSupport
-import Training
+@testable import Training
 
 /// `losses.jsonl` and `loss_curves.svg` of a run folder.
 struct LossLogTests {
@@ -66,5 +66,18 @@ struct LossLogCorruptionTests {
         for line in ["{\"epoch\":1e300,\"iter\":1}", "{\"epoch\":1,\"iter\":null}", "{\"epoch\":1,\"iter\":x}", "nope"] {
             #expect(throws: TrainingError.self) { try LossRecord(jsonLine: line) }
         }
+    }
+
+    @Test func longRunsDrawAnEnvelopeNotEveryPoint() throws {
+        // 200 epochs × 400 iterations: thinned to two points per pixel column, spikes kept.
+        var points: [(Double, Double)] = (0..<80_000).map { (Double($0) / 400, sin(Double($0) / 50)) }
+        points[12_345].1 = 9
+        points[54_321].1 = -7
+        let thin = LossCurves.envelope(points, 0, 200, 280)
+        #expect(thin.count <= 560 && thin.count >= 280)
+        #expect(thin.contains { $0.1 == 9 } && thin.contains { $0.1 == -7 })
+        #expect(zip(thin, thin.dropFirst()).allSatisfy { $0.0 <= $1.0 }, "x stays in order")
+        let records = (0..<20_000).map { LossRecord(epoch: 1 + $0 / 400, iter: $0 % 400 + 1, lr: 1, losses: [("G", Double($0 % 7))], seconds: 0) }
+        #expect(LossCurves.svg(records).utf8.count < 40_000)
     }
 }

@@ -43,13 +43,35 @@ public enum LossCurves {
             <text x="\(ox + 4)" y="\(sy(y1) + 4)">\(format(y1))</text>
             <text x="\(ox + 4)" y="\(sy(y0))">\(format(y0))</text>
             <text x="\(sx(x1) - 60)" y="\(sy(y0) + 16)">epoch \(format(x1))</text>
-            <polyline class="raw" fill="none" stroke="#9ecae1" stroke-width="1" points="\(polyline(points))"/>
-            <polyline class="smoothed" fill="none" stroke="#08519c" stroke-width="2" points="\(polyline(smoothed))"/>
+            <polyline class="raw" fill="none" stroke="#9ecae1" stroke-width="1" points="\(polyline(envelope(points, x0, x1, Int(plotW))))"/>
+            <polyline class="smoothed" fill="none" stroke="#08519c" stroke-width="2" points="\(polyline(envelope(smoothed, x0, x1, Int(plotW))))"/>
             </g>
 
             """
         }
         return out + "</svg>\n"
+    }
+
+    /// At most two points per pixel column, the column's lowest and highest, in order: a run of
+    /// 200 epochs has tens of thousands of iterations, which would make the SVG megabytes (and
+    /// index.html reloads it) without drawing anything more; the spikes stay visible.
+    static func envelope(_ points: [(Double, Double)], _ x0: Double, _ x1: Double, _ columns: Int) -> [(Double, Double)] {
+        guard points.count > 2 * columns, columns > 0 else { return points }
+        var out: [(Double, Double)] = []
+        var column = -1, low = points[0], high = points[0]
+        func flush() { out += low.0 <= high.0 ? [low, high] : [high, low] }
+        for p in points {
+            let c = min(columns - 1, max(0, Int((p.0 - x0) / (x1 - x0) * Double(columns))))
+            if c != column {
+                if column >= 0 { flush() }
+                (column, low, high) = (c, p, p)
+            } else {
+                if p.1 < low.1 { low = p }
+                if p.1 > high.1 { high = p }
+            }
+        }
+        flush()
+        return out
     }
 
     private static func format(_ v: Double) -> String { String(format: abs(v) >= 100 ? "%.0f" : "%.3g", v) }
