@@ -151,6 +151,13 @@ struct ResumeTests {
         try alignedData(dir, count: 2, side: 128)
         let flags = pix2pixFlags(dir, run: "run") + [("n-epochs-decay", "0")]
         try Trainer(TrainingOptions.resolve(.pix2pix, flags: flags), backend: Backends.direct).train()
+        let saved = try String(contentsOfFile: dir.path("run/state.json"), encoding: .utf8)
+        // A counter edited to something huge is refused, not carried into arithmetic.
+        try dir.write("run/state.json", saved.replacing(/"iterations" : \d+/, with: "\"iterations\" : 9000000000000000000"))
+        let huge = #expect(throws: TrainingError.self) {
+            _ = try Trainer(TrainingOptions.resolve(.pix2pix, flags: flags + [("continue", "true")]), backend: Backends.direct)
+        }
+        #expect("\(huge!)".contains("counters are inconsistent"), "\(huge!)")
         try dir.write("run/state.json", "{\"format\": 1, \"model\": ")
         let error = #expect(throws: TrainingError.self) {
             _ = try Trainer(TrainingOptions.resolve(.pix2pix, flags: flags + [("continue", "true")]), backend: Backends.direct)

@@ -74,8 +74,13 @@ struct ResumeState: Codable {
         guard state.format == formatVersion else {
             throw TrainingError(.unreadableState, "\(url.path): state format \(state.format); this Gantry reads \(formatVersion)")
         }
-        guard state.position >= 0, state.images_in_epoch >= 0, state.iterations >= 0, state.log_records >= 0,
-              state.position <= (state.order?.count ?? 0) else {
+        // Counters are bounded before use: a hand-edited 9e18 must not overflow an addition or
+        // drive a replay loop for ever.
+        let limit = 1 << 40
+        guard state.position >= 0, state.position <= (state.order?.count ?? 0),
+              (0...limit).contains(state.images_in_epoch), (0...limit).contains(state.iterations),
+              (0...limit).contains(state.log_records), (0...limit).contains(state.skipped_count),
+              (1...(1 << 31)).contains(state.epoch), (0...(1 << 31)).contains(state.epochs_done), state.skipped.count <= 10_000 else {
             throw TrainingError(.unreadableState, "\(url.path): its counters are inconsistent")
         }
         for file in Array(state.networks.values) + [state.optimizers] + (state.pools.map { [$0] } ?? []) {

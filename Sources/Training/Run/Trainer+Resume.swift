@@ -73,7 +73,7 @@ extension Trainer {
         for (name, scheduler) in [("G", schedulerG!), ("D", schedulerD!)] {
             guard let saved = state.schedulers[name], scheduler.restore(saved) else {
                 // Changed epochs or policy: replay the new schedule up to where the run is.
-                for _ in 0..<max(0, state.epochs_done - options.epochCount + 1) {
+                for _ in 0..<min(max(0, state.epochs_done - options.epochCount + 1), epochs.upperBound) {
                     try scheduler.step(metric: options.lrPolicy == .plateau ? 0 : nil)
                 }
                 if name == "G" { notes.append("the learning-rate schedule differs from the saved one: continuing on the new schedule at lr \(scheduler.lr)") }

@@ -143,7 +143,8 @@ public final class Trainer {
             var images = next.images, batch = 0
             var lastRecord: LossRecord?, lastBatch: Prefetcher.Batch?
             while let b = try prefetcher.next(skipped: { message in
-                skipped.append(message)
+                // Each file once (it fails again every epoch), and a bounded list.
+                if skipped.count < 10_000, !skipped.contains(message) { skipped.append(message) }
                 skippedCount += 1
                 report(.skipped(message))
             }) {
