@@ -71,6 +71,25 @@ def pix2pix_step(nets, opts, A, B):
     opt_G.step()
 
 
+def build(model):
+    """The recipe's networks (reference names), initialised (normal 0.02) in train mode, their
+    two Adam optimizers (G's, D's) and the step function."""
+    if model == "cyclegan":
+        names = ["G_A", "G_B", "D_A", "D_B"]
+        nets = [R.ResnetGenerator(3, 3, 64, "instance", False, 9), R.ResnetGenerator(3, 3, 64, "instance", False, 9),
+                NLayerDiscriminator(3, 64, 3, "instance"), NLayerDiscriminator(3, 64, 3, "instance")]
+        groups, step = [nets[0:2], nets[2:4]], cyclegan_step
+    else:
+        names = ["G", "D"]
+        nets = [R.UnetGenerator(3, 3, 8, 64, "batch", True), NLayerDiscriminator(6, 64, 3, "batch")]
+        groups, step = [nets[0:1], nets[1:2]], pix2pix_step
+    for net in nets:
+        R.init_reference(net, 1)
+        net.train()
+    opts = [torch.optim.Adam([p for n in g for p in n.parameters()], lr=2e-4, betas=(0.5, 0.999)) for g in groups]
+    return names, nets, opts, step
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", choices=["cyclegan", "pix2pix"], required=True)
@@ -81,19 +100,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    if args.model == "cyclegan":
-        nets = [R.ResnetGenerator(3, 3, 64, "instance", False, 9), R.ResnetGenerator(3, 3, 64, "instance", False, 9),
-                NLayerDiscriminator(3, 64, 3, "instance"), NLayerDiscriminator(3, 64, 3, "instance")]
-        groups = [nets[0:2], nets[2:4]]
-        step = cyclegan_step
-    else:
-        nets = [R.UnetGenerator(3, 3, 8, 64, "batch", True), NLayerDiscriminator(6, 64, 3, "batch")]
-        groups = [nets[0:1], nets[1:2]]
-        step = pix2pix_step
-    for net in nets:
-        R.init_reference(net, 1)
-        net.train()
-    opts = [torch.optim.Adam([p for n in g for p in n.parameters()], lr=2e-4, betas=(0.5, 0.999)) for g in groups]
+    _, nets, opts, step = build(args.model)
     A = torch.rand(1, 3, args.size, args.size) * 2 - 1
     B = torch.rand(1, 3, args.size, args.size) * 2 - 1
     times = []

@@ -32,8 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools" / "fixtures"))
 
 import peer_pytorch_train as P  # noqa: E402
-import reference_nets as R  # noqa: E402
-from make_training_fixtures import NLayerDiscriminator  # noqa: E402
 
 
 def transform(img, params, load=286, crop=256):
@@ -88,19 +86,8 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    if args.model == "cyclegan":
-        names = ["G_A", "G_B", "D_A", "D_B"]
-        nets = [R.ResnetGenerator(3, 3, 64, "instance", False, 9), R.ResnetGenerator(3, 3, 64, "instance", False, 9),
-                NLayerDiscriminator(3, 64, 3, "instance"), NLayerDiscriminator(3, 64, 3, "instance")]
-        groups, step, data = [nets[0:2], nets[2:4]], P.cyclegan_step, Unaligned(args.data)
-    else:
-        names = ["G", "D"]
-        nets = [R.UnetGenerator(3, 3, 8, 64, "batch", True), NLayerDiscriminator(6, 64, 3, "batch")]
-        groups, step, data = [nets[0:1], nets[1:2]], P.pix2pix_step, Aligned(args.data)
-    for net in nets:
-        R.init_reference(net, 1)
-        net.train()
-    opts = [torch.optim.Adam([p for n in g for p in n.parameters()], lr=2e-4, betas=(0.5, 0.999)) for g in groups]
+    names, nets, opts, step = P.build(args.model)
+    data = Unaligned(args.data) if args.model == "cyclegan" else Aligned(args.data)
     rule = lambda e: 1.0 - max(0, e + 1 - 100) / float(100 + 1)  # noqa: E731  (linear, 100 + 100)
     scheds = [torch.optim.lr_scheduler.LambdaLR(o, lr_lambda=rule) for o in opts]
     loader = torch.utils.data.DataLoader(data, batch_size=1, shuffle=True, num_workers=4)

@@ -16,17 +16,10 @@ struct RunExportTests {
     /// Runs the check for one generator; returns its output. nil without torch.
     func check(_ run: String, _ inputs: String, _ outputs: String, _ extra: [String]) throws -> (status: Int32, output: String)? {
         guard let python = ProcessInfo.processInfo.environment["GANTRY_TORCH_PYTHON"] else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [Self.script, run, inputs, outputs] + extra
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let r = try runCommand(URL(fileURLWithPath: python), [Self.script, run, inputs, outputs] + extra)
+        let output = r.stdout + r.stderr
         print(output)
-        return (process.terminationStatus, output)
+        return (r.status, output)
     }
 
     /// Converts `inputs` with each choice and checks each against PyTorch.

@@ -68,17 +68,10 @@ struct TorchExportTests {
         guard let python = ProcessInfo.processInfo.environment["GANTRY_TORCH_PYTHON"] else { return }
         let script = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("tools/fixtures/check_torch_writer.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, dir.url.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let r = try runCommand(URL(fileURLWithPath: python), [script, dir.url.path])
+        let output = r.stdout + r.stderr
         print(output)
-        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(r.status == 0, "\(output)")
         #expect(output.contains("\(Self.cases.count) passed, 0 failed"))
     }
 }
