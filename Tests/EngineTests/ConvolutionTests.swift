@@ -103,7 +103,7 @@ struct ConvolutionTests {
     @Test func winogradIsUsedForWide3x3LayersWhereTheCPUHasIt() throws {
         // The 256-channel residual layers are where Winograd pays. oneDNN 2.6 implements it only
         // for AVX-512, so what to expect depends on the CPU (and on GANTRY_MAX_CPU_ISA, which .ci/run
-        // sets to avx2 for a second pass): Winograd there, a direct AVX2 kernel otherwise.
+        // sets to avx2 for a second pass): oneDNN's Winograd there, Gantry's own F(4×4, 3×3) otherwise.
         // No AMX implementation may ever be chosen.
         let isa = DNNLBackend.effectiveISA
         let cpuHasAVX512 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512f") ?? false
@@ -114,19 +114,20 @@ struct ConvolutionTests {
         if DNNLBackend.hasNativeWinograd {
             #expect(impl.contains("wino"), "ISA \(isa): got \(impl)")
         } else {
-            #expect(!impl.contains("wino") && impl.contains("avx2"), "ISA \(isa): got \(impl)")
+            #expect(impl == DNNLBackend.gantryWinogradName, "ISA \(isa): got \(impl)")
         }
         #expect(!impl.contains("amx"), "got \(impl)")
         let direct = try Backends.direct.implementation(forConv2dInput: [1, 256, 64, 64], weight: [256, 256, 3, 3],
                                                         geometry: ConvGeometry())
         #expect(!direct.contains("wino") && !direct.contains("amx"), "got \(direct)")
-        // Training's backward passes: Winograd too where oneDNN has it, direct otherwise.
+        // Training's backward passes: oneDNN's Winograd for both where it has it; otherwise
+        // Gantry's for the input gradient (a forward convolution in disguise), direct for the weights.
         let backward = try Backends.winograd.backwardImplementations(forConv2dInput: [1, 64, 32, 32], weight: [64, 64, 3, 3],
                                                                      geometry: ConvGeometry(padding: 1))
-        for name in [backward.data, backward.weights] {
-            #expect(name.contains("wino") == DNNLBackend.hasNativeWinograd, "ISA \(isa): got \(name)")
-            #expect(!name.contains("amx"), "got \(name)")
-        }
+        #expect(backward.data.contains("wino"), "ISA \(isa): got \(backward.data)")
+        #expect(backward.data.hasPrefix("gantry") == !DNNLBackend.hasNativeWinograd, "ISA \(isa): got \(backward.data)")
+        #expect(backward.weights.contains("wino") == DNNLBackend.hasNativeWinograd, "ISA \(isa): got \(backward.weights)")
+        for name in [backward.data, backward.weights] { #expect(!name.contains("amx"), "got \(name)") }
         let directBackward = try Backends.direct.backwardImplementations(forConv2dInput: [1, 64, 32, 32], weight: [64, 64, 3, 3],
                                                                          geometry: ConvGeometry(padding: 1))
         #expect(!directBackward.data.contains("wino") && !directBackward.weights.contains("wino"))

@@ -19,5 +19,7 @@ public let fixturesDirectory: URL = URL(fileURLWithPath: #filePath)
 public enum Backends {
     public static let winograd: DNNLBackend = try! DNNLBackend(algorithm: .winograd)
     public static let direct: DNNLBackend = try! DNNLBackend(algorithm: .direct)
+    /// Gantry's own Winograd F(4×4, 3×3) for 3×3 stride-1 layers whatever the CPU offers.
+    public static let gantryWinograd: DNNLBackend = try! DNNLBackend(algorithm: .winograd, winogradImplementation: .gantry)
     public static let reference = ReferenceBackend()
 }

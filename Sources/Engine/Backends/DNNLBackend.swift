@@ -16,10 +16,23 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         case direct
     }
 
+    /// Whose Winograd runs 3×3 stride-1 convolutions when `algorithm` is `.winograd`.
+    public enum WinogradImplementation: String, Sendable, CaseIterable {
+        /// oneDNN's where it has one (AVX-512), Gantry's elsewhere.
+        case automatic
+        /// oneDNN's only: direct convolution where oneDNN has no Winograd kernel.
+        case onednn
+        /// Gantry's F(4×4, 3×3) (`WinogradConvolution`) on every CPU.
+        case gantry
+    }
+
     public let algorithm: Algorithm
+    public let winogradImplementation: WinogradImplementation
     /// Threads oneDNN uses (nil: OpenMP's default, one per core).
     public let threads: Int?
-    public var name: String { "onednn-\(algorithm.rawValue)" }
+    public var name: String {
+        algorithm == .winograd && usesGantryWinograd ? "onednn-winograd-gantry" : "onednn-\(algorithm.rawValue)"
+    }
     /// Output bytes per band for convolutions big enough to run in bands (see DNNLBanding.swift).
     public let bandBytes: Int
 
@@ -29,16 +42,19 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     private var plans: [ConvPlanKey: ConvPlan] = [:]
     private var weights: [ObjectIdentifier: [PreparedWeights]] = [:]
     private var backwardPlans: [BackwardPlanKey: DNNLBackwardPlan] = [:]
+    private let winogradWeights = WinogradWeightCache()
     /// Plans beyond this are dropped wholesale: photos of many sizes must not grow memory forever.
     private let maxPlans = 96
 
-    public init(algorithm: Algorithm = .winograd, threads: Int? = nil, bandBytes: Int = 32 << 20) throws {
+    public init(algorithm: Algorithm = .winograd, threads: Int? = nil, bandBytes: Int = 32 << 20,
+                winogradImplementation: WinogradImplementation = .automatic) throws {
         guard let runtime = DNNLRuntime.shared else {
             throw EngineError(.library, "oneDNN could not create a CPU engine")
         }
         engine = runtime.engine
         stream = runtime.stream
         self.algorithm = algorithm
+        self.winogradImplementation = winogradImplementation
         self.threads = threads
         self.bandBytes = bandBytes
     }
@@ -48,6 +64,9 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
 
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
         let outShape = try conv2dOutputShape(x, weight: weight, bias: bias, geometry: geometry)
+        if wantsGantryWinograd(weight: weight.shape, geometry: geometry) {
+            return try gantryWinograd(x, weight: weight, bias: bias, geometry: geometry, outShape: outShape, adjoint: false)
+        }
         let winograd = wantsWinograd(weight: weight.shape, geometry: geometry)
         if let y = try bandedConv2d(x, weight: weight, bias: bias, geometry: geometry, outShape: outShape, winograd: winograd) {
             return y
@@ -65,6 +84,15 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
 
     public func convolutionBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], geometry: ConvGeometry,
                                         transposed: Bool) throws -> Tensor {
+        if !transposed && wantsGantryWinograd(weight: weight.shape, geometry: geometry) {
+            // The input gradient of a 3×3 stride-1 convolution is a 3×3 stride-1 convolution of
+            // the output gradient with the kernels rotated and transposed, padded by 2 − p.
+            let g = geometry
+            let adjoint = ConvGeometry(strideH: 1, strideW: 1, padTop: 2 - g.padTop, padLeft: 2 - g.padLeft,
+                                       padBottom: 2 - g.padBottom, padRight: 2 - g.padRight)
+            return try gantryWinograd(gradOutput, weight: weight, bias: nil, geometry: adjoint, outShape: inputShape,
+                                      adjoint: true)
+        }
         let gradInput = try Tensor(uninitialized: inputShape)
         let kind = transposed ? GANTRY_DECONV_BACKWARD_DATA : GANTRY_CONV_BACKWARD_DATA
         try runBackward(kind, transposed: transposed, input: inputShape, weight: weight.shape, output: gradOutput.shape,
@@ -147,6 +175,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     public func implementation(forConv2dInput input: [Int], weight: [Int], geometry: ConvGeometry) throws -> String {
         let x = try Tensor(zeros: input), w = try Tensor(zeros: weight)
         let outShape = try conv2dOutputShape(x, weight: w, bias: nil, geometry: geometry)
+        if wantsGantryWinograd(weight: weight, geometry: geometry) { return Self.gantryWinogradName }
         let key = ConvPlanKey(transposed: false, input: input, weight: weight, hasBias: false, geometry: geometry,
                               winograd: wantsWinograd(weight: weight, geometry: geometry))
         lock.lock(); defer { lock.unlock() }
@@ -159,6 +188,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
                                         geometry: ConvGeometry) throws -> (data: String, weights: String) {
         let x = try Tensor(zeros: input), w = try Tensor(zeros: weight)
         let gy = try Tensor(zeros: conv2dOutputShape(x, weight: w, bias: nil, geometry: geometry))
+        let gantryData = wantsGantryWinograd(weight: weight, geometry: geometry)
         _ = try convolutionBackwardData(gy, weight: w, inputShape: input, geometry: geometry, transposed: false)
         _ = try convolutionBackwardWeights(x, gradOutput: gy, weightShape: weight, bias: false, geometry: geometry, transposed: false)
         lock.lock(); defer { lock.unlock() }
@@ -166,7 +196,37 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
             backwardPlans[BackwardPlanKey(kind: kind.rawValue, input: input, weight: weight, output: gy.shape, hasBias: false,
                                           geometry: geometry)]?.implementation ?? "?"
         }
-        return (name(GANTRY_CONV_BACKWARD_DATA), name(GANTRY_CONV_BACKWARD_WEIGHTS))
+        return (gantryData ? Self.gantryWinogradName : name(GANTRY_CONV_BACKWARD_DATA), name(GANTRY_CONV_BACKWARD_WEIGHTS))
+    }
+
+    /// How `implementation(forConv2dInput:…)` names Gantry's Winograd F(4×4, 3×3).
+    public static let gantryWinogradName = "gantry_wino_4x3:sgemm"
+
+    /// Whether Gantry's own Winograd serves 3×3 stride-1 layers here (see `WinogradImplementation`).
+    var usesGantryWinograd: Bool {
+        switch winogradImplementation {
+        case .automatic: !Self.hasNativeWinograd
+        case .onednn: false
+        case .gantry: true
+        }
+    }
+
+    /// Layers with few channels are memory-bound and gain nothing from fewer multiplications.
+    private func wantsGantryWinograd(weight: [Int], geometry: ConvGeometry) -> Bool {
+        algorithm == .winograd && usesGantryWinograd && WinogradConvolution.applies(weight: weight, geometry: geometry)
+            && weight[0] >= 16 && weight[1] >= 16
+    }
+
+    private func gantryWinograd(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, outShape: [Int],
+                                adjoint: Bool) throws -> Tensor {
+        let channels = adjoint ? weight.shape[1] : weight.shape[0]
+        let conv = WinogradConvolution(input: x.shape, outputChannels: channels, geometry: geometry)
+        let y = try Tensor(uninitialized: outShape)
+        lock.lock(); defer { lock.unlock() }
+        if let threads { gantry_set_num_threads(Int32(threads)) }
+        let u = try winogradWeights.weights(for: weight, adjoint: adjoint)
+        try conv.run(x: x.pointer, u: u, bias: bias?.pointer, y: y.mutablePointer)
+        return y
     }
 
     /// oneDNN implements Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions only.
@@ -192,6 +252,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         if plans.count >= maxPlans {
             plans.removeAll()
             weights.removeAll()
+            winogradWeights.removeAll()
         }
         let plan: ConvPlan
         do {

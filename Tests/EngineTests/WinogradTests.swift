@@ -1,0 +1,125 @@
+@testable import Engine
+import Testing
+import TestSupport
+
+/// Gantry's Winograd F(4×4, 3×3) against the double-precision reference loops, on every CPU
+/// (it runs by default only where oneDNN has no Winograd, i.e. AVX2; here it is forced).
+///
+/// Tolerance: 2e-3 absolute on outputs of size O(1), the bound oneDNN's own Winograd is held to
+/// in ConvolutionTests; the measured error is far below it (see `errorIsNearDirectConvolution`).
+struct WinogradTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var input: [Int], outputs: Int, geometry: ConvGeometry
+        var testDescription: String {
+            "x\(input) → \(outputs) pad \(geometry.padTop),\(geometry.padLeft),\(geometry.padBottom),\(geometry.padRight)"
+        }
+    }
+
+    static func pads(_ t: Int, _ l: Int, _ b: Int, _ r: Int) -> ConvGeometry {
+        ConvGeometry(strideH: 1, strideW: 1, padTop: t, padLeft: l, padBottom: b, padRight: r)
+    }
+
+    static let cases: [Case] = [
+        // A resnet block's shape (reflection pad outside, so the conv itself pads 0), small.
+        Case(input: [1, 32, 18, 18], outputs: 32, geometry: pads(0, 0, 0, 0)),
+        // Same-size output, sizes that are not multiples of the 4×4 tile, a batch of two.
+        Case(input: [2, 16, 13, 11], outputs: 24, geometry: ConvGeometry(padding: 1)),
+        // Channel counts that are not multiples of the SIMD width; one tile row only.
+        Case(input: [1, 20, 3, 37], outputs: 17, geometry: ConvGeometry(padding: 1)),
+        // Asymmetric padding, up to the 2 the adjoint needs.
+        Case(input: [1, 16, 9, 21], outputs: 16, geometry: pads(2, 0, 1, 2)),
+        // Wider than one SIMD vector of tiles (40 tiles per row).
+        Case(input: [1, 16, 6, 160], outputs: 16, geometry: ConvGeometry(padding: 1)),
+    ]
+
+    @Test(arguments: cases)
+    func forwardMatchesReference(_ c: Case) throws {
+        let x = randomTensor(c.input, seed: 21)
+        let w = randomTensor([c.outputs, c.input[1], 3, 3], seed: 22, scale: 0.3)
+        let b = randomTensor([c.outputs], seed: 23)
+        let expected = try Backends.reference.conv2d(x, weight: w, bias: b, geometry: c.geometry)
+        let got = try Backends.gantryWinograd.conv2d(x, weight: w, bias: b, geometry: c.geometry)
+        #expect(got.shape == expected.shape)
+        #expect(got.maxAbsDifference(expected) <= 2e-3)
+        let noBias = try Backends.gantryWinograd.conv2d(x, weight: w, bias: nil, geometry: c.geometry)
+        #expect(try noBias.maxAbsDifference(Backends.reference.conv2d(x, weight: w, bias: nil, geometry: c.geometry)) <= 2e-3)
+    }
+
+    @Test(arguments: cases)
+    func inputGradientMatchesReference(_ c: Case) throws {
+        let w = randomTensor([c.outputs, c.input[1], 3, 3], seed: 24, scale: 0.3)
+        let (oh, ow) = c.geometry.convOutput(h: c.input[2], w: c.input[3], kh: 3, kw: 3)
+        let gy = randomTensor([c.input[0], c.outputs, oh, ow], seed: 25)
+        let expected = try Backends.reference.convolutionBackwardData(gy, weight: w, inputShape: c.input, geometry: c.geometry,
+                                                                       transposed: false)
+        let got = try Backends.gantryWinograd.convolutionBackwardData(gy, weight: w, inputShape: c.input, geometry: c.geometry,
+                                                                       transposed: false)
+        #expect(got.shape == expected.shape)
+        #expect(got.maxAbsDifference(expected) <= 2e-3)
+    }
+
+    /// Blocks of one tile row each (a tiny scratch budget) give the same result as one block:
+    /// the block loop covers every tile exactly once, across images too.
+    @Test func blocksCoverEveryTileOnce() throws {
+        let x = randomTensor([2, 16, 23, 19], seed: 26)
+        let w = randomTensor([16, 16, 3, 3], seed: 27, scale: 0.3)
+        let g = ConvGeometry(padding: 1)
+        let expected = try Backends.reference.conv2d(x, weight: w, bias: nil, geometry: g)
+        let u = try Tensor(uninitialized: [36 * 16 * 16])
+        WinogradF43.transformWeights(w.pointer, cout: 16, cin: 16, adjoint: false, into: u.mutablePointer)
+        for budget in [1, 1 << 30] {
+            let conv = WinogradConvolution(input: x.shape, outputChannels: 16, geometry: g, blockBytes: budget)
+            #expect(conv.rowsPerBlock == (budget == 1 ? 1 : conv.tilesH))
+            let y = try Tensor(shape: expected.shape, repeating: .nan)
+            try conv.run(x: x.pointer, u: u.pointer, bias: nil, y: y.mutablePointer)
+            #expect(y.maxAbsDifference(expected) <= 2e-3, "budget \(budget)")
+        }
+    }
+
+    /// On a resnet-width layer with the reference's weight scale, Winograd's error stays within
+    /// a small multiple of direct fp32 convolution's (both against double precision).
+    @Test func errorIsNearDirectConvolution() throws {
+        let x = randomTensor([1, 128, 32, 32], seed: 28)
+        let w = randomTensor([128, 128, 3, 3], seed: 29, scale: 0.05)
+        let g = ConvGeometry(padding: 1)
+        let exact = try Backends.reference.conv2d(x, weight: w, bias: nil, geometry: g)
+        let wino = try Backends.gantryWinograd.conv2d(x, weight: w, bias: nil, geometry: g)
+        let direct = try Backends.direct.conv2d(x, weight: w, bias: nil, geometry: g)
+        func relativeL2(_ a: Tensor) -> Double {
+            var num = 0.0, den = 0.0
+            for i in 0..<exact.count {
+                let d = Double(a.pointer[i]) - Double(exact.pointer[i])
+                num += d * d
+                den += Double(exact.pointer[i]) * Double(exact.pointer[i])
+            }
+            return (num / den).squareRoot()
+        }
+        let (we, de) = (relativeL2(wino), relativeL2(direct))
+        print("Winograd F(4×4) relative L2 error \(we), direct \(de)")
+        #expect(we < 1e-5)
+        #expect(we < 20 * max(de, 1e-7))
+    }
+
+    /// Training updates weights in place: the cached transformed weights must follow, for the
+    /// forward and the adjoint alike.
+    @Test func transformedWeightsFollowInPlaceUpdates() throws {
+        let x = randomTensor([1, 16, 8, 8], seed: 30)
+        let w = randomTensor([16, 16, 3, 3], seed: 31)
+        let g = ConvGeometry(padding: 1)
+        _ = try Backends.gantryWinograd.conv2d(x, weight: w, bias: nil, geometry: g)
+        _ = try Backends.gantryWinograd.convolutionBackwardData(x, weight: w, inputShape: x.shape, geometry: g, transposed: false)
+        w.assign(from: randomTensor([16, 16, 3, 3], seed: 32))
+        let y = try Backends.gantryWinograd.conv2d(x, weight: w, bias: nil, geometry: g)
+        #expect(try y.maxAbsDifference(Backends.reference.conv2d(x, weight: w, bias: nil, geometry: g)) <= 2e-3)
+        let gx = try Backends.gantryWinograd.convolutionBackwardData(x, weight: w, inputShape: x.shape, geometry: g, transposed: false)
+        let expected = try Backends.reference.convolutionBackwardData(x, weight: w, inputShape: x.shape, geometry: g, transposed: false)
+        #expect(gx.maxAbsDifference(expected) <= 2e-3)
+    }
+
+    @Test func appliesOnlyTo3x3Stride1WithSmallPadding() {
+        #expect(WinogradConvolution.applies(weight: [8, 8, 3, 3], geometry: ConvGeometry(padding: 1)))
+        #expect(!WinogradConvolution.applies(weight: [8, 8, 3, 3], geometry: ConvGeometry(stride: 2, padding: 1)))
+        #expect(!WinogradConvolution.applies(weight: [8, 8, 4, 4], geometry: ConvGeometry(padding: 1)))
+        #expect(!WinogradConvolution.applies(weight: [8, 8, 3, 3], geometry: ConvGeometry(padding: 3)))
+    }
+}
