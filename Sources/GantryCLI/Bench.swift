@@ -103,7 +103,8 @@ struct Bench: ParsableCommand {
                          threads: Int) throws -> BenchResult {
         let generator = try Generator(arch)
         try generator.initializeRandomly(seed: 1)
-        let counter = CountingBackend(try DNNLBackend(algorithm: engine.algorithm ?? .winograd, threads: threads))
+        let counter = CountingBackend(try DNNLBackend(algorithm: engine.algorithm ?? .winograd, threads: threads,
+                                                      winogradImplementation: engine.winograd))
         let context = ForwardContext(backend: counter)
         let x = try Tensor(shape: [1, arch.inputChannels, size.height, size.width], repeating: 0.1)
         for _ in 0..<warmup { _ = try generator.forward(x, context: context) }
@@ -124,7 +125,7 @@ struct Bench: ParsableCommand {
         let output = try capture(Bundle.main.executablePath ?? CommandLine.arguments[0], [
             "bench", "--in-process", "--json", "--nets", name, "--sizes", "\(size.width)x\(size.height)",
             "--runs", String(runs), "--warmup", String(warmup), "--threads", String(threads),
-            "--algorithm", (engine.algorithm ?? .winograd).rawValue,
+            "--algorithm", (engine.algorithm ?? .winograd).rawValue, "--winograd", engine.winograd.rawValue,
         ])
         guard let line = output.split(separator: "\n").first,
               let result = try? JSONDecoder().decode(BenchResult.self, from: Data(line.utf8)) else {

@@ -44,11 +44,18 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Threads for the compute library (default: one per core).")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("Whose Winograd runs 3×3 stride-1 layers: automatic (oneDNN's on AVX-512, Gantry's elsewhere), onednn, gantry.",
+                               visibility: .hidden))
+    var winograd: DNNLBackend.WinogradImplementation = .automatic
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    func backend() throws -> DNNLBackend { try DNNLBackend(algorithm: algorithm ?? .winograd, threads: threads) }
+    func backend() throws -> DNNLBackend {
+        try DNNLBackend(algorithm: algorithm ?? .winograd, threads: threads, winogradImplementation: winograd)
+    }
 }
 
 extension DNNLBackend.Algorithm: ExpressibleByArgument {}
+extension DNNLBackend.WinogradImplementation: ExpressibleByArgument {}
