@@ -123,3 +123,31 @@ struct WinogradTests {
         #expect(!WinogradConvolution.applies(weight: [8, 8, 3, 3], geometry: ConvGeometry(padding: 3)))
     }
 }
+
+/// The GEMM + shift-and-add path for layers with very few output channels (a generator's last
+/// 7×7 layer) against the reference loops, in one band and in many.
+struct NarrowConvolutionTests {
+    @Test(arguments: [(ConvGeometry(), 1 << 30), (ConvGeometry(padding: 3), 1 << 30), (ConvGeometry(padding: 3), 1),
+                      (ConvGeometry(strideH: 1, strideW: 1, padTop: 1, padLeft: 4, padBottom: 0, padRight: 2), 4096)])
+    func matchesReference(_ g: ConvGeometry, bandBytes: Int) throws {
+        let x = randomTensor([2, 16, 15, 12], seed: 40)
+        let w = randomTensor([3, 16, 7, 7], seed: 41, scale: 0.1)
+        let b = randomTensor([3], seed: 42)
+        #expect(NarrowConvolution.applies(input: x.shape, weight: w.shape, geometry: g))
+        let expected = try Backends.reference.conv2d(x, weight: w, bias: b, geometry: g)
+        let conv = NarrowConvolution(input: x.shape, weight: w.shape, geometry: g, bandBytes: bandBytes)
+        #expect(bandBytes > 1 << 20 ? conv.rowsPerBand == conv.outputHeight : conv.rowsPerBand < conv.outputHeight)
+        let y = try Tensor(shape: expected.shape, repeating: .nan)
+        try conv.run(x: x.pointer, weight: w.pointer, bias: b.pointer, y: y.mutablePointer)
+        #expect(y.maxAbsDifference(expected) <= 1e-4)
+        // Through the backend, as a generator calls it.
+        #expect(try Backends.direct.conv2d(x, weight: w, bias: b, geometry: g).maxAbsDifference(expected) <= 1e-4)
+    }
+
+    @Test func servesOnlyFewOutputChannelsAtStride1() {
+        #expect(NarrowConvolution.applies(input: [1, 64, 8, 8], weight: [3, 64, 7, 7], geometry: ConvGeometry(padding: 3)))
+        #expect(!NarrowConvolution.applies(input: [1, 64, 8, 8], weight: [8, 64, 7, 7], geometry: ConvGeometry(padding: 3)))
+        #expect(!NarrowConvolution.applies(input: [1, 64, 8, 8], weight: [3, 64, 4, 4], geometry: ConvGeometry(stride: 2)))
+        #expect(!NarrowConvolution.applies(input: [1, 3, 8, 8], weight: [3, 3, 7, 7], geometry: ConvGeometry(padding: 3)))
+    }
+}

@@ -64,6 +64,14 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
 
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
         let outShape = try conv2dOutputShape(x, weight: weight, bias: bias, geometry: geometry)
+        if NarrowConvolution.applies(input: x.shape, weight: weight.shape, geometry: geometry) {
+            let conv = NarrowConvolution(input: x.shape, weight: weight.shape, geometry: geometry)
+            let y = try Tensor(uninitialized: outShape)
+            lock.lock(); defer { lock.unlock() }
+            if let threads { gantry_set_num_threads(Int32(threads)) }
+            try conv.run(x: x.pointer, weight: weight.pointer, bias: bias?.pointer, y: y.mutablePointer)
+            return y
+        }
         if wantsGantryWinograd(weight: weight.shape, geometry: geometry) {
             return try gantryWinograd(x, weight: weight, bias: bias, geometry: geometry, outShape: outShape, adjoint: false)
         }
@@ -176,6 +184,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         let x = try Tensor(zeros: input), w = try Tensor(zeros: weight)
         let outShape = try conv2dOutputShape(x, weight: w, bias: nil, geometry: geometry)
         if wantsGantryWinograd(weight: weight, geometry: geometry) { return Self.gantryWinogradName }
+        if NarrowConvolution.applies(input: input, weight: weight, geometry: geometry) { return "gantry_narrow:sgemm" }
         let key = ConvPlanKey(transposed: false, input: input, weight: weight, hasBias: false, geometry: geometry,
                               winograd: wantsWinograd(weight: weight, geometry: geometry))
         lock.lock(); defer { lock.unlock() }
