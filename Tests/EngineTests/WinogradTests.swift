@@ -58,6 +58,23 @@ struct WinogradTests {
         #expect(got.maxAbsDifference(expected) <= 2e-3)
     }
 
+    @Test(arguments: cases)
+    func weightGradientMatchesReference(_ c: Case) throws {
+        let x = randomTensor(c.input, seed: 33)
+        let shape = [c.outputs, c.input[1], 3, 3]
+        let (oh, ow) = c.geometry.convOutput(h: c.input[2], w: c.input[3], kh: 3, kw: 3)
+        let gy = randomTensor([c.input[0], c.outputs, oh, ow], seed: 34)
+        let expected = try Backends.reference.convolutionBackwardWeights(x, gradOutput: gy, weightShape: shape, bias: true,
+                                                                          geometry: c.geometry, transposed: false)
+        let got = try Backends.gantryWinograd.convolutionBackwardWeights(x, gradOutput: gy, weightShape: shape, bias: true,
+                                                                          geometry: c.geometry, transposed: false)
+        // Each weight gradient sums over every output pixel: scale the bound by the count.
+        let scale = Float(c.input[0] * oh * ow).squareRoot()
+        #expect(got.weight.shape == shape)
+        #expect(got.weight.maxAbsDifference(expected.weight) <= 2e-3 * scale)
+        #expect(try #require(got.bias).maxAbsDifference(try #require(expected.bias)) <= 1e-3 * scale)
+    }
+
     /// Blocks of one tile row each (a tiny scratch budget) give the same result as one block:
     /// the block loop covers every tile exactly once, across images too.
     @Test func blocksCoverEveryTileOnce() throws {
@@ -73,6 +90,16 @@ struct WinogradTests {
             let y = try Tensor(shape: expected.shape, repeating: .nan)
             try conv.run(x: x.pointer, u: u.pointer, bias: nil, y: y.mutablePointer)
             #expect(y.maxAbsDifference(expected) <= 2e-3, "budget \(budget)")
+        }
+        // The weight gradient accumulates its GEMMs over blocks and images.
+        let gy = randomTensor(expected.shape, seed: 35)
+        let gw = try Backends.reference.convolutionBackwardWeights(x, gradOutput: gy, weightShape: w.shape, bias: false,
+                                                                    geometry: g, transposed: false).weight
+        for budget in [1, 1 << 30] {
+            let conv = WinogradConvolution(input: x.shape, outputChannels: 16, geometry: g, blockBytes: budget)
+            let got = try Tensor(shape: w.shape, repeating: .nan)
+            try conv.weightGradient(x: x.pointer, gradOutput: gy.pointer, into: got.mutablePointer, gradBias: nil)
+            #expect(got.maxAbsDifference(gw) <= 2e-2, "budget \(budget)")
         }
     }
 

@@ -120,6 +120,14 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
                                            geometry: ConvGeometry, transposed: Bool) throws -> (weight: Tensor, bias: Tensor?) {
         let gradWeight = try Tensor(uninitialized: weightShape)
         let gradBias = bias ? try Tensor(uninitialized: [gradOutput.shape[1]]) : nil
+        if !transposed && wantsGantryWinograd(weight: weightShape, geometry: geometry) {
+            let conv = WinogradConvolution(input: x.shape, outputChannels: weightShape[0], geometry: geometry)
+            lock.lock(); defer { lock.unlock() }
+            if let threads { gantry_set_num_threads(Int32(threads)) }
+            try conv.weightGradient(x: x.pointer, gradOutput: gradOutput.pointer, into: gradWeight.mutablePointer,
+                                    gradBias: gradBias?.mutablePointer)
+            return (gradWeight, gradBias)
+        }
         let kind = transposed ? GANTRY_DECONV_BACKWARD_WEIGHTS : GANTRY_CONV_BACKWARD_WEIGHTS
         try runBackward(kind, transposed: transposed, input: x.shape, weight: weightShape, output: gradOutput.shape,
                         hasBias: bias, geometry: geometry) { logicalWeights, tag in
@@ -197,7 +205,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
                                         geometry: ConvGeometry) throws -> (data: String, weights: String) {
         let x = try Tensor(zeros: input), w = try Tensor(zeros: weight)
         let gy = try Tensor(zeros: conv2dOutputShape(x, weight: w, bias: nil, geometry: geometry))
-        let gantryData = wantsGantryWinograd(weight: weight, geometry: geometry)
+        let gantry = wantsGantryWinograd(weight: weight, geometry: geometry)
         _ = try convolutionBackwardData(gy, weight: w, inputShape: input, geometry: geometry, transposed: false)
         _ = try convolutionBackwardWeights(x, gradOutput: gy, weightShape: weight, bias: false, geometry: geometry, transposed: false)
         lock.lock(); defer { lock.unlock() }
@@ -205,7 +213,8 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
             backwardPlans[BackwardPlanKey(kind: kind.rawValue, input: input, weight: weight, output: gy.shape, hasBias: false,
                                           geometry: geometry)]?.implementation ?? "?"
         }
-        return (gantryData ? Self.gantryWinogradName : name(GANTRY_CONV_BACKWARD_DATA), name(GANTRY_CONV_BACKWARD_WEIGHTS))
+        return gantry ? (Self.gantryWinogradName, Self.gantryWinogradName)
+                      : (name(GANTRY_CONV_BACKWARD_DATA), name(GANTRY_CONV_BACKWARD_WEIGHTS))
     }
 
     /// How `implementation(forConv2dInput:…)` names Gantry's Winograd F(4×4, 3×3).

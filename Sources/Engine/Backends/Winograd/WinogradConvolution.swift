@@ -83,7 +83,7 @@ struct WinogradConvolution {
     /// `Bᵀ d B` for every tile of one channel in the block's tile rows, written to
     /// `V[ξ][c][t]`. Input rows are first split into four column phases (column 4q + p goes to
     /// phase p, index q), so the six columns a tile reads are six contiguous vectors over tiles.
-    private func transformInput(_ x: UnsafePointer<Float>, image: Int, channel c: Int, ty0: Int, rows: Int,
+    func transformInput(_ x: UnsafePointer<Float>, image: Int, channel c: Int, ty0: Int, rows: Int,
                                 into v: UnsafeMutablePointer<Float>) {
         let q = (tilesW + 7) / 8 * 8 + 8, rowLength = 4 * q
         let plane = x + (image * inputChannels + c) * height * width
@@ -175,15 +175,15 @@ struct WinogradConvolution {
         }
     }
 
-    @inline(__always) private func load(_ p: UnsafePointer<Float>) -> V8 {
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> V8 {
         UnsafeRawPointer(p).loadUnaligned(as: V8.self)
     }
 
-    @inline(__always) private func load(_ p: UnsafeMutablePointer<Float>) -> V8 {
+    @inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> V8 {
         UnsafeRawPointer(p).loadUnaligned(as: V8.self)
     }
 
-    @inline(__always) private func store(_ value: V8, _ p: UnsafeMutablePointer<Float>) {
+    @inline(__always) func store(_ value: V8, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: value, as: V8.self)
     }
 }

@@ -91,3 +91,59 @@ extension WinogradF43 {
         }
     }
 }
+
+extension WinogradF43 {
+    // The weight gradient runs the forward algorithm transposed: with U = G g Gᵀ and
+    // M = U ⊙ V, dL/dU = Σ_tiles (A dY Aᵀ) ⊙ V and dL/dg = Gᵀ (dL/dU) G.
+
+    /// `A d` for one column of four output-gradient values: six outputs (A = (Aᵀ)ᵀ).
+    @inline(__always)
+    static func gradientOutput(_ d0: V8, _ d1: V8, _ d2: V8, _ d3: V8) -> (V8, V8, V8, V8, V8, V8) {
+        let e = d0 + 0.5 * d2, f = halfS * d1 + quarterS * d3
+        let g = d0 + 2 * d2, h = s * d1 + 2 * s * d3
+        return (d0, e + f, e - f, g + h, g - h, d3)
+    }
+
+    /// `Gᵀ u` for one column of six transformed-domain values: three kernel values.
+    @inline(__always)
+    static func kernelGradient(_ u0: V8, _ u1: V8, _ u2: V8, _ u3: V8, _ u4: V8, _ u5: V8) -> (V8, V8, V8) {
+        let p = u1 + u2, q = u3 + u4
+        return (u0 - (2.0 / 3.0) * p + (1.0 / 6.0) * q,
+                (s / 3) * (u2 - u1) + (s / 6) * (u3 - u4),
+                (1.0 / 3.0) * (q - p) + u5)
+    }
+
+    /// `dw[o][i] = Gᵀ dU[·][o][i] G` for every kernel, from `du` laid out as `transformWeights`
+    /// writes U (`[36][cout][cin]`), into a PyTorch-layout `[cout, cin, 3, 3]` gradient.
+    static func gradientWeights(_ du: UnsafePointer<Float>, cout: Int, cin: Int, into dw: UnsafeMutablePointer<Float>) {
+        let plane = cout * cin
+        parallelFor(cout, elementsPerItem: cin * 300) { o in
+            withUnsafeTemporaryAllocation(of: V8.self, capacity: 36 + 18 + 3) { scratch in
+                let u = scratch.baseAddress!, t = u + 36, r = t + 18
+                for i0 in stride(from: 0, to: cin, by: 8) {
+                    let lanes = min(8, cin - i0)
+                    for xi in 0..<36 {
+                        let src = du + xi * plane + o * cin + i0
+                        if lanes == 8 {
+                            u[xi] = UnsafeRawPointer(src).loadUnaligned(as: V8.self)
+                        } else {
+                            u[xi] = .zero
+                            for lane in 0..<lanes { u[xi][lane] = src[lane] }
+                        }
+                    }
+                    // t[k][b] = Σ_l dU[k][l] G[l][b], then dw[a][b] = Σ_k G[k][a] t[k][b].
+                    for k in 0..<6 {
+                        (t[3 * k], t[3 * k + 1], t[3 * k + 2]) = kernelGradient(
+                            u[6 * k], u[6 * k + 1], u[6 * k + 2], u[6 * k + 3], u[6 * k + 4], u[6 * k + 5])
+                    }
+                    for b in 0..<3 {
+                        (r[0], r[1], r[2]) = kernelGradient(t[b], t[3 + b], t[6 + b], t[9 + b], t[12 + b], t[15 + b])
+                        for a in 0..<3 {
+                            for lane in 0..<lanes { dw[(o * cin + i0 + lane) * 9 + a * 3 + b] = r[a][lane] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
