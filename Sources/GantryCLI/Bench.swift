@@ -4,11 +4,11 @@ import Foundation
 import Models
 
 /// `gantry bench`: forward-pass timings of full-size generators with random weights, optionally
-/// side by side with the PyTorch peer script in the same run.
+/// side by side with the other CPU engines (PyTorch, ONNX Runtime, OpenVINO, ncnn) in the same run.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time generator forward passes (random weights), optionally against PyTorch.",
-        discussion: "Warm-up runs first, then the median of --runs timed runs. With --peer PYTHON, runs benchmarks/peer_pytorch.py with that interpreter on the same networks, sizes and threads and prints the ratio."
+        abstract: "Time generator forward passes (random weights), optionally against other CPU engines.",
+        discussion: "Warm-up runs first, then the median of --runs timed runs. With --peer PYTHON, runs benchmarks/peer_engines.py with that interpreter (a virtualenv with torch, onnx, onnxruntime, openvino, ncnn, pnnx) on the same networks, sizes and threads, each engine in its own process, case by case after Gantry's, and prints the ratios. Under GANTRY_MAX_CPU_ISA=avx2 the peers are capped too where they allow it."
     )
 
     @Option(help: "Comma-separated networks: resnet_9blocks, resnet_6blocks, unet_256, unet_128.")
@@ -25,11 +25,14 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    @Option(help: "Python interpreter with torch to run benchmarks/peer_pytorch.py beside Gantry.")
+    @Option(help: "Python interpreter to run the peer engines (benchmarks/peer_engines.py) beside Gantry.")
     var peer: String?
 
+    @Option(help: "Comma-separated peer engines: torch, onnxruntime, openvino, ncnn.")
+    var peerEngines = "torch,onnxruntime,openvino,ncnn"
+
     @Option(help: "Path of the peer script.")
-    var peerScript = "benchmarks/peer_pytorch.py"
+    var peerScript = "benchmarks/peer_engines.py"
 
     @Flag(help: "One JSON object per case instead of a table.")
     var json = false
@@ -66,7 +69,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let threadCount = engine.threads ?? ProcessInfo.processInfo.activeProcessorCount
-        var rows: [(gantry: BenchResult, peer: BenchResult?)] = []
+        var rows: [(gantry: BenchResult, peers: [BenchResult])] = []
         if !json {
             // Results differ by ISA (oneDNN has Winograd only on AVX-512): say which one ran.
             let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
@@ -79,21 +82,19 @@ struct Bench: ParsableCommand {
                 // Gantry then its peer, case by case, so a noisy minute hits both sides alike.
                 let mine = inProcess ? try measure(name, arch, size, threads: threadCount)
                                      : try runChild(name, size, threads: threadCount)
-                let theirs = try peer.map { try runPeer(python: $0, net: name, size: size, threads: threadCount) }
-                rows.append((mine, theirs ?? nil))
+                let theirs = try peer.map { try runPeers(python: $0, net: name, size: size, threads: threadCount) } ?? []
+                rows.append((mine, theirs))
                 if !json {
                     print(mine.line)
-                    if let p = theirs ?? nil {
-                        print(p.line)
-                        print(String(format: "  → %@ %dx%d: %.2f× PyTorch's throughput", name, size.width, size.height, p.median / mine.median))
-                    }
+                    for p in theirs { print(p.line) }
+                    if let summary = Self.summary(mine, theirs) { print(summary) }
                 }
             }
         }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            for r in rows.flatMap({ [$0.gantry] + ($0.peer.map { [$0] } ?? []) }) {
+            for r in rows.flatMap({ [$0.gantry] + $0.peers }) {
                 print(String(decoding: try encoder.encode(r), as: UTF8.self))
             }
         }
@@ -134,20 +135,38 @@ struct Bench: ParsableCommand {
         return result
     }
 
-    private func runPeer(python: String, net: String, size: (width: Int, height: Int), threads: Int) throws -> BenchResult? {
-        let output = try capture(python, [peerScript, "--threads", String(threads), "--runs", String(runs),
-                                          "--warmup", String(warmup), "--sizes", "\(size.width)x\(size.height)",
-                                          "--nets", net, "--json"])
-        for line in output.split(separator: "\n") {
+    /// Every peer engine on one case, each in its own process (the script isolates them).
+    private func runPeers(python: String, net: String, size: (width: Int, height: Int), threads: Int) throws -> [BenchResult] {
+        var arguments = [peerScript, "--threads", String(threads), "--runs", String(runs), "--warmup", String(warmup),
+                         "--sizes", "\(size.width)x\(size.height)", "--nets", net, "--engines", peerEngines, "--json"]
+        // The same ISA for everyone: on an AVX-512 machine capped to AVX2, cap the peers too.
+        if DNNLBackend.effectiveISA == "avx2" { arguments += ["--max-isa", "avx2"] }
+        let output = try capture(python, arguments)
+        return output.split(separator: "\n").compactMap { line in
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let median = obj["median_s"] as? Double else { continue }
+                  let engine = obj["engine"] as? String, let median = obj["median_s"] as? Double else { return nil }
             let minimum = obj["min_s"] as? Double ?? median
-            return BenchResult(engine: "pytorch", net: net, width: size.width, height: size.height, threads: threads,
+            var detail = "\(engine) \(obj["engine_version"] as? String ?? "?") fp32"
+            if let diff = obj["max_abs_diff_vs_torch"] as? Double { detail += String(format: ", max diff vs torch %.1e", diff) }
+            if obj["mismatch"] as? Bool == true { detail += ", OUTPUT MISMATCH" }
+            if let capped = obj["isa_cap_honoured"] { detail += ", AVX2 cap honoured: \(capped)" }
+            return BenchResult(engine: engine, net: net, width: size.width, height: size.height, threads: threads,
                                runs: runs, times: [minimum, median, median], gflop: obj["gflop"] as? Double ?? 0,
-                               peakRSSMB: obj["peak_rss_mb"] as? Double ?? 0,
-                               detail: "torch \(obj["torch_version"] as? String ?? "?") eager fp32")
+                               peakRSSMB: obj["peak_rss_mb"] as? Double ?? 0, detail: detail)
         }
-        return nil
+    }
+
+    /// "→ resnet_9blocks 256x256: 1.62× the fastest peer (ncnn), 3.10× PyTorch; peak RSS …".
+    static func summary(_ mine: BenchResult, _ peers: [BenchResult]) -> String? {
+        guard let fastest = peers.min(by: { $0.median < $1.median }),
+              let leanest = peers.min(by: { $0.peakRSSMB < $1.peakRSSMB }) else { return nil }
+        var text = String(format: "  → %@ %dx%d: %.2f× the fastest peer's throughput (%@)", mine.net, mine.width, mine.height,
+                          fastest.median / mine.median, fastest.engine)
+        if let torch = peers.first(where: { $0.engine == "torch" }) {
+            text += String(format: ", %.2f× PyTorch's", torch.median / mine.median)
+        }
+        text += String(format: "; peak RSS %.0f MB vs the lowest peer's %.0f MB (%@)", mine.peakRSSMB, leanest.peakRSSMB, leanest.engine)
+        return text
     }
 
     private func capture(_ executable: String, _ arguments: [String]) throws -> String {
