@@ -9,4 +9,10 @@ struct Gantry: ParsableCommand {
         version: "0.1.0",
         subcommands: [Convert.self, Watch.self, Train.self, Inspect.self, Forward.self, Bench.self, TrainBench.self, Probe.self]
     )
+
+    /// Sets up the thread runtime (which may start the process again), then runs the command.
+    static func main() {
+        ThreadWaiting.configure()
+        main(nil)
+    }
 }

@@ -99,19 +99,7 @@ struct WinogradConvolution {
                         continue
                     }
                     let src = plane + hh * width
-                    for phase in 0..<4 {
-                        // Column 4k + phase − padLeft is inside the image for k in [first, end).
-                        let out = dst + phase * q, shift = phase - padLeft
-                        let first = min(q, max(0, (3 - shift) / 4))
-                        let end = max(first, min(q, (width - shift + 3) / 4))
-                        out.initialize(repeating: 0, count: first)
-                        var s = src + (4 * first + shift)
-                        for k in first..<end {
-                            out[k] = s.pointee
-                            s += 4
-                        }
-                        (out + end).initialize(repeating: 0, count: q - end)
-                    }
+                    splitPhases(src, into: dst, length: q)
                 }
                 // Along the columns: R_k = Σ_r Bᵀ[k][r] d_r, for all phases at once.
                 for i in stride(from: 0, to: rowLength, by: 8) {
@@ -160,6 +148,16 @@ struct WinogradConvolution {
                         let o = WinogradF43.output(z[j], z[4 + j], z[8 + j], z[12 + j], z[16 + j], z[20 + j])
                         (out[j], out[4 + j], out[8 + j], out[12 + j]) = (o.0 + bias, o.1 + bias, o.2 + bias, o.3 + bias)
                     }
+                    if tx + 8 <= tilesW && 4 * (tx + 8) <= outputWidth && 4 * ty + 4 <= outputHeight {
+                        // Eight whole tiles: four 4×4 transposes per row give contiguous stores.
+                        for i in 0..<4 {
+                            let dst = plane + (4 * ty + i) * outputWidth + 4 * tx
+                            let (c0, c1, c2, c3) = (out[4 * i], out[4 * i + 1], out[4 * i + 2], out[4 * i + 3])
+                            Self.storeTransposed(c0.lowHalf, c1.lowHalf, c2.lowHalf, c3.lowHalf, dst)
+                            Self.storeTransposed(c0.highHalf, c1.highHalf, c2.highHalf, c3.highHalf, dst + 16)
+                        }
+                        continue
+                    }
                     for lane in 0..<min(8, tilesW - tx) {
                         let col = 4 * (tx + lane)
                         let columns = min(4, outputWidth - col)
@@ -173,6 +171,53 @@ struct WinogradConvolution {
                 }
             }
         }
+    }
+
+    /// Splits one input row into four column phases, `out[p·length + k] = src[4k + p − padLeft]`,
+    /// zero outside the row. The interior goes four columns of four at a time through a 4×4
+    /// transpose; only the edges take the scalar path.
+    private func splitPhases(_ src: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, length q: Int) {
+        @inline(__always) func one(_ k: Int) {
+            for phase in 0..<4 {
+                let ww = 4 * k + phase - padLeft
+                out[phase * q + k] = ww >= 0 && ww < width ? src[ww] : 0
+            }
+        }
+        // k is interior when columns 4k − padLeft … 4k + 3 − padLeft are all in the row.
+        let first = min(q, (padLeft + 3) / 4)
+        let end = max(first, min(q, width + padLeft >= 4 ? (width + padLeft - 4) / 4 + 1 : 0))
+        var k = 0
+        while k < first { one(k); k += 1 }
+        let base = src - padLeft
+        while k + 4 <= end {
+            let p = base + 4 * k
+            let v0 = load4(p), v1 = load4(p + 4), v2 = load4(p + 8), v3 = load4(p + 12)
+            store4(SIMD4(v0[0], v1[0], v2[0], v3[0]), out + k)
+            store4(SIMD4(v0[1], v1[1], v2[1], v3[1]), out + q + k)
+            store4(SIMD4(v0[2], v1[2], v2[2], v3[2]), out + 2 * q + k)
+            store4(SIMD4(v0[3], v1[3], v2[3], v3[3]), out + 3 * q + k)
+            k += 4
+        }
+        while k < q { one(k); k += 1 }
+    }
+
+    /// Writes `(a[t], b[t], c[t], d[t])` for t = 0…3 to 16 consecutive floats.
+    @inline(__always)
+    private static func storeTransposed(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>, _ d: SIMD4<Float>,
+                                        _ dst: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeMutableRawPointer(dst)
+        raw.storeBytes(of: SIMD4(a[0], b[0], c[0], d[0]), as: SIMD4<Float>.self)
+        raw.storeBytes(of: SIMD4(a[1], b[1], c[1], d[1]), toByteOffset: 16, as: SIMD4<Float>.self)
+        raw.storeBytes(of: SIMD4(a[2], b[2], c[2], d[2]), toByteOffset: 32, as: SIMD4<Float>.self)
+        raw.storeBytes(of: SIMD4(a[3], b[3], c[3], d[3]), toByteOffset: 48, as: SIMD4<Float>.self)
+    }
+
+    @inline(__always) private func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+    }
+
+    @inline(__always) private func store4(_ value: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: value, as: SIMD4<Float>.self)
     }
 
     @inline(__always) func load(_ p: UnsafePointer<Float>) -> V8 {
