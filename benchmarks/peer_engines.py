@@ -31,10 +31,11 @@ Check: the output on a seeded random input in [-1, 1] against PyTorch eager's
 is useless for it: after reflection padding the ResNets' maps are constant per channel and
 InstanceNorm amplifies rounding noise, so their output on it is noise (max_abs_diff_const_input).
 
---max-isa avx2 sets ATEN_CPU_CAPABILITY=avx2 and DNNL_/ONEDNN_MAX_CPU_ISA=AVX2; isa_cap_honoured
-is read back from the engine: torch's ATen capability and oneDNN verbose kernel names, OpenVINO's
-exec-graph primitive types ("partial" if some still name avx512). ONNX Runtime (MLAS) and ncnn
-pick kernels by CPUID with no override: false.
+--max-isa avx2 sets ATEN_CPU_CAPABILITY=avx2, DNNL_/ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN in torch and
+OpenVINO) and OV_CPU_MAX_ISA=AVX2 (OpenVINO's own kernels, e.g. MVN). isa_cap_honoured is read
+back: torch's ATen capability and oneDNN verbose kernel names, OpenVINO's exec-graph primitive
+types ("partial" if some still name avx512). ONNX Runtime (MLAS) and ncnn pick kernels by CPUID
+with no override: false.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ from pathlib import Path
 from peer_pytorch import NETS, ROOT, _maxrss_kb, gflop, parse_sizes, size_ok
 
 ENGINES = ("torch", "onnxruntime", "openvino", "ncnn")
-ISA_ENV = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "DNNL_MAX_CPU_ISA": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+ISA_ENV = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "DNNL_MAX_CPU_ISA": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                    "OV_CPU_MAX_ISA": "AVX2"}}
 TOLERANCE = 1e-3
 
 
@@ -221,7 +223,7 @@ def load_engine(engine: str, net_name: str, case: Path, threads: int, seed: int)
             return out
 
         def isa():
-            sup = {f: getattr(ncnn, f"cpu_support_x86_{f}")() for f in ("avx", "avx2", "avx512")
+            sup = {f: bool(getattr(ncnn, f"cpu_support_x86_{f}")()) for f in ("avx", "avx2", "avx512")
                    if hasattr(ncnn, f"cpu_support_x86_{f}")}
             extra = "" if "avx512" in sup or not has512 else (
                 "; no avx512 query in the module, the CPU has avx512f so the *_x86_avx512 layers run")
