@@ -35,7 +35,7 @@ InstanceNorm amplifies rounding noise, so their output on it is noise (max_abs_d
 OpenVINO) and OV_CPU_MAX_ISA=AVX2 (OpenVINO's own kernels, e.g. MVN). isa_cap_honoured is read
 back: torch's ATen capability and oneDNN verbose kernel names, OpenVINO's exec-graph primitive
 types ("partial" if some still name avx512). ONNX Runtime (MLAS) and ncnn pick kernels by CPUID
-with no override: false.
+with no override: false. Without --max-isa the key is absent.
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ def run_case(engine, net_name, width, height, threads, runs, warmup, seed, case,
                 gflop=json.loads((case / "meta.json").read_text())["gflop"],
                 peak_rss_mb=round(_maxrss_kb() / 1024, 1), baseline_rss_mb=round(base / 1024, 1),
                 max_abs_diff_vs_torch=d, max_abs_diff_const_input=d_const, mismatch=not d <= TOLERANCE,
-                max_isa=max_isa, isa_cap_honoured=honoured if max_isa else None, isa_note=note,
+                max_isa=max_isa, **({"isa_cap_honoured": honoured} if max_isa else {}), isa_note=note,
                 other_load=None if busy0 is None else round(max(0.0, busy1 - busy0 - (cpu1 - cpu0)) / wall, 2))
 
 
