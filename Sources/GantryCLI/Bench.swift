@@ -141,7 +141,7 @@ struct Bench: ParsableCommand {
                          "--sizes", "\(size.width)x\(size.height)", "--nets", net, "--engines", peerEngines, "--json"]
         // The same ISA for everyone: on an AVX-512 machine capped to AVX2, cap the peers too.
         if DNNLBackend.effectiveISA == "avx2" { arguments += ["--max-isa", "avx2"] }
-        let output = try capture(python, arguments)
+        let output = try capture(python, arguments, partial: true)
         return output.split(separator: "\n").compactMap { line in
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let engine = obj["engine"] as? String, let median = obj["median_s"] as? Double else { return nil }
@@ -169,7 +169,9 @@ struct Bench: ParsableCommand {
         return text
     }
 
-    private func capture(_ executable: String, _ arguments: [String]) throws -> String {
+    /// The command's standard output; a non-zero exit throws unless `partial`, when what it
+    /// printed before failing is still returned (a peer engine that fails must not hide the rest).
+    private func capture(_ executable: String, _ arguments: [String], partial: Bool = false) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -178,7 +180,7 @@ struct Bench: ParsableCommand {
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        guard process.terminationStatus == 0 || partial else {
             throw fail("\(executable) \(arguments.first ?? "") exited with status \(process.terminationStatus)")
         }
         return String(decoding: data, as: UTF8.self)
