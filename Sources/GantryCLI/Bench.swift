@@ -149,7 +149,8 @@ struct Bench: ParsableCommand {
             var detail = "\(engine) \(obj["engine_version"] as? String ?? "?") fp32"
             if let diff = obj["max_abs_diff_vs_torch"] as? Double { detail += String(format: ", max diff vs torch %.1e", diff) }
             if obj["mismatch"] as? Bool == true { detail += ", OUTPUT MISMATCH" }
-            if let capped = obj["isa_cap_honoured"] { detail += ", AVX2 cap honoured: \(capped)" }
+            if let capped = obj["isa_cap_honoured"] as? Bool { detail += ", AVX2 cap honoured: \(capped ? "yes" : "no")" }
+            if let capped = obj["isa_cap_honoured"] as? String { detail += ", AVX2 cap honoured: \(capped)" }
             return BenchResult(engine: engine, net: net, width: size.width, height: size.height, threads: threads,
                                runs: runs, times: [minimum, median, median], gflop: obj["gflop"] as? Double ?? 0,
                                peakRSSMB: obj["peak_rss_mb"] as? Double ?? 0, detail: detail)

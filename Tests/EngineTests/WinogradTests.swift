@@ -171,6 +171,26 @@ struct NarrowConvolutionTests {
         #expect(try Backends.direct.conv2d(x, weight: w, bias: b, geometry: g).maxAbsDifference(expected) <= 1e-4)
     }
 
+    /// The transposed form: the U-Net's last layer (k4 s2 p1) and a k3 s2 p1 output-padding 1
+    /// layer, in one band and in many, against the reference loops.
+    @Test(arguments: [([2, 16, 7, 5], [16, 3, 4, 4], ConvGeometry(stride: 2, padding: 1), 1 << 30),
+                      ([1, 24, 9, 6], [24, 2, 4, 4], ConvGeometry(stride: 2, padding: 1), 1),
+                      ([1, 16, 5, 8], [16, 4, 3, 3], ConvGeometry(stride: 2, padding: 1, outputPadding: 1), 3000),
+                      ([1, 16, 6, 6], [16, 3, 3, 3], ConvGeometry(padding: 0), 1)])
+    func transposedMatchesReference(_ input: [Int], _ weight: [Int], _ g: ConvGeometry, bandBytes: Int) throws {
+        let x = randomTensor(input, seed: 43)
+        let w = randomTensor(weight, seed: 44, scale: 0.2)
+        let b = randomTensor([weight[1]], seed: 45)
+        #expect(NarrowTransposedConvolution.applies(input: input, weight: weight))
+        let expected = try Backends.reference.convTranspose2d(x, weight: w, bias: b, geometry: g)
+        let conv = NarrowTransposedConvolution(input: input, weight: weight, geometry: g, bandBytes: bandBytes)
+        if bandBytes < 1 << 20 { #expect(conv.rowsPerBand < conv.outputHeight) }
+        let y = try Tensor(shape: expected.shape, repeating: .nan)
+        try conv.run(x: x.pointer, weight: w.pointer, bias: b.pointer, y: y.mutablePointer)
+        #expect(y.maxAbsDifference(expected) <= 1e-4)
+        #expect(try Backends.direct.convTranspose2d(x, weight: w, bias: b, geometry: g).maxAbsDifference(expected) <= 1e-4)
+    }
+
     @Test func servesOnlyFewOutputChannelsAtStride1() {
         #expect(NarrowConvolution.applies(input: [1, 64, 8, 8], weight: [3, 64, 7, 7], geometry: ConvGeometry(padding: 3)))
         #expect(!NarrowConvolution.applies(input: [1, 64, 8, 8], weight: [8, 64, 7, 7], geometry: ConvGeometry(padding: 3)))

@@ -84,6 +84,14 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
 
     public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
         let outShape = try convTranspose2dOutputShape(x, weight: weight, bias: bias, geometry: geometry)
+        if NarrowTransposedConvolution.applies(input: x.shape, weight: weight.shape) {
+            let conv = NarrowTransposedConvolution(input: x.shape, weight: weight.shape, geometry: geometry)
+            let y = try Tensor(uninitialized: outShape)
+            lock.lock(); defer { lock.unlock() }
+            if let threads { gantry_set_num_threads(Int32(threads)) }
+            try conv.run(x: x.pointer, weight: weight.pointer, bias: bias?.pointer, y: y.mutablePointer)
+            return y
+        }
         if let y = try bandedConvTranspose2d(x, weight: weight, bias: bias, geometry: geometry, outShape: outShape) {
             return y
         }
