@@ -17,8 +17,12 @@ isa=${4:-}
 if [ -n "$isa" ]; then
     export GANTRY_MAX_CPU_ISA=$isa ATEN_CPU_CAPABILITY=$isa DNNL_MAX_CPU_ISA=${isa^^}
 fi
-swift build -c release --product gantry >/dev/null
-gantry=$(swift build -c release --show-bin-path)/gantry
+# GANTRY_BIN may name an already built binary (a test build's flags differ from a plain release's).
+gantry=${GANTRY_BIN:-}
+if [ -z "$gantry" ]; then
+    swift build -c release --product gantry >/dev/null
+    gantry=$(swift build -c release --show-bin-path)/gantry
+fi
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs); AVX-512: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no); ${threads} threads; ${runs} timed iterations after 1 warm-up; ISA cap: ${isa:-none}"
 for model in pix2pix cyclegan; do
     "$gantry" bench-train --model "$model" --runs "$runs" --threads "$threads" --algorithm direct
