@@ -42,6 +42,16 @@ enum DNNLRuntime {
         return (engine, stream)
     }()
 
+    /// Row-major `C = A·op(B) + β·C` (`A`: m×k, `op(B)`: k×n) by oneDNN's sgemm: every GEMM of
+    /// Gantry's own algorithms goes through here, so the ISA cap is in force before the first
+    /// one (oneDNN fixes its ISA at its first use). Inside `parallelFor` it runs single-threaded.
+    static func sgemm(transposeB: Bool = false, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                      b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> dnnl_status_t {
+        _ = isaCap
+        return dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")), Int64(m), Int64(n), Int64(k),
+                          1, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+    }
+
     static func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
         guard status == dnnl_success else {
             throw EngineError(.library, "oneDNN failed to \(what()) (status \(status.rawValue))")

@@ -55,10 +55,10 @@ struct NarrowConvolution {
                 let h0 = max(0, y0 - padTop), h1 = min(height, y1 - 1 - padTop + kh)
                 let rows = h1 - h0
                 if rows > 0 {
-                    try DNNLRuntime.check(dnnl_sgemm(
-                        CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), Int64(taps), Int64(rows * width),
-                        Int64(inputChannels), 1, ap, Int64(inputChannels), xImage + h0 * width, Int64(height * width),
-                        0, zp, Int64(rows * width)), "run a narrow convolution's GEMM")
+                    try DNNLRuntime.check(DNNLRuntime.sgemm(
+                        m: taps, n: rows * width, k: inputChannels, a: ap, lda: inputChannels,
+                        b: xImage + h0 * width, ldb: height * width, beta: 0, c: zp, ldc: rows * width),
+                        "run a narrow convolution's GEMM")
                 }
                 parallelFor(outputChannels * (y1 - y0), elementsPerItem: outputWidth * kh * kw) { item in
                     let o = item / (y1 - y0), yy = y0 + item % (y1 - y0)
@@ -141,10 +141,10 @@ struct NarrowTransposedConvolution {
                 let y1 = min(outputHeight, y0 + rowsPerBand)
                 let rows = inputRows(y0, y1)
                 if !rows.isEmpty {
-                    try DNNLRuntime.check(dnnl_sgemm(
-                        CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), Int64(taps), Int64(rows.count * width),
-                        Int64(inputChannels), 1, ap, Int64(inputChannels), xImage + rows.lowerBound * width,
-                        Int64(height * width), 0, zp, Int64(rows.count * width)), "run a narrow transposed convolution's GEMM")
+                    try DNNLRuntime.check(DNNLRuntime.sgemm(
+                        m: taps, n: rows.count * width, k: inputChannels, a: ap, lda: inputChannels,
+                        b: xImage + rows.lowerBound * width, ldb: height * width, beta: 0, c: zp, ldc: rows.count * width),
+                        "run a narrow transposed convolution's GEMM")
                 }
                 parallelFor(outputChannels * (y1 - y0), elementsPerItem: outputWidth * kh * kw) { item in
                     let o = item / (y1 - y0), yy = y0 + item % (y1 - y0)

@@ -63,12 +63,11 @@ struct WinogradConvolution {
                 }
                 var failure: dnnl_status_t = dnnl_success
                 parallelFor(WinogradF43.coordinates, elementsPerItem: 1 << 20) { xi in
-                    let status = dnnl_sgemm(
-                        CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")),
-                        Int64(outputChannels), Int64(tiles), Int64(inputChannels), 1,
-                        u + xi * outputChannels * inputChannels, Int64(inputChannels),
-                        vp + xi * inputChannels * leading, Int64(leading), 0,
-                        mp + xi * outputChannels * leading, Int64(leading))
+                    let status = DNNLRuntime.sgemm(
+                        m: outputChannels, n: tiles, k: inputChannels,
+                        a: u + xi * outputChannels * inputChannels, lda: inputChannels,
+                        b: vp + xi * inputChannels * leading, ldb: leading, beta: 0,
+                        c: mp + xi * outputChannels * leading, ldc: leading)
                     if status != dnnl_success { failure = status }
                 }
                 try DNNLRuntime.check(failure, "run the Winograd GEMMs")

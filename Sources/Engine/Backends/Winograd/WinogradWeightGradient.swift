@@ -28,12 +28,11 @@ extension WinogradConvolution {
                 var failure: dnnl_status_t = dnnl_success
                 let beta: Float = first ? 0 : 1
                 parallelFor(WinogradF43.coordinates, elementsPerItem: 1 << 20) { xi in
-                    let status = dnnl_sgemm(
-                        CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")),
-                        Int64(outputChannels), Int64(inputChannels), Int64(tiles), 1,
-                        mp + xi * outputChannels * leading, Int64(leading),
-                        vp + xi * inputChannels * leading, Int64(leading), beta,
-                        dup + xi * outputChannels * inputChannels, Int64(inputChannels))
+                    let status = DNNLRuntime.sgemm(
+                        transposeB: true, m: outputChannels, n: inputChannels, k: tiles,
+                        a: mp + xi * outputChannels * leading, lda: leading,
+                        b: vp + xi * inputChannels * leading, ldb: leading, beta: beta,
+                        c: dup + xi * outputChannels * inputChannels, ldc: inputChannels)
                     if status != dnnl_success { failure = status }
                 }
                 try DNNLRuntime.check(failure, "run the Winograd weight-gradient GEMMs")
