@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "GantryCLI",
             dependencies: [
-                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Training",
+                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Training", "CGantrySystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

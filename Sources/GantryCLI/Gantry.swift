@@ -10,9 +10,9 @@ struct Gantry: ParsableCommand {
         subcommands: [Convert.self, Watch.self, Train.self, Inspect.self, Forward.self, Bench.self, TrainBench.self, Probe.self]
     )
 
-    /// Sets up the thread runtime (which may start the process again), then runs the command.
+    /// Tunes the C runtimes (which may start the process again), then runs the command.
     static func main() {
-        ThreadWaiting.configure()
+        ProcessTuning.configure()
         main(nil)
     }
 }

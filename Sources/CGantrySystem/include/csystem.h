@@ -6,4 +6,8 @@
 /// (renameat2 with RENAME_NOREPLACE). Returns 0 or -1 with errno set.
 int gantry_rename_noreplace(const char *from, const char *to);
 
+/// Keeps blocks below `mmap_threshold` bytes in the heap and returns freed memory to the
+/// system only beyond `trim_threshold` (glibc mallopt). Returns 1 when both were set.
+int gantry_tune_allocator(int mmap_threshold, int trim_threshold);
+
 #endif

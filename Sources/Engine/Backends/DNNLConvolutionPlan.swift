@@ -94,7 +94,7 @@ final class ConvPlan {
     func execute(_ x: Tensor, weights: PreparedWeights, bias: Tensor?, into y: Tensor, stream: dnnl_stream_t) throws {
         dnnl_memory_set_data_handle(srcPlain, UnsafeMutableRawPointer(mutating: x.pointer))
         dnnl_memory_set_data_handle(dstPlain, y.mutablePointer)
-        // Buffers for this call only; freed blocks stay in the heap (see gantry_tune_allocator),
+        // Buffers for this call only, from BufferPool, which keeps freed blocks for reuse,
         // so this costs no page faults after the first image.
         let srcBuffer = try srcInternal.map { try AlignedBuffer(byteCount: $0.bytes) }
         let dstBuffer = try dstInternal.map { try AlignedBuffer(byteCount: $0.bytes) }
