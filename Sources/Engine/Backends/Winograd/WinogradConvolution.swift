@@ -197,7 +197,12 @@ struct WinogradConvolution {
             store4(SIMD4(v0[3], v1[3], v2[3], v3[3]), out + 3 * q + k)
             k += 4
         }
-        while k < q { one(k); k += 1 }
+        // Past column width − 1 + padLeft everything is padding: zeros, without the scalar path.
+        let lastInside = min(q, (width + padLeft + 3) / 4)
+        while k < lastInside { one(k); k += 1 }
+        if k < q {
+            for phase in 0..<4 { (out + phase * q + k).initialize(repeating: 0, count: q - k) }
+        }
     }
 
     /// Writes `(a[t], b[t], c[t], d[t])` for t = 0…3 to 16 consecutive floats.
