@@ -143,6 +143,37 @@ struct WinogradTests {
         #expect(gx.maxAbsDifference(expected) <= 2e-3)
     }
 
+    /// Edge cases the review found: an empty batch gives zero gradients (not a recycled
+    /// buffer's contents), inconsistent shapes are refused before anything is written, and the
+    /// transformed weights of a freed tensor are dropped at the next insertion.
+    @Test func emptyBatchMismatchedShapesAndFreedWeights() throws {
+        let w = randomTensor([16, 16, 3, 3], seed: 36)
+        let g = ConvGeometry(padding: 1)
+        let empty = try Tensor(zeros: [0, 16, 8, 8])
+        let grads = try Backends.gantryWinograd.convolutionBackwardWeights(empty, gradOutput: try Tensor(zeros: [0, 16, 8, 8]),
+                                                                            weightShape: w.shape, bias: true, geometry: g,
+                                                                            transposed: false)
+        #expect(grads.weight.withUnsafeBufferPointer { $0.allSatisfy { $0 == 0 } })
+        #expect(try #require(grads.bias).withUnsafeBufferPointer { $0.allSatisfy { $0 == 0 } })
+        let x = randomTensor([1, 16, 8, 8], seed: 37)
+        #expect(throws: EngineError.self) {
+            try Backends.gantryWinograd.convolutionBackwardWeights(x, gradOutput: randomTensor([1, 16, 7, 8], seed: 38),
+                                                                   weightShape: w.shape, bias: false, geometry: g, transposed: false)
+        }
+        #expect(throws: EngineError.self) {
+            try Backends.gantryWinograd.convolutionBackwardData(randomTensor([1, 16, 8, 8], seed: 39), weight: w,
+                                                                inputShape: [1, 32, 8, 8], geometry: g, transposed: false)
+        }
+        let cache = WinogradWeightCache()
+        do {
+            let temporary = randomTensor([16, 16, 3, 3], seed: 40)
+            _ = try cache.weights(for: temporary, adjoint: false)
+            #expect(cache.count == 1)
+        }
+        _ = try cache.weights(for: w, adjoint: false)
+        #expect(cache.count == 1)
+    }
+
     @Test func appliesOnlyTo3x3Stride1WithSmallPadding() {
         #expect(WinogradConvolution.applies(weight: [8, 8, 3, 3], geometry: ConvGeometry(padding: 1)))
         #expect(!WinogradConvolution.applies(weight: [8, 8, 3, 3], geometry: ConvGeometry(stride: 2, padding: 1)))

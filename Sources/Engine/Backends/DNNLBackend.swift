@@ -33,7 +33,8 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     public var name: String {
         algorithm == .winograd && usesGantryWinograd ? "onednn-winograd-gantry" : "onednn-\(algorithm.rawValue)"
     }
-    /// Output bytes per band for convolutions big enough to run in bands (see DNNLBanding.swift).
+    /// Output bytes per band for convolutions big enough to run in bands (see DNNLBanding.swift),
+    /// and the scratch budget of Gantry's own Winograd and narrow-layer paths.
     public let bandBytes: Int
 
     private let engine: dnnl_engine_t
@@ -65,7 +66,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
         let outShape = try conv2dOutputShape(x, weight: weight, bias: bias, geometry: geometry)
         if NarrowConvolution.applies(input: x.shape, weight: weight.shape, geometry: geometry) {
-            let conv = NarrowConvolution(input: x.shape, weight: weight.shape, geometry: geometry)
+            let conv = NarrowConvolution(input: x.shape, weight: weight.shape, geometry: geometry, bandBytes: bandBytes)
             let y = try Tensor(uninitialized: outShape)
             lock.lock(); defer { lock.unlock() }
             if let threads { gantry_set_num_threads(Int32(threads)) }
@@ -85,7 +86,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
         let outShape = try convTranspose2dOutputShape(x, weight: weight, bias: bias, geometry: geometry)
         if NarrowTransposedConvolution.applies(input: x.shape, weight: weight.shape) {
-            let conv = NarrowTransposedConvolution(input: x.shape, weight: weight.shape, geometry: geometry)
+            let conv = NarrowTransposedConvolution(input: x.shape, weight: weight.shape, geometry: geometry, bandBytes: bandBytes)
             let y = try Tensor(uninitialized: outShape)
             lock.lock(); defer { lock.unlock() }
             if let threads { gantry_set_num_threads(Int32(threads)) }
@@ -101,6 +102,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     public func convolutionBackwardData(_ gradOutput: Tensor, weight: Tensor, inputShape: [Int], geometry: ConvGeometry,
                                         transposed: Bool) throws -> Tensor {
         if !transposed && wantsGantryWinograd(weight: weight.shape, geometry: geometry) {
+            try Self.checkBackwardShapes(input: inputShape, weight: weight.shape, gradOutput: gradOutput.shape, geometry: geometry)
             // The input gradient of a 3×3 stride-1 convolution is a 3×3 stride-1 convolution of
             // the output gradient with the kernels rotated and transposed, padded by 2 − p.
             let g = geometry
@@ -129,7 +131,8 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         let gradWeight = try Tensor(uninitialized: weightShape)
         let gradBias = bias ? try Tensor(uninitialized: [gradOutput.shape[1]]) : nil
         if !transposed && wantsGantryWinograd(weight: weightShape, geometry: geometry) {
-            let conv = WinogradConvolution(input: x.shape, outputChannels: weightShape[0], geometry: geometry)
+            try Self.checkBackwardShapes(input: x.shape, weight: weightShape, gradOutput: gradOutput.shape, geometry: geometry)
+            let conv = WinogradConvolution(input: x.shape, outputChannels: weightShape[0], geometry: geometry, blockBytes: bandBytes)
             lock.lock(); defer { lock.unlock() }
             if let threads { gantry_set_num_threads(Int32(threads)) }
             try conv.weightGradient(x: x.pointer, gradOutput: gradOutput.pointer, into: gradWeight.mutablePointer,
@@ -225,6 +228,18 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
                       : (name(GANTRY_CONV_BACKWARD_DATA), name(GANTRY_CONV_BACKWARD_WEIGHTS))
     }
 
+    /// Gantry's own backward paths write by these shapes, so they must agree (oneDNN's would
+    /// refuse a mismatch when creating its primitive).
+    private static func checkBackwardShapes(input: [Int], weight: [Int], gradOutput: [Int], geometry g: ConvGeometry) throws {
+        guard input.count == 4, weight.count == 4, gradOutput.count == 4, input[1] == weight[1] else {
+            throw EngineError(.shapeMismatch, "convolution backward: input \(input) does not match weight \(weight)")
+        }
+        let out = g.convOutput(h: input[2], w: input[3], kh: weight[2], kw: weight[3])
+        guard gradOutput == [input[0], weight[0], out.h, out.w] else {
+            throw EngineError(.shapeMismatch, "convolution backward: output gradient \(gradOutput) does not match input \(input) and weight \(weight)")
+        }
+    }
+
     /// How `implementation(forConv2dInput:…)` names Gantry's Winograd F(4×4, 3×3).
     public static let gantryWinogradName = "gantry_wino_4x3:sgemm"
 
@@ -246,7 +261,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     private func gantryWinograd(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, outShape: [Int],
                                 adjoint: Bool) throws -> Tensor {
         let channels = adjoint ? weight.shape[1] : weight.shape[0]
-        let conv = WinogradConvolution(input: x.shape, outputChannels: channels, geometry: geometry)
+        let conv = WinogradConvolution(input: x.shape, outputChannels: channels, geometry: geometry, blockBytes: bandBytes)
         let y = try Tensor(uninitialized: outShape)
         lock.lock(); defer { lock.unlock() }
         if let threads { gantry_set_num_threads(Int32(threads)) }

@@ -61,16 +61,18 @@ struct WinogradConvolution {
                 parallelFor(inputChannels, elementsPerItem: tiles * 100) { c in
                     transformInput(x, image: image, channel: c, ty0: ty0, rows: rows, into: vp)
                 }
-                var failure: dnnl_status_t = dnnl_success
-                parallelFor(WinogradF43.coordinates, elementsPerItem: 1 << 20) { xi in
-                    let status = DNNLRuntime.sgemm(
-                        m: outputChannels, n: tiles, k: inputChannels,
-                        a: u + xi * outputChannels * inputChannels, lda: inputChannels,
-                        b: vp + xi * inputChannels * leading, ldb: leading, beta: 0,
-                        c: mp + xi * outputChannels * leading, ldc: leading)
-                    if status != dnnl_success { failure = status }
+                // Each GEMM reports into its own slot: the items run on different threads.
+                var statuses = [dnnl_status_t](repeating: dnnl_success, count: WinogradF43.coordinates)
+                statuses.withUnsafeMutableBufferPointer { status in
+                    parallelFor(WinogradF43.coordinates, elementsPerItem: 1 << 20) { xi in
+                        status[xi] = DNNLRuntime.sgemm(
+                            m: outputChannels, n: tiles, k: inputChannels,
+                            a: u + xi * outputChannels * inputChannels, lda: inputChannels,
+                            b: vp + xi * inputChannels * leading, ldb: leading, beta: 0,
+                            c: mp + xi * outputChannels * leading, ldc: leading)
+                    }
                 }
-                try DNNLRuntime.check(failure, "run the Winograd GEMMs")
+                try DNNLRuntime.check(statuses.first { $0 != dnnl_success } ?? dnnl_success, "run the Winograd GEMMs")
                 parallelFor(outputChannels, elementsPerItem: tiles * 100) { co in
                     transformOutput(mp, image: image, channel: co, ty0: ty0, rows: rows, bias: bias?[co] ?? 0, into: y)
                 }

@@ -8,6 +8,12 @@ extension WinogradConvolution {
     /// `Gᵀ dU G` per kernel.
     func weightGradient(x: UnsafePointer<Float>, gradOutput gy: UnsafePointer<Float>,
                         into gw: UnsafeMutablePointer<Float>, gradBias: UnsafeMutablePointer<Float>?) throws {
+        guard batch > 0 else {
+            // No tiles at all: nothing would initialise dU.
+            gw.initialize(repeating: 0, count: outputChannels * inputChannels * 9)
+            gradBias?.initialize(repeating: 0, count: outputChannels)
+            return
+        }
         let v = try AlignedBuffer(byteCount: WinogradF43.coordinates * inputChannels * leading * 4)
         let m = try AlignedBuffer(byteCount: WinogradF43.coordinates * outputChannels * leading * 4)
         let du = try AlignedBuffer(byteCount: WinogradF43.coordinates * outputChannels * inputChannels * 4)
@@ -25,17 +31,19 @@ extension WinogradConvolution {
                 parallelFor(outputChannels, elementsPerItem: tiles * 100) { co in
                     transformGradient(gy, image: image, channel: co, ty0: ty0, rows: rows, into: mp)
                 }
-                var failure: dnnl_status_t = dnnl_success
                 let beta: Float = first ? 0 : 1
-                parallelFor(WinogradF43.coordinates, elementsPerItem: 1 << 20) { xi in
-                    let status = DNNLRuntime.sgemm(
-                        transposeB: true, m: outputChannels, n: inputChannels, k: tiles,
-                        a: mp + xi * outputChannels * leading, lda: leading,
-                        b: vp + xi * inputChannels * leading, ldb: leading, beta: beta,
-                        c: dup + xi * outputChannels * inputChannels, ldc: inputChannels)
-                    if status != dnnl_success { failure = status }
+                var statuses = [dnnl_status_t](repeating: dnnl_success, count: WinogradF43.coordinates)
+                statuses.withUnsafeMutableBufferPointer { status in
+                    parallelFor(WinogradF43.coordinates, elementsPerItem: 1 << 20) { xi in
+                        status[xi] = DNNLRuntime.sgemm(
+                            transposeB: true, m: outputChannels, n: inputChannels, k: tiles,
+                            a: mp + xi * outputChannels * leading, lda: leading,
+                            b: vp + xi * inputChannels * leading, ldb: leading, beta: beta,
+                            c: dup + xi * outputChannels * inputChannels, ldc: inputChannels)
+                    }
                 }
-                try DNNLRuntime.check(failure, "run the Winograd weight-gradient GEMMs")
+                try DNNLRuntime.check(statuses.first { $0 != dnnl_success } ?? dnnl_success,
+                                      "run the Winograd weight-gradient GEMMs")
                 first = false
             }
         }
