@@ -68,9 +68,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         if NarrowConvolution.applies(input: x.shape, weight: weight.shape, geometry: geometry) {
             let conv = NarrowConvolution(input: x.shape, weight: weight.shape, geometry: geometry, bandBytes: bandBytes)
             let y = try Tensor(uninitialized: outShape)
-            lock.lock(); defer { lock.unlock() }
-            if let threads { gantry_set_num_threads(Int32(threads)) }
-            try conv.run(x: x.pointer, weight: weight.pointer, bias: bias?.pointer, y: y.mutablePointer)
+            try exclusive { try conv.run(x: x.pointer, weight: weight.pointer, bias: bias?.pointer, y: y.mutablePointer) }
             return y
         }
         if wantsGantryWinograd(weight: weight.shape, geometry: geometry) {
@@ -88,9 +86,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         if NarrowTransposedConvolution.applies(input: x.shape, weight: weight.shape) {
             let conv = NarrowTransposedConvolution(input: x.shape, weight: weight.shape, geometry: geometry, bandBytes: bandBytes)
             let y = try Tensor(uninitialized: outShape)
-            lock.lock(); defer { lock.unlock() }
-            if let threads { gantry_set_num_threads(Int32(threads)) }
-            try conv.run(x: x.pointer, weight: weight.pointer, bias: bias?.pointer, y: y.mutablePointer)
+            try exclusive { try conv.run(x: x.pointer, weight: weight.pointer, bias: bias?.pointer, y: y.mutablePointer) }
             return y
         }
         if let y = try bandedConvTranspose2d(x, weight: weight, bias: bias, geometry: geometry, outShape: outShape) {
@@ -133,10 +129,10 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         if !transposed && wantsGantryWinograd(weight: weightShape, geometry: geometry) {
             try Self.checkBackwardShapes(input: x.shape, weight: weightShape, gradOutput: gradOutput.shape, geometry: geometry)
             let conv = WinogradConvolution(input: x.shape, outputChannels: weightShape[0], geometry: geometry, blockBytes: bandBytes)
-            lock.lock(); defer { lock.unlock() }
-            if let threads { gantry_set_num_threads(Int32(threads)) }
-            try conv.weightGradient(x: x.pointer, gradOutput: gradOutput.pointer, into: gradWeight.mutablePointer,
-                                    gradBias: gradBias?.mutablePointer)
+            try exclusive {
+                try conv.weightGradient(x: x.pointer, gradOutput: gradOutput.pointer, into: gradWeight.mutablePointer,
+                                        gradBias: gradBias?.mutablePointer)
+            }
             return (gradWeight, gradBias)
         }
         let kind = transposed ? GANTRY_DECONV_BACKWARD_WEIGHTS : GANTRY_CONV_BACKWARD_WEIGHTS
@@ -228,6 +224,14 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
                       : (name(GANTRY_CONV_BACKWARD_DATA), name(GANTRY_CONV_BACKWARD_WEIGHTS))
     }
 
+    /// Runs `body` holding the backend's lock with oneDNN's thread count set: one convolution
+    /// at a time, since each already uses every core.
+    private func exclusive<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock(); defer { lock.unlock() }
+        if let threads { gantry_set_num_threads(Int32(threads)) }
+        return try body()
+    }
+
     /// Gantry's own backward paths write by these shapes, so they must agree (oneDNN's would
     /// refuse a mismatch when creating its primitive).
     private static func checkBackwardShapes(input: [Int], weight: [Int], gradOutput: [Int], geometry g: ConvGeometry) throws {
@@ -263,10 +267,10 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         let channels = adjoint ? weight.shape[1] : weight.shape[0]
         let conv = WinogradConvolution(input: x.shape, outputChannels: channels, geometry: geometry, blockBytes: bandBytes)
         let y = try Tensor(uninitialized: outShape)
-        lock.lock(); defer { lock.unlock() }
-        if let threads { gantry_set_num_threads(Int32(threads)) }
-        let u = try winogradWeights.weights(for: weight, adjoint: adjoint)
-        try conv.run(x: x.pointer, u: u, bias: bias?.pointer, y: y.mutablePointer)
+        try exclusive {
+            let u = try winogradWeights.weights(for: weight, adjoint: adjoint)
+            try conv.run(x: x.pointer, u: u, bias: bias?.pointer, y: y.mutablePointer)
+        }
         return y
     }
 
