@@ -30,7 +30,35 @@ struct WinogradTests {
         Case(input: [1, 16, 9, 21], outputs: 16, geometry: pads(2, 0, 1, 2)),
         // Wider than one SIMD vector of tiles (40 tiles per row).
         Case(input: [1, 16, 6, 160], outputs: 16, geometry: ConvGeometry(padding: 1)),
+        // Outputs smaller than one tile: 2×3, and 1×1 from an unpadded 3×3 input.
+        Case(input: [1, 16, 2, 3], outputs: 16, geometry: ConvGeometry(padding: 1)),
+        Case(input: [2, 16, 3, 3], outputs: 16, geometry: pads(0, 0, 0, 0)),
     ]
+
+    /// Blocks of two tile rows over five (the last block shorter), for all three passes
+    /// through a backend whose scratch budget forces them.
+    @Test func shortLastBlockInEveryPass() throws {
+        let (cin, cout) = (16, 16)
+        let x = randomTensor([2, cin, 19, 21], seed: 46)
+        let w = randomTensor([cout, cin, 3, 3], seed: 47, scale: 0.3)
+        let g = ConvGeometry(padding: 1)
+        let tilesW = (21 + 3) / 4
+        let twoRows = 2 * 36 * (cin + cout) * tilesW * 4 + 1
+        #expect(WinogradConvolution(input: x.shape, outputChannels: cout, geometry: g, blockBytes: twoRows).rowsPerBlock == 2)
+        let backend = try DNNLBackend(algorithm: .winograd, bandBytes: twoRows, winogradImplementation: .gantry)
+        let reference = Backends.reference
+        let y = try backend.conv2d(x, weight: w, bias: nil, geometry: g)
+        #expect(try y.maxAbsDifference(reference.conv2d(x, weight: w, bias: nil, geometry: g)) <= 2e-3)
+        let gy = randomTensor(y.shape, seed: 48)
+        let gx = try backend.convolutionBackwardData(gy, weight: w, inputShape: x.shape, geometry: g, transposed: false)
+        #expect(try gx.maxAbsDifference(reference.convolutionBackwardData(gy, weight: w, inputShape: x.shape, geometry: g,
+                                                                          transposed: false)) <= 2e-3)
+        let gw = try backend.convolutionBackwardWeights(x, gradOutput: gy, weightShape: w.shape, bias: false, geometry: g,
+                                                         transposed: false).weight
+        let expected = try reference.convolutionBackwardWeights(x, gradOutput: gy, weightShape: w.shape, bias: false,
+                                                                geometry: g, transposed: false).weight
+        #expect(gw.maxAbsDifference(expected) <= 2e-2)
+    }
 
     @Test(arguments: cases)
     func forwardMatchesReference(_ c: Case) throws {
