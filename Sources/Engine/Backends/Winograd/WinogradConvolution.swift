@@ -107,8 +107,7 @@ struct WinogradConvolution {
                     let o = WinogradF43.input(load(p + i), load(p + rowLength + i), load(p + 2 * rowLength + i),
                                               load(p + 3 * rowLength + i), load(p + 4 * rowLength + i),
                                               load(p + 5 * rowLength + i))
-                    store(o.0, r + i); store(o.1, r + rowLength + i); store(o.2, r + 2 * rowLength + i)
-                    store(o.3, r + 3 * rowLength + i); store(o.4, r + 4 * rowLength + i); store(o.5, r + 5 * rowLength + i)
+                    store6(o, r + i, stride: rowLength)
                 }
                 // Along the rows: tile tx reads columns 4tx…4tx+5 = phases 0–3 at tx, 0–1 at tx+1.
                 let tileBase = (ty - ty0) * tilesW
@@ -118,8 +117,7 @@ struct WinogradConvolution {
                         let o = WinogradF43.input(load(b + tx), load(b + q + tx), load(b + 2 * q + tx),
                                                   load(b + 3 * q + tx), load(b + tx + 1), load(b + q + tx + 1))
                         let dst = v + k * 6 * vStride + c * leading + tileBase + tx
-                        store(o.0, dst); store(o.1, dst + vStride); store(o.2, dst + 2 * vStride)
-                        store(o.3, dst + 3 * vStride); store(o.4, dst + 4 * vStride); store(o.5, dst + 5 * vStride)
+                        store6(o, dst, stride: vStride)
                     }
                 }
             }
@@ -232,6 +230,12 @@ struct WinogradConvolution {
 
     @inline(__always) func load(_ p: UnsafeMutablePointer<Float>) -> V8 {
         UnsafeRawPointer(p).loadUnaligned(as: V8.self)
+    }
+
+    /// Six transformed rows, `stride` floats apart: what every 1-D transform step writes.
+    @inline(__always) func store6(_ o: (V8, V8, V8, V8, V8, V8), _ p: UnsafeMutablePointer<Float>, stride: Int) {
+        store(o.0, p); store(o.1, p + stride); store(o.2, p + 2 * stride)
+        store(o.3, p + 3 * stride); store(o.4, p + 4 * stride); store(o.5, p + 5 * stride)
     }
 
     @inline(__always) func store(_ value: V8, _ p: UnsafeMutablePointer<Float>) {

@@ -101,8 +101,7 @@ extension WinogradConvolution {
                 for i in stride(from: 0, to: rowLength, by: 8) {
                     let o = WinogradF43.gradientOutput(load(p + i), load(p + rowLength + i), load(p + 2 * rowLength + i),
                                                        load(p + 3 * rowLength + i))
-                    store(o.0, r + i); store(o.1, r + rowLength + i); store(o.2, r + 2 * rowLength + i)
-                    store(o.3, r + 3 * rowLength + i); store(o.4, r + 4 * rowLength + i); store(o.5, r + 5 * rowLength + i)
+                    store6(o, r + i, stride: rowLength)
                 }
                 // Along the rows: tile tx's four columns are the four phases at tx.
                 let tileBase = (ty - ty0) * tilesW
@@ -111,8 +110,7 @@ extension WinogradConvolution {
                     for tx in stride(from: 0, to: tilesW, by: 8) {
                         let o = WinogradF43.gradientOutput(load(b + tx), load(b + q + tx), load(b + 2 * q + tx), load(b + 3 * q + tx))
                         let dst = m + k * 6 * mStride + co * leading + tileBase + tx
-                        store(o.0, dst); store(o.1, dst + mStride); store(o.2, dst + 2 * mStride)
-                        store(o.3, dst + 3 * mStride); store(o.4, dst + 4 * mStride); store(o.5, dst + 5 * mStride)
+                        store6(o, dst, stride: mStride)
                     }
                 }
             }
