@@ -104,8 +104,7 @@ struct Bench: ParsableCommand {
                          threads: Int) throws -> BenchResult {
         let generator = try Generator(arch)
         try generator.initializeRandomly(seed: 1)
-        let counter = CountingBackend(try DNNLBackend(algorithm: engine.algorithm ?? .winograd, threads: threads,
-                                                      winogradImplementation: engine.winograd))
+        let counter = CountingBackend(try engine.backend(threads: threads))
         let context = ForwardContext(backend: counter)
         let x = try Tensor(shape: [1, arch.inputChannels, size.height, size.width], repeating: 0.1)
         for _ in 0..<warmup { _ = try generator.forward(x, context: context) }
@@ -127,6 +126,7 @@ struct Bench: ParsableCommand {
             "bench", "--in-process", "--json", "--nets", name, "--sizes", "\(size.width)x\(size.height)",
             "--runs", String(runs), "--warmup", String(warmup), "--threads", String(threads),
             "--algorithm", (engine.algorithm ?? .winograd).rawValue, "--winograd", engine.winograd.rawValue,
+            "--transposed", engine.transposed.rawValue,
         ])
         guard let line = output.split(separator: "\n").first,
               let result = try? JSONDecoder().decode(BenchResult.self, from: Data(line.utf8)) else {

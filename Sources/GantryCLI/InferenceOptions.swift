@@ -48,14 +48,21 @@ struct EngineOptions: ParsableArguments {
                                visibility: .hidden))
     var winograd: DNNLBackend.WinogradImplementation = .automatic
 
+    @Option(help: ArgumentHelp("How strided transposed convolutions run: automatic (split into stride-1 phases where possible) or onednn.",
+                               visibility: .hidden))
+    var transposed: DNNLBackend.TransposedImplementation = .automatic
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    func backend() throws -> DNNLBackend {
-        try DNNLBackend(algorithm: algorithm ?? .winograd, threads: threads, winogradImplementation: winograd)
+    /// `threads` overrides `--threads` (bench resolves the default to the core count).
+    func backend(threads: Int? = nil) throws -> DNNLBackend {
+        try DNNLBackend(algorithm: algorithm ?? .winograd, threads: threads ?? self.threads, winogradImplementation: winograd,
+                        transposedImplementation: transposed)
     }
 }
 
 extension DNNLBackend.Algorithm: ExpressibleByArgument {}
 extension DNNLBackend.WinogradImplementation: ExpressibleByArgument {}
+extension DNNLBackend.TransposedImplementation: ExpressibleByArgument {}

@@ -26,8 +26,20 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         case gantry
     }
 
+    /// How strided transposed convolutions run.
+    public enum TransposedImplementation: String, Sendable, CaseIterable {
+        /// Gantry's phase split where it is faster (`PhasedTransposedConvolution.paysOff`),
+        /// oneDNN's deconvolution elsewhere.
+        case automatic
+        /// oneDNN's deconvolution only.
+        case onednn
+        /// The phase split wherever it is well formed, faster or not (for tests and comparisons).
+        case phased
+    }
+
     public let algorithm: Algorithm
     public let winogradImplementation: WinogradImplementation
+    public let transposedImplementation: TransposedImplementation
     /// Threads oneDNN uses (nil: OpenMP's default, one per core).
     public let threads: Int?
     public var name: String {
@@ -44,11 +56,13 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     private var weights: [ObjectIdentifier: [PreparedWeights]] = [:]
     private var backwardPlans: [BackwardPlanKey: DNNLBackwardPlan] = [:]
     private let winogradWeights = WinogradWeightCache()
+    private let phaseWeights = PhaseWeightCache()
     /// Plans beyond this are dropped wholesale: photos of many sizes must not grow memory forever.
     private let maxPlans = 96
 
     public init(algorithm: Algorithm = .winograd, threads: Int? = nil, bandBytes: Int = 32 << 20,
-                winogradImplementation: WinogradImplementation = .automatic) throws {
+                winogradImplementation: WinogradImplementation = .automatic,
+                transposedImplementation: TransposedImplementation = .automatic) throws {
         guard let runtime = DNNLRuntime.shared else {
             throw EngineError(.library, "oneDNN could not create a CPU engine")
         }
@@ -56,6 +70,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         stream = runtime.stream
         self.algorithm = algorithm
         self.winogradImplementation = winogradImplementation
+        self.transposedImplementation = transposedImplementation
         self.threads = threads
         self.bandBytes = bandBytes
     }
@@ -88,6 +103,11 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
             let y = try Tensor(uninitialized: outShape)
             try exclusive { try conv.run(x: x.pointer, weight: weight.pointer, bias: bias?.pointer, y: y.mutablePointer) }
             return y
+        }
+        if transposedImplementation != .onednn,
+           let phased = PhasedTransposedConvolution(input: x.shape, weight: weight.shape, geometry: geometry),
+           phased.paysOff || transposedImplementation == .phased {
+            return try phasedConvTranspose2d(x, weight: weight, bias: bias, phased, outShape: outShape)
         }
         if let y = try bandedConvTranspose2d(x, weight: weight, bias: bias, geometry: geometry, outShape: outShape) {
             return y
@@ -274,6 +294,19 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         return y
     }
 
+    /// One stride-1 convolution per output phase (each banded like any other), scattered into
+    /// the output as it comes, so only one phase's result is held beside the output.
+    private func phasedConvTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, _ phased: PhasedTransposedConvolution,
+                                       outShape: [Int]) throws -> Tensor {
+        let weights = try exclusive { try phaseWeights.weights(for: weight, phased) }
+        let y = try Tensor(uninitialized: outShape)
+        for (phase, w) in zip(phased.phases, weights) {
+            let part = try conv2d(x, weight: w, bias: bias, geometry: PhasedTransposedConvolution.geometry(phase.row, phase.column))
+            exclusive { phased.scatter(part, row: phase.row, column: phase.column, into: y) }
+        }
+        return y
+    }
+
     /// oneDNN implements Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions only.
     private func wantsWinograd(weight: [Int], geometry: ConvGeometry) -> Bool {
         algorithm == .winograd && weight[2] == 3 && weight[3] == 3 && geometry.strideH == 1 && geometry.strideW == 1
@@ -298,6 +331,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
             plans.removeAll()
             weights.removeAll()
             winogradWeights.removeAll()
+            phaseWeights.removeAll()
         }
         let plan: ConvPlan
         do {
