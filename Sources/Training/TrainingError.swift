@@ -18,6 +18,8 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
         case unreadableRun
         /// A choice among a run's networks or epochs that the run does not have.
         case notInRun
+        /// A loss became infinite or NaN: the step's weights are not saved.
+        case diverged
     }
 
     public let code: Code

@@ -118,8 +118,12 @@ final class Node {
     /// argument (e.g. a bias). Emptied by `release`.
     private(set) var edges: [Edge?]
     private(set) var backward: ((Tensor) throws -> [Tensor?])?
+    /// The same backward built from differentiable ops, recorded only inside
+    /// `SecondOrder.recording` (see `gradients(of:wrt:)`).
+    private(set) var twin: ((Variable) throws -> [Variable?])?
 
-    init(_ op: String, _ inputs: [Variable?], backward: @escaping (Tensor) throws -> [Tensor?]) {
+    init(_ op: String, _ inputs: [Variable?], backward: @escaping (Tensor) throws -> [Tensor?],
+         twin: ((Variable) throws -> [Variable?])? = nil) {
         self.op = op
         edges = inputs.map { input in
             guard let input, input.requiresGrad else { return nil }
@@ -127,10 +131,12 @@ final class Node {
             return .leaf(input)
         }
         self.backward = backward
+        self.twin = twin
     }
 
     func release() {
         backward = nil
+        twin = nil
         edges = []
     }
 
@@ -159,6 +165,17 @@ func record(_ op: String, _ value: Tensor, _ inputs: [Variable?],
     guard inputs.contains(where: { $0?.requiresGrad == true }) else { return Variable(value) }
     // `backward` returns one gradient per entry of `inputs`, nil included.
     return Variable(value, node: Node(op, inputs, backward: backward()))
+}
+
+/// `record` for an op that can also be differentiated twice: inside `SecondOrder.recording`,
+/// `twin` builds the differentiable form of its backward (one gradient per input, nil where
+/// only a first-order gradient exists, e.g. a convolution's weights).
+@inline(__always)
+func record(_ op: String, _ value: Tensor, _ inputs: [Variable?],
+            _ backward: () -> (Tensor) throws -> [Tensor?],
+            twin: () -> (Variable) throws -> [Variable?]) -> Variable {
+    guard inputs.contains(where: { $0?.requiresGrad == true }) else { return Variable(value) }
+    return Variable(value, node: Node(op, inputs, backward: backward(), twin: SecondOrder.isRecording ? twin() : nil))
 }
 
 /// `a + b` into a new tensor (gradients are never written in place: a caller may hold either).

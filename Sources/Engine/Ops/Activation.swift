@@ -57,6 +57,19 @@ extension Activation {
     /// Differentiable activation.
     public func callAsFunction(_ x: Variable) throws -> Variable {
         let y = try self(x.data)
-        return record("activation", y, [x]) { { g in [try self.backward(g, output: y)] } }
+        return record("activation", y, [x]) { { g in [try self.backward(g, output: y)] } } twin: {
+            { g in [try self.gradient(g, output: y)] }
+        }
+    }
+
+    /// The backward `g ⊙ f′` as a differentiable op of `g`. ReLU and LeakyReLU are piecewise
+    /// linear, so f′ is a constant mask and the op's own backward is the same masking.
+    func gradient(_ g: Variable, output y: Tensor) throws -> Variable {
+        guard self != .tanh else {
+            throw EngineError(.unsupported, "a gradient of a gradient through tanh is not implemented (critics use ReLU / LeakyReLU)")
+        }
+        return record("activation_gradient", try backward(g.data, output: y), [g]) {
+            { outer in [try self.backward(outer, output: y)] }
+        }
     }
 }

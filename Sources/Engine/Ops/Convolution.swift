@@ -46,8 +46,39 @@ public func convTranspose2dOutputShape(_ x: Tensor, weight: Tensor, bias: Tensor
 public func conv2d(_ x: Variable, weight: Variable, bias: Variable?, geometry: ConvGeometry,
                    backend: ConvolutionBackend) throws -> Variable {
     let y = try backend.conv2d(x.data, weight: weight.data, bias: bias?.data, geometry: geometry)
+    let inputShape = x.shape
     return record("conv2d", y, [x, weight, bias]) {
         convolutionBackward(x, weight, bias, geometry, backend, transposed: false)
+    } twin: {
+        // Only the input gradient is carried: a penalty on it reaches the weights through it.
+        { g in [try convolutionInputGradient(g, weight: weight, inputShape: inputShape, geometry: geometry, backend: backend), nil, nil] }
+    }
+}
+
+/// A convolution's input gradient `convolutionBackwardData(g, W)` as a differentiable op of the
+/// output gradient `g` and the weights (the twin of `conv2d`'s backward). It is bilinear:
+/// ⟨G, Bᵀ(W) g⟩ = ⟨conv2d(G; W), g⟩, so its own gradients are a forward convolution of G (for g)
+/// and the weight gradient of a convolution with input G and output gradient g (for W).
+func convolutionInputGradient(_ g: Variable, weight: Variable, inputShape: [Int], geometry: ConvGeometry,
+                              backend: ConvolutionBackend) throws -> Variable {
+    let version = weight.data.storage.version
+    let gx = try backend.convolutionBackwardData(g.data, weight: weight.data, inputShape: inputShape, geometry: geometry,
+                                                 transposed: false)
+    let savedGradient = weight.requiresGrad ? g.data : nil
+    let savedWeight = g.requiresGrad ? weight.data : nil
+    let weightShape = weight.shape
+    return record("conv2d_input_gradient", gx, [g, weight]) {
+        { outer in
+            guard weight.data.storage.version == version else {
+                throw EngineError(.unsupported, "a convolution weight was modified in place between forward and backward (an optimizer step before backward?)")
+            }
+            let dg = try savedWeight.map { try backend.conv2d(outer, weight: $0, bias: nil, geometry: geometry) }
+            let dw = try savedGradient.map {
+                try backend.convolutionBackwardWeights(outer, gradOutput: $0, weightShape: weightShape, bias: false,
+                                                       geometry: geometry, transposed: false).weight
+            }
+            return [dg, dw]
+        }
     }
 }
 

@@ -50,13 +50,13 @@ public func labelPlanes(_ labels: Tensor, height: Int, width: Int) throws -> Ten
 /// Differentiable `a + b` (residual connections; summing losses): the gradient passes to both.
 public func add(_ a: Variable, _ b: Variable) throws -> Variable {
     let y = try add(a.data, b.data)
-    return record("add", y, [a, b]) { { g in [g, g] } }
+    return record("add", y, [a, b]) { { g in [g, g] } } twin: { { g in [g, g] } }
 }
 
 /// Differentiable `x · factor` (loss weights such as λ_L1 or CycleGAN's 0.5).
 public func scale(_ x: Variable, by factor: Float) throws -> Variable {
     let y = try scaled(x.data, by: factor)
-    return record("scale", y, [x]) { { g in [try scaled(g, by: factor)] } }
+    return record("scale", y, [x]) { { g in [try scaled(g, by: factor)] } } twin: { { g in [try scale(g, by: factor)] } }
 }
 
 func scaled(_ x: Tensor, by factor: Float) throws -> Tensor {

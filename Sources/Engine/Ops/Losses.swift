@@ -48,6 +48,41 @@ public func meanHinge(_ x: Variable, sign: Float) throws -> Variable {
     }
 }
 
+/// WGAN-GP's penalty on per-sample gradients `g` (first dimension: the batch): the mean over
+/// samples of (‖gᵢ + ε‖₂ − center)², each gᵢ flattened. ε is added elementwise before the norm,
+/// as the reference's `cal_gradient_penalty` does (1e-16); StarGAN's `gradient_penalty` has none.
+public func gradientPenalty(_ g: Variable, center: Float = 1, epsilon: Float = 1e-16) throws -> Variable {
+    guard g.shape.count >= 1, g.shape[0] > 0, g.data.count > 0 else {
+        throw EngineError(.shapeMismatch, "gradient penalty of an empty gradient \(g.shape)")
+    }
+    let samples = g.shape[0], per = g.data.count / samples
+    let grad = try Tensor(uninitialized: g.shape)
+    let gp = g.data.pointer, dp = grad.mutablePointer
+    var total = 0.0
+    for i in 0..<samples {
+        var squares = 0.0
+        for k in (i * per)..<((i + 1) * per) {
+            let v = Double(gp[k] + epsilon)
+            squares += v * v
+        }
+        let norm = squares.squareRoot()
+        total += (norm - Double(center)) * (norm - Double(center))
+        // d/dg (‖g + ε‖ − c)² = 2(‖g + ε‖ − c)(g + ε)/‖g + ε‖, over the batch mean.
+        let factor = norm > 0 ? 2 * (norm - Double(center)) / norm / Double(samples) : 0
+        for k in (i * per)..<((i + 1) * per) { dp[k] = Float(factor * Double(gp[k] + epsilon)) }
+    }
+    let y = try Tensor(shape: [], values: [Float(total / Double(samples))])
+    return record("gradient_penalty", y, [g]) {
+        { outer in [try scaled(grad, by: outer.pointer[0])] }
+    }
+}
+
+/// Mean of `f(x)` over all elements, for losses written as one function per element (the f-GAN
+/// divergences' terms): `f` returns the term and its derivative.
+public func pointwiseMean(_ x: Variable, name: String, _ f: (Float) -> (Double, Float)) throws -> Variable {
+    try pointwiseLoss(name, x, .constant(0)) { x, _ in f(x) }
+}
+
 /// A mean of `f(x, t)` over elements; `f` returns the term and its derivative in x.
 private func pointwiseLoss(_ op: String, _ x: Variable, _ target: LossTarget,
                            _ f: (Float, Float) -> (Double, Float)) throws -> Variable {

@@ -150,6 +150,11 @@ public final class Trainer {
             }) {
                 let iterationStart = DispatchTime.now().uptimeNanoseconds
                 let losses = try step(b)
+                if let (name, value) = losses.first(where: { !$0.1.isFinite }) {
+                    // The optimizers have already applied this step: saving now would overwrite
+                    // the last good checkpoints with non-finite weights.
+                    throw TrainingError(.diverged, "loss \(name) became \(value) at epoch \(epoch), image \(images + b.images): training diverged (--gan-mode \(options.ganMode.rawValue), --lr \(options.lr)); \(run.url.path) keeps the checkpoints of the last finished epoch")
+                }
                 images += b.images
                 batch += 1
                 iterations += 1
