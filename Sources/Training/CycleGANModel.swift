@@ -13,12 +13,17 @@ public final class CycleGANModel {
     public let discriminatorA: Discriminator, discriminatorB: Discriminator
     public var objective: GANObjective
     public var lambdaA: Float, lambdaB: Float, lambdaIdentity: Float
+    /// WGAN's clipping bound for the critics' weights (`objective.clipsWeights`).
+    public var clip: Float = 0.01
+    /// Applied with `objective.hasGradientPenalty`; nil or λ 0: none.
+    public var penalty: GradientPenalty?
     public var context: TrainingContext
     public let fakeAPool: ImagePool, fakeBPool: ImagePool
+    let random: RandomSource
 
     public init(generatorA: Generator, generatorB: Generator, discriminatorA: Discriminator, discriminatorB: Discriminator,
                 objective: GANObjective = .lsgan, lambdaA: Float = 10, lambdaB: Float = 10, lambdaIdentity: Float = 0.5,
-                poolSize: Int = 50, random: RandomSource, context: TrainingContext) throws {
+                poolSize: Int = 50, penalty: GradientPenalty? = nil, random: RandomSource, context: TrainingContext) throws {
         self.generatorA = generatorA
         self.generatorB = generatorB
         self.discriminatorA = discriminatorA
@@ -27,6 +32,8 @@ public final class CycleGANModel {
         self.lambdaA = lambdaA
         self.lambdaB = lambdaB
         self.lambdaIdentity = lambdaIdentity
+        self.penalty = penalty
+        self.random = random
         self.context = context
         fakeAPool = try ImagePool(size: poolSize, random: random)
         fakeBPool = try ImagePool(size: poolSize, random: random)
@@ -36,10 +43,14 @@ public final class CycleGANModel {
     public struct Losses: Sendable {
         public init() {}
         public var dA = 0.0, gA = 0.0, cycleA = 0.0, idtA = 0.0, dB = 0.0, gB = 0.0, cycleB = 0.0, idtB = 0.0
+        /// WGAN-GP's penalty terms of D_A and D_B, when applied (included in D_A and D_B).
+        public var gpA: Double?, gpB: Double?
         public var named: [(String, Double)] {
             [("D_A", dA), ("G_A", gA), ("cycle_A", cycleA), ("idt_A", idtA), ("D_B", dB), ("G_B", gB),
-             ("cycle_B", cycleB), ("idt_B", idtB)]
+             ("cycle_B", cycleB), ("idt_B", idtB)] + (gpA.map { [("GP_A", $0)] } ?? []) + (gpB.map { [("GP_B", $0)] } ?? [])
         }
+        /// The generators' terms: NaN (left out of the curves) on a critic-only iteration.
+        public static let generatorTerms: Set<String> = ["G_A", "cycle_A", "idt_A", "G_B", "cycle_B", "idt_B"]
     }
 
     /// The translations of `forward()`: fake_B = G_A(A), rec_A = G_B(fake_B), fake_A = G_B(B), rec_B = G_A(fake_A).
@@ -78,31 +89,49 @@ public final class CycleGANModel {
         (losses.gA, losses.gB, losses.cycleA, losses.cycleB) = (gA.scalar, gB.scalar, cycleA.scalar, cycleB.scalar)
     }
 
-    /// `backward_D_basic`: (GAN(D(real), real) + GAN(D(fake.detach()), fake)) · 0.5.
-    func backwardD(_ d: Discriminator, real: Tensor, fake: Tensor) throws -> Double {
+    /// `backward_D_basic`: (GAN(D(real), real) + GAN(D(fake.detach()), fake)) · 0.5, with
+    /// WGAN-GP's penalty inside the ×0.5 when applied. Returns the loss and the penalty.
+    func backwardD(_ d: Discriminator, real: Tensor, fake: Tensor) throws -> (loss: Double, penalty: Double?) {
         let lossReal = try objective.loss(d.forward(Variable(real), context: context), real: true)
         let lossFake = try objective.loss(d.forward(Variable(fake), context: context), real: false)
-        let loss = try scale(add(lossReal, lossFake), by: 0.5)
+        var total = try add(lossReal, lossFake), gp: Variable?
+        if objective.hasGradientPenalty, let penalty, penalty.lambda > 0 {
+            let p = try penalty(critic: { try d.forward($0, context: context) }, real: real, fake: fake,
+                                alpha: GradientPenalty.drawAlpha(count: real.shape[0], random: random))
+            total = try add(total, p)
+            gp = p
+        }
+        let loss = try scale(total, by: 0.5)
         try loss.backward()
-        return loss.scalar
+        return (loss.scalar, gp?.scalar)
     }
 
     /// `backward_D_A` then `backward_D_B`, each on an image drawn from its fake pool.
     public func backwardD(realA: Tensor, realB: Tensor, _ t: Translations, losses: inout Losses) throws {
-        losses.dA = try backwardD(discriminatorA, real: realB, fake: fakeBPool.query(t.fakeB.data))
-        losses.dB = try backwardD(discriminatorB, real: realA, fake: fakeAPool.query(t.fakeA.data))
+        (losses.dA, losses.gpA) = try backwardD(discriminatorA, real: realB, fake: fakeBPool.query(t.fakeB.data))
+        (losses.dB, losses.gpB) = try backwardD(discriminatorB, real: realA, fake: fakeAPool.query(t.fakeA.data))
     }
 
     /// One full `optimize_parameters`.
-    public func optimize(realA: Tensor, realB: Tensor, optimizerG: Adam, optimizerD: Adam) throws -> Losses {
+    /// Without `updateGenerator` (n_critic > 1) only the D step, and the G terms are NaN.
+    public func optimize(realA: Tensor, realB: Tensor, optimizerG: Adam, optimizerD: Adam,
+                         updateGenerator: Bool = true) throws -> Losses {
         var losses = Losses()
         let t = try forward(realA: realA, realB: realB)
-        optimizerG.zeroGrad()
-        try backwardG(realA: realA, realB: realB, t, losses: &losses)
-        try optimizerG.step()
+        if updateGenerator {
+            optimizerG.zeroGrad()
+            try backwardG(realA: realA, realB: realB, t, losses: &losses)
+            try optimizerG.step()
+        } else {
+            (losses.gA, losses.gB, losses.cycleA, losses.cycleB, losses.idtA, losses.idtB) = (.nan, .nan, .nan, .nan, .nan, .nan)
+        }
         optimizerD.zeroGrad()
         try backwardD(realA: realA, realB: realB, t, losses: &losses)
         try optimizerD.step()
+        if objective.clipsWeights {
+            clipWeights(discriminatorA.root, to: clip)
+            clipWeights(discriminatorB.root, to: clip)
+        }
         return losses
     }
 }

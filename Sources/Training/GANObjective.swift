@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Models
 
 /// The adversarial loss of a GAN: how a discriminator's (critic's) output on real and generated
 /// images becomes a loss. The reference's `GANLoss` modes, the original minimax game, WGAN,
@@ -97,6 +98,16 @@ public enum GANObjective: String, Codable, Sendable, CaseIterable {
 
     static func softplus(_ x: Double) -> Double { max(x, 0) + log1p(exp(-abs(x))) }
     static func sigmoid(_ x: Double) -> Double { x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)) }
+}
+
+/// WGAN's Lipschitz constraint: every parameter of `module` clamped to [−c, c] in place (after
+/// each critic step, as the WGAN paper's `clamp_(-c, c)`).
+public func clipWeights(_ module: Module, to c: Float) {
+    for (_, v) in module.parameters() {
+        v.data.withUnsafeMutableBufferPointer { p in
+            for i in p.indices { p[i] = min(max(p[i], -c), c) }
+        }
+    }
 }
 
 /// A scalar loss's value as a Double, for logs.

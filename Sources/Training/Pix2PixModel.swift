@@ -12,14 +12,22 @@ public final class Pix2PixModel {
     public let discriminator: Discriminator
     public var objective: GANObjective
     public var lambdaL1: Float
+    /// WGAN's clipping bound for the critic's weights (`objective.clipsWeights`).
+    public var clip: Float = 0.01
+    /// Applied with `objective.hasGradientPenalty`, on cat(A, B) pairs; nil or λ 0: none.
+    public var penalty: GradientPenalty?
     public var context: TrainingContext
+    /// Draws the penalty's interpolation weights.
+    let random: RandomSource
 
     public init(generator: Generator, discriminator: Discriminator, objective: GANObjective = .vanilla, lambdaL1: Float = 100,
-                context: TrainingContext) {
+                penalty: GradientPenalty? = nil, random: RandomSource = RandomSource(seed: 0), context: TrainingContext) {
         self.generator = generator
         self.discriminator = discriminator
         self.objective = objective
         self.lambdaL1 = lambdaL1
+        self.penalty = penalty
+        self.random = random
         self.context = context
     }
 
@@ -27,7 +35,13 @@ public final class Pix2PixModel {
     public struct Losses: Sendable {
         public init() {}
         public var dReal = 0.0, dFake = 0.0, gGAN = 0.0, gL1 = 0.0
-        public var named: [(String, Double)] { [("G_GAN", gGAN), ("G_L1", gL1), ("D_real", dReal), ("D_fake", dFake)] }
+        /// WGAN-GP's penalty term, when one is applied.
+        public var dGP: Double?
+        public var named: [(String, Double)] {
+            [("G_GAN", gGAN), ("G_L1", gL1), ("D_real", dReal), ("D_fake", dFake)] + (dGP.map { [("D_GP", $0)] } ?? [])
+        }
+        /// The generator's terms: NaN (left out of the curves) on a critic-only iteration.
+        public static let generatorTerms: Set<String> = ["G_GAN", "G_L1"]
     }
 
     /// `fake_B = G(real_A)`, recorded for the G step's backward.
@@ -42,9 +56,19 @@ public final class Pix2PixModel {
         let a = Variable(realA)
         let predFake = try discriminator.forward(concatChannels([a, fake.detached()]), context: context)
         let lossFake = try objective.loss(predFake, real: false)
-        let predReal = try discriminator.forward(concatChannels([a, Variable(realB)]), context: context)
+        let realAB = try concatChannels([a, Variable(realB)])
+        let predReal = try discriminator.forward(realAB, context: context)
         let lossReal = try objective.loss(predReal, real: true)
-        try scale(add(lossFake, lossReal), by: 0.5).backward()
+        var total = try add(lossFake, lossReal)
+        if objective.hasGradientPenalty, let penalty, penalty.lambda > 0 {
+            // Inside the reference's ×0.5, so penalty and critic terms keep the paper's ratio.
+            let gp = try penalty(critic: { try discriminator.forward($0, context: context) }, real: realAB.data,
+                                 fake: concatChannels([realA, fake.data]),
+                                 alpha: GradientPenalty.drawAlpha(count: realA.shape[0], random: random))
+            total = try add(total, gp)
+            losses.dGP = gp.scalar
+        }
+        try scale(total, by: 0.5).backward()
         losses.dFake = lossFake.scalar
         losses.dReal = lossReal.scalar
     }
@@ -61,13 +85,20 @@ public final class Pix2PixModel {
         losses.gL1 = l1Loss.scalar
     }
 
-    /// One full `optimize_parameters`.
-    public func optimize(realA: Tensor, realB: Tensor, optimizerG: Adam, optimizerD: Adam) throws -> Losses {
+    /// One full `optimize_parameters`; without `updateGenerator` (n_critic > 1) only the D step,
+    /// and the G terms are NaN.
+    public func optimize(realA: Tensor, realB: Tensor, optimizerG: Adam, optimizerD: Adam,
+                         updateGenerator: Bool = true) throws -> Losses {
         var losses = Losses()
         let fake = try forward(realA)
         optimizerD.zeroGrad()
         try backwardD(realA: realA, realB: realB, fake: fake, losses: &losses)
         try optimizerD.step()
+        if objective.clipsWeights { clipWeights(discriminator.root, to: clip) }
+        guard updateGenerator else {
+            (losses.gGAN, losses.gL1) = (.nan, .nan)
+            return losses
+        }
         optimizerG.zeroGrad()
         try backwardG(realA: realA, realB: realB, fake: fake, losses: &losses)
         try optimizerG.step()

@@ -31,7 +31,9 @@ extension TrainingOptions {
         Key(name: "max-dataset-size", reference: "max_dataset_size", isFlag: false, set: { o, v in
             o.maxDatasetSize = v == "inf" ? nil : try parseInt(v, "max-dataset-size", min: 1)
         }, get: { $0.maxDatasetSize.map(String.init) ?? "inf" }),
-        choice("gan-mode", "gan_mode", \.ganMode), real("lambda-l1", "lambda_L1", \.lambdaL1, min: 0),
+        choice("gan-mode", "gan_mode", \.ganMode), real("lambda-gp", "lambda_gp", \.lambdaGP, min: 0),
+        real("clip", "clip_value", \.clip, min: 0), int("n-critic", "n_critic", \.nCritic, min: 1),
+        real("lambda-l1", "lambda_L1", \.lambdaL1, min: 0),
         real("lambda-a", "lambda_A", \.lambdaA, min: 0), real("lambda-b", "lambda_B", \.lambdaB, min: 0),
         real("lambda-identity", "lambda_identity", \.lambdaIdentity, min: 0), int("pool-size", "pool_size", \.poolSize, min: 0),
         real("lr", "lr", \.lr, min: 0), real("beta1", "beta1", \.beta1, min: 0), choice("lr-policy", "lr_policy", \.lrPolicy),

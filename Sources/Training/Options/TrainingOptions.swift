@@ -33,6 +33,13 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// nil: every image (the reference's `inf`).
     public var maxDatasetSize: Int?
     public var ganMode = GANObjective.lsgan
+    /// WGAN-GP's penalty weight (`--gan-mode wgangp` only; 0 trains as the reference does,
+    /// which never applies the penalty it defines).
+    public var lambdaGP = 10.0
+    /// WGAN's clipping bound for the critic's weights (`--gan-mode wgan`).
+    public var clip = 0.01
+    /// Critic steps per generator step (WGAN's n_critic; the recipes' default 1).
+    public var nCritic = 1
     public var lambdaL1 = 100.0
     public var lambdaA = 10.0
     public var lambdaB = 10.0
@@ -135,6 +142,9 @@ extension TrainingOptions {
         }
         if generator.family == .unet && preprocess != .none && cropSize % generator.sizeMultiple != 0 {
             throw TrainingError(.invalidSetting, "--net-g \(netG) needs crops whose side is a multiple of \(generator.sizeMultiple); --crop-size is \(cropSize) (use --net-g unet_\(cropSize % 128 == 0 ? 128 : 256) or a crop of \(generator.sizeMultiple))")
+        }
+        if ganMode.hasGradientPenalty && lambdaGP > 0 && norm != .none {
+            throw TrainingError(.invalidSetting, "--gan-mode wgangp applies the gradient penalty, which Gantry differentiates through critics without normalisation only: add --norm none, or --lambda-gp 0 to train as the reference does (no penalty)")
         }
         if !(0..<1).contains(beta1) { throw TrainingError(.invalidSetting, "--beta1 must be in [0, 1), got \(beta1)") }
         if epoch != "latest" && Int(epoch) == nil {

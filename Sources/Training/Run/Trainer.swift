@@ -74,7 +74,8 @@ public final class Trainer {
             generators = [("G", gen)]
             discriminators = [("D", d)]
             pix2pix = Pix2PixModel(generator: gen, discriminator: d, objective: options.ganMode, lambdaL1: Float(options.lambdaL1),
-                                   context: context)
+                                   penalty: GradientPenalty(lambda: Float(options.lambdaGP)), random: modelRandom, context: context)
+            pix2pix!.clip = Float(options.clip)
             cyclegan = nil
         case .cyclegan:
             var reverse = g
@@ -87,8 +88,10 @@ public final class Trainer {
             pix2pix = nil
             cyclegan = try CycleGANModel(generatorA: gA, generatorB: gB, discriminatorA: dA, discriminatorB: dB,
                                          objective: options.ganMode, lambdaA: Float(options.lambdaA), lambdaB: Float(options.lambdaB),
-                                         lambdaIdentity: Float(options.lambdaIdentity), poolSize: options.poolSize, random: modelRandom,
+                                         lambdaIdentity: Float(options.lambdaIdentity), poolSize: options.poolSize,
+                                         penalty: GradientPenalty(lambda: Float(options.lambdaGP)), random: modelRandom,
                                          context: context)
+            cyclegan!.clip = Float(options.clip)
         }
         // The reference initialises G before D, each with init_weights, from one generator here.
         for (_, net) in generators { try net.root.initializeWeights(options.initType, gain: Float(options.initGain), random: modelRandom) }
@@ -149,8 +152,10 @@ public final class Trainer {
                 report(.skipped(message))
             }) {
                 let iterationStart = DispatchTime.now().uptimeNanoseconds
-                let losses = try step(b)
-                if let (name, value) = losses.first(where: { !$0.1.isFinite }) {
+                let updateGenerator = (iterations + 1) % options.nCritic == 0
+                let losses = try step(b, updateGenerator: updateGenerator)
+                let skipped = updateGenerator ? [] : (pix2pix != nil ? Pix2PixModel.Losses.generatorTerms : CycleGANModel.Losses.generatorTerms)
+                if let (name, value) = losses.first(where: { !$0.1.isFinite && !skipped.contains($0.0) }) {
                     // The optimizers have already applied this step: saving now would overwrite
                     // the last good checkpoints with non-finite weights.
                     throw TrainingError(.diverged, "loss \(name) became \(value) at epoch \(epoch), image \(images + b.images): training diverged (--gan-mode \(options.ganMode.rawValue), --lr \(options.lr)); \(run.url.path) keeps the checkpoints of the last finished epoch")
@@ -183,11 +188,15 @@ public final class Trainer {
         return .finished
     }
 
-    private func step(_ b: Prefetcher.Batch) throws -> [(String, Double)] {
+    /// One iteration: the D step, and the G step every `--n-critic` iterations (as StarGAN:
+    /// after the n-th, 2n-th, … critic step).
+    private func step(_ b: Prefetcher.Batch, updateGenerator: Bool) throws -> [(String, Double)] {
         if let pix2pix {
-            return try pix2pix.optimize(realA: b.input, realB: b.target, optimizerG: optimizerG, optimizerD: optimizerD).named
+            return try pix2pix.optimize(realA: b.input, realB: b.target, optimizerG: optimizerG, optimizerD: optimizerD,
+                                        updateGenerator: updateGenerator).named
         }
-        return try cyclegan!.optimize(realA: b.input, realB: b.target, optimizerG: optimizerG, optimizerD: optimizerD).named
+        return try cyclegan!.optimize(realA: b.input, realB: b.target, optimizerG: optimizerG, optimizerD: optimizerD,
+                                      updateGenerator: updateGenerator).named
     }
 
     var networks: [(name: String, module: Module)] {
