@@ -90,7 +90,10 @@ public struct Checkpoint: Sendable {
         if startsWith("PK\u{03}\u{04}") || startsWith("PK\u{05}\u{06}") || startsWith("PK\u{06}\u{06}") {
             return try TorchZipLoader.load(raw, entry: entry)
         }
-        if raw[0] == 0x80 {   // pickle PROTO opcode: torch.save has always used protocol ≥ 2
+        // Pickle PROTO opcode (torch.save has always used protocol ≥ 2), unless byte 8 opens a
+        // safetensors header: a header of 640 + 65536·k bytes also starts with 0x80 0x02. A
+        // legacy torch.save file has its magic number's 0xf9 there.
+        if raw[0] == 0x80 && !SafetensorsLoader.looksLike(raw) {
             return try TorchLegacyLoader.load(raw, entry: entry)
         }
         if SafetensorsLoader.looksLike(raw) {

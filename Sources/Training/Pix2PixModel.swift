@@ -87,7 +87,7 @@ public final class Pix2PixModel {
 
     /// One full `optimize_parameters`; without `updateGenerator` (n_critic > 1) only the D step,
     /// and the G terms are NaN.
-    public func optimize(realA: Tensor, realB: Tensor, optimizerG: Adam, optimizerD: Adam,
+    public func optimize(realA: Tensor, realB: Tensor, optimizerG: any Optimizer, optimizerD: any Optimizer,
                          updateGenerator: Bool = true) throws -> Losses {
         var losses = Losses()
         let fake = try forward(realA)

@@ -32,6 +32,21 @@ struct SafetensorsTests {
         #expect(leftovers == ["out.safetensors"])
     }
 
+    /// A header of 640 bytes makes the file start 0x80 0x02, like a pickle (found when a training
+    /// state file's metadata happened to be that long): it must still load as safetensors.
+    @Test func headerLengthThatLooksLikeAPickleProtocol() throws {
+        let header = #"{"__metadata__":{"pad":"PAD"}}"#
+        let padded = header.replacingOccurrences(of: "PAD", with: String(repeating: "x", count: 640 - header.utf8.count + 3))
+        #expect(padded.utf8.count == 640)
+        let bytes = Self.file(padded)
+        #expect(bytes[0] == 0x80 && bytes[1] == 0x02)
+        let dir = try TemporaryDirectory()
+        let url = dir.url.appendingPathComponent("pickle-like.safetensors")
+        try Data(bytes).write(to: url)
+        let back = try Checkpoint.load(contentsOf: url)
+        #expect(back.format == .safetensors && back.stateDict.keys.isEmpty)
+    }
+
     @Test func writerFailureIsACheckpointError() throws {
         let url = URL(fileURLWithPath: "/nonexistent-dir-\(UUID().uuidString)/x.safetensors")
         #expect(throws: CheckpointError.self) { try SafetensorsWriter.write(StateDict(), to: url) }

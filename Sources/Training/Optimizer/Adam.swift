@@ -26,7 +26,7 @@ import Foundation
 ///
 /// Parameters are updated in place through `withUnsafeMutableBufferPointer`, which bumps the
 /// storage version the oneDNN weight cache checks; the tensor itself is never replaced.
-public final class Adam {
+public final class Adam: Optimizer {
     /// The parameters, in order, with the names state files key them by (state_dict names).
     public let parameters: [(name: String, variable: Variable)]
     /// Learning rate for the next `step()`; schedulers set it (`adam.lr = scheduler.lr`).
@@ -105,11 +105,7 @@ public final class Adam {
     /// - Throws: `TrainingError.shapeMismatch` when a gradient's shape differs from its
     ///   parameter's; every gradient is checked before any parameter changes.
     public func step() throws(TrainingError) {
-        for (name, v) in parameters {
-            if let g = v.grad, g.shape != v.data.shape {
-                throw TrainingError(.shapeMismatch, "Adam: gradient of '\(name)' has shape \(g.shape), the parameter \(v.data.shape)")
-            }
-        }
+        try checkGradientShapes("Adam")
         for (i, (_, v)) in parameters.enumerated() {
             guard let grad = v.grad else { continue }
             let m: Moments
@@ -161,5 +157,19 @@ public final class Adam {
                 }
             }
         }
+    }
+}
+
+extension Adam {
+    public var algorithm: String { "adam" }
+    public var settings: [(name: String, value: Double)] {
+        [("beta1", beta1), ("beta2", beta2), ("eps", eps), ("weight_decay", weightDecay)]
+    }
+    public var bufferNames: [String] { ["exp_avg", "exp_avg_sq"] }
+    public func state(at index: Int) -> (step: Int, buffers: [[Float]])? {
+        moments[index].map { ($0.step, [$0.expAvg, $0.expAvgSq]) }
+    }
+    public func restore(_ states: [(step: Int, buffers: [[Float]])?]) {
+        moments = states.map { $0.map { Moments(step: $0.step, expAvg: $0.buffers[0], expAvgSq: $0.buffers[1]) } }
     }
 }

@@ -6,7 +6,7 @@ import Checkpoints
 struct StateRestorePlan {
     private var changes: [() -> Void] = []
 
-    init(saved: SavedState, tensors: StateDict, optimizers: [String: Adam],
+    init(saved: SavedState, tensors: StateDict, optimizers: [String: any Optimizer],
          schedulers: [String: LearningRateScheduler], path: String) throws(TrainingError) {
         func mismatch(_ message: String) -> TrainingError { TrainingError(.stateMismatch, "\(path): \(message)") }
         func corrupt(_ message: String) -> TrainingError { TrainingError(.unreadableState, "\(path): \(message)") }
@@ -19,60 +19,61 @@ struct StateRestorePlan {
         try Self.sameNames("scheduler", Set(saved.schedulers.keys), Set(schedulers.keys), mismatch)
 
         var usedTensors = 0
-        for (name, adam) in optimizers.sorted(by: { $0.key < $1.key }) {
+        for (name, optimizer) in optimizers.sorted(by: { $0.key < $1.key }) {
             let s = saved.optimizers[name]!
-            let settings: [(String, String, Double)] = [
-                ("beta1", s.beta1, adam.beta1), ("beta2", s.beta2, adam.beta2), ("eps", s.eps, adam.eps),
-                ("weight_decay", s.weight_decay, adam.weightDecay),
-            ]
-            for (what, text, current) in settings {
+            let algorithm = s.algorithm ?? "adam"
+            guard algorithm == optimizer.algorithm else {
+                throw mismatch("optimizer '\(name)' was saved as \(algorithm), this run uses \(optimizer.algorithm)")
+            }
+            for (what, current) in optimizer.settings {
+                guard let text = s[what] else { throw corrupt("optimizer '\(name)' has no \(what)") }
                 let value = try number(text, "optimizer '\(name)' \(what)")
                 guard value == current else { throw mismatch("optimizer '\(name)' was saved with \(what) \(value), this run uses \(current)") }
             }
             let lr = try number(s.lr, "optimizer '\(name)' lr")
-            guard s.parameters.count == adam.parameters.count else {
-                throw mismatch("optimizer '\(name)': the file has state for \(s.parameters.count) parameters, this optimizer has \(adam.parameters.count)")
+            guard s.parameters.count == optimizer.parameters.count else {
+                throw mismatch("optimizer '\(name)': the file has state for \(s.parameters.count) parameters, this optimizer has \(optimizer.parameters.count)")
             }
             var byName: [String: SavedParameter] = [:]
             for p in s.parameters {
                 guard byName.updateValue(p, forKey: p.name) == nil else { throw corrupt("optimizer '\(name)' lists parameter '\(p.name)' twice") }
             }
-            var moments: [Adam.Moments?] = []
-            for (pname, variable) in adam.parameters {
+            var states: [(step: Int, buffers: [[Float]])?] = []
+            for (pname, variable) in optimizer.parameters {
                 guard let p = byName[pname] else { throw mismatch("optimizer '\(name)': parameter '\(pname)' is missing from the file") }
                 guard p.shape == variable.data.shape else {
                     throw mismatch("optimizer '\(name)': parameter '\(pname)' has shape \(p.shape) in the file but \(variable.data.shape) here")
                 }
                 guard p.step >= 0 else { throw corrupt("optimizer '\(name)': parameter '\(pname)' has a negative step count \(p.step)") }
-                let keys = ["\(name)/exp_avg/\(pname)", "\(name)/exp_avg_sq/\(pname)"]
+                let keys = optimizer.bufferNames.map { "\(name)/\($0)/\(pname)" }
                 guard p.step > 0 else {
                     for key in keys where tensors[key] != nil { throw corrupt("tensor '\(key)' is present but parameter '\(pname)' never stepped") }
-                    moments.append(nil)
+                    states.append(nil)
                     continue
                 }
-                var pair: [[Float]] = []
+                var buffers: [[Float]] = []
                 for key in keys {
                     guard let t = tensors[key] else { throw mismatch("tensor '\(key)' is missing (parameter '\(pname)' has \(p.step) steps)") }
                     guard t.shape == p.shape, t.dtype == .float32 else {
                         throw mismatch("tensor '\(key)' is \(t.dtype.rawValue) \(t.shape); expected float32 \(p.shape)")
                     }
-                    pair.append(t.values)
+                    buffers.append(t.values)
                 }
-                // A negative or NaN second moment would turn every later update into NaN.
-                if let bad = pair[1].first(where: { !($0 >= 0) }) {
-                    throw corrupt("tensor '\(keys[1])' holds \(bad); a second moment is never negative or NaN")
+                // A negative or NaN mean of squares would turn every later update into NaN.
+                if let bad = buffers.last!.first(where: { !($0 >= 0) }) {
+                    throw corrupt("tensor '\(keys.last!)' holds \(bad); a second moment is never negative or NaN")
                 }
-                usedTensors += 2
-                moments.append(Adam.Moments(step: p.step, expAvg: pair[0], expAvgSq: pair[1]))
+                usedTensors += buffers.count
+                states.append((p.step, buffers))
             }
             changes.append {
-                adam.lr = lr
-                adam.moments = moments
+                optimizer.lr = lr
+                optimizer.restore(states)
             }
         }
         if usedTensors != tensors.count {
-            let expected = Set(optimizers.flatMap { name, adam in
-                adam.parameters.flatMap { ["\(name)/exp_avg/\($0.name)", "\(name)/exp_avg_sq/\($0.name)"] }
+            let expected = Set(optimizers.flatMap { name, optimizer in
+                optimizer.parameters.flatMap { p in optimizer.bufferNames.map { "\(name)/\($0)/\(p.name)" } }
             })
             let extra = tensors.keys.first { !expected.contains($0) } ?? "?"
             throw mismatch("tensor '\(extra)' belongs to no parameter of these optimizers")

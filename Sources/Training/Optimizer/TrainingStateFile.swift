@@ -6,16 +6,17 @@ import Glibc
 import Darwin
 #endif
 
-/// Saves and restores Adam optimizers and their learning-rate schedulers exactly, so training
+/// Saves and restores optimizers (Adam, RMSprop) and their learning-rate schedulers exactly, so training
 /// that stops after a save and resumes from it computes bit for bit what it would have computed
 /// without stopping. (Network weights are saved separately, as ordinary checkpoints.)
 ///
 /// The format is one safetensors file, readable by any safetensors tool:
-/// - tensors `<optimizer>/exp_avg/<parameter>` and `<optimizer>/exp_avg_sq/<parameter>` (F32,
-///   the parameter's shape) for every parameter that has stepped at least once;
+/// - tensors `<optimizer>/<buffer>/<parameter>` (F32, the parameter's shape; Adam's buffers are
+///   `exp_avg` and `exp_avg_sq`, RMSprop's `square_avg`) for every parameter that has stepped
+///   at least once;
 /// - every scalar in the header's `__metadata__` under `gantry.training_state`: a JSON object
-///   `{"format": 1, "optimizers": {name: {lr, beta1, beta2, eps, weight_decay, parameters:
-///   [{name, shape, step}]}}, "schedulers": {name: {policy, base_lr, last_epoch, lr, best,
+///   `{"format": 1, "optimizers": {name: {algorithm, lr, beta1, beta2, eps, weight_decay, alpha,
+///   parameters: [{name, shape, step}]}}, "schedulers": {name: {policy, base_lr, last_epoch, lr, best,
 ///   num_bad_epochs, cooldown_counter}}}`. Doubles are JSON strings of Swift's shortest
 ///   round-trip decimal (exact, and able to say `inf` for plateau's initial best).
 ///
@@ -29,24 +30,26 @@ public enum TrainingStateFile {
     ///
     /// - Throws: `TrainingError.writeFailed` when the file cannot be written,
     ///   `.invalidSetting` for a name containing "/".
-    public static func save(optimizers: [String: Adam], schedulers: [String: LearningRateScheduler] = [:],
+    public static func save(optimizers: [String: any Optimizer], schedulers: [String: LearningRateScheduler] = [:],
                             to url: URL) throws(TrainingError) {
         var tensors = StateDict()
         var saved = SavedState(format: formatVersion, optimizers: [:], schedulers: [:])
-        for (name, adam) in optimizers.sorted(by: { $0.key < $1.key }) {
+        for (name, optimizer) in optimizers.sorted(by: { $0.key < $1.key }) {
             guard !name.contains("/"), !name.isEmpty else {
                 throw TrainingError(.invalidSetting, "optimizer name '\(name)' must be non-empty and contain no '/'")
             }
             var parameters: [SavedParameter] = []
-            for (i, (pname, v)) in adam.parameters.enumerated() {
-                parameters.append(SavedParameter(name: pname, shape: v.data.shape, step: adam.moments[i]?.step ?? 0))
-                guard let m = adam.moments[i] else { continue }
-                tensors["\(name)/exp_avg/\(pname)"] = CheckpointTensor(shape: v.data.shape, values: m.expAvg)
-                tensors["\(name)/exp_avg_sq/\(pname)"] = CheckpointTensor(shape: v.data.shape, values: m.expAvgSq)
+            for (i, (pname, v)) in optimizer.parameters.enumerated() {
+                let state = optimizer.state(at: i)
+                parameters.append(SavedParameter(name: pname, shape: v.data.shape, step: state?.step ?? 0))
+                guard let state else { continue }
+                for (buffer, values) in zip(optimizer.bufferNames, state.buffers) {
+                    tensors["\(name)/\(buffer)/\(pname)"] = CheckpointTensor(shape: v.data.shape, values: values)
+                }
             }
-            saved.optimizers[name] = SavedOptimizer(
-                lr: exact(adam.lr), beta1: exact(adam.beta1), beta2: exact(adam.beta2), eps: exact(adam.eps),
-                weight_decay: exact(adam.weightDecay), parameters: parameters)
+            var entry = SavedOptimizer(algorithm: optimizer.algorithm, lr: exact(optimizer.lr), parameters: parameters)
+            for (setting, value) in optimizer.settings { entry[setting] = exact(value) }
+            saved.optimizers[name] = entry
         }
         for (name, s) in schedulers { saved.schedulers[name] = SavedScheduler(s) }
         let encoder = JSONEncoder()
@@ -72,7 +75,7 @@ public enum TrainingStateFile {
     /// Everything is checked before anything changes: on a thrown error nothing was restored.
     /// - Throws: `TrainingError.unreadableState` for a file that is not a readable state file,
     ///   `.stateMismatch` (naming the key and what differs) for one of another run.
-    public static func load(from url: URL, optimizers: [String: Adam],
+    public static func load(from url: URL, optimizers: [String: any Optimizer],
                             schedulers: [String: LearningRateScheduler] = [:]) throws(TrainingError) {
         let data: Data
         do {
@@ -151,12 +154,43 @@ struct SavedState: Codable {
 }
 
 struct SavedOptimizer: Codable {
+    /// nil in files written before RMSprop: Adam.
+    var algorithm: String?
     var lr: String
-    var beta1: String
-    var beta2: String
-    var eps: String
-    var weight_decay: String
+    var beta1: String?
+    var beta2: String?
+    var eps: String?
+    var weight_decay: String?
+    var alpha: String?
     var parameters: [SavedParameter]
+
+    init(algorithm: String, lr: String, parameters: [SavedParameter]) {
+        (self.algorithm, self.lr, self.parameters) = (algorithm, lr, parameters)
+    }
+
+    /// A hyper-parameter by PyTorch's name.
+    subscript(_ name: String) -> String? {
+        get {
+            switch name {
+            case "beta1": beta1
+            case "beta2": beta2
+            case "eps": eps
+            case "weight_decay": weight_decay
+            case "alpha": alpha
+            default: nil
+            }
+        }
+        set {
+            switch name {
+            case "beta1": beta1 = newValue
+            case "beta2": beta2 = newValue
+            case "eps": eps = newValue
+            case "weight_decay": weight_decay = newValue
+            case "alpha": alpha = newValue
+            default: break
+            }
+        }
+    }
 }
 
 struct SavedParameter: Codable {

@@ -33,6 +33,7 @@ extension TrainingOptions {
         }, get: { $0.maxDatasetSize.map(String.init) ?? "inf" }),
         choice("gan-mode", "gan_mode", \.ganMode), real("lambda-gp", "lambda_gp", \.lambdaGP, min: 0),
         real("clip", "clip_value", \.clip, min: 0), int("n-critic", "n_critic", \.nCritic, min: 1),
+        choice("optimizer", "optimizer", \.optimizer),
         real("lambda-l1", "lambda_L1", \.lambdaL1, min: 0),
         real("lambda-a", "lambda_A", \.lambdaA, min: 0), real("lambda-b", "lambda_B", \.lambdaB, min: 0),
         real("lambda-identity", "lambda_identity", \.lambdaIdentity, min: 0), int("pool-size", "pool_size", \.poolSize, min: 0),

@@ -40,6 +40,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var clip = 0.01
     /// Critic steps per generator step (WGAN's n_critic; the recipes' default 1).
     public var nCritic = 1
+    /// `auto`: RMSprop for `--gan-mode wgan` (as the WGAN paper), Adam otherwise (the reference).
+    public var optimizer = OptimizerChoice.auto
     public var lambdaL1 = 100.0
     public var lambdaA = 10.0
     public var lambdaB = 10.0
@@ -67,6 +69,15 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public enum Preprocess: String, Codable, Sendable, CaseIterable {
         case resizeAndCrop = "resize_and_crop", crop, scaleWidth = "scale_width"
         case scaleWidthAndCrop = "scale_width_and_crop", none
+    }
+
+    public enum OptimizerChoice: String, Codable, Sendable, CaseIterable {
+        case auto, adam, rmsprop
+    }
+
+    /// The optimizer `--optimizer` and `--gan-mode` select.
+    public var resolvedOptimizer: OptimizerChoice {
+        optimizer != .auto ? optimizer : ganMode == .wgan ? .rmsprop : .adam
     }
 
     public enum LRPolicyName: String, Codable, Sendable, CaseIterable {

@@ -41,7 +41,7 @@ public final class Trainer {
     let context: TrainingContext
     let generators: [(name: String, net: Generator)]
     let discriminators: [(name: String, net: Discriminator)]
-    let optimizerG: Adam, optimizerD: Adam
+    let optimizerG: any Optimizer, optimizerD: any Optimizer
     var schedulerG: LearningRateScheduler!, schedulerD: LearningRateScheduler!
     let pix2pix: Pix2PixModel?
     let cyclegan: CycleGANModel?
@@ -99,8 +99,14 @@ public final class Trainer {
         func named(_ list: [(name: String, root: Module)]) -> [(name: String, variable: Variable)] {
             list.flatMap { $0.root.parameters(prefix: "\($0.name).") }
         }
-        optimizerG = try Adam(parameters: named(generators.map { ($0.name, $0.net.root) }), lr: options.lr, betas: (options.beta1, 0.999))
-        optimizerD = try Adam(parameters: named(discriminators.map { ($0.name, $0.net.root) }), lr: options.lr, betas: (options.beta1, 0.999))
+        func optimizer(_ parameters: [(name: String, variable: Variable)]) throws -> any Optimizer {
+            switch options.resolvedOptimizer {
+            case .rmsprop: try RMSprop(parameters: parameters, lr: options.lr)
+            case .adam, .auto: try Adam(parameters: parameters, lr: options.lr, betas: (options.beta1, 0.999))
+            }
+        }
+        optimizerG = try optimizer(named(generators.map { ($0.name, $0.net.root) }))
+        optimizerD = try optimizer(named(discriminators.map { ($0.name, $0.net.root) }))
         next = (options.epochCount, nil, 0, 0)
         if options.continueTraining, let start = try continueFromRunFolder() {
             // Weights alone from epoch N: the schedule starts at N + 1 as if it had run there.
