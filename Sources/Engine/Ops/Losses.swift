@@ -48,6 +48,35 @@ public func meanHinge(_ x: Variable, sign: Float) throws -> Variable {
     }
 }
 
+/// `cross_entropy(logits, targets)` for N×K logits and one class index per row: the mean over
+/// rows of −log softmax(row)[target] (StarGAN's one-of-K domain classification).
+public func crossEntropy(_ logits: Variable, targets: [Int]) throws -> Variable {
+    guard logits.shape.count == 2, logits.shape[0] == targets.count, logits.shape[0] > 0, logits.shape[1] > 0 else {
+        throw EngineError(.shapeMismatch, "cross entropy: logits \(logits.shape) do not fit \(targets.count) targets")
+    }
+    let (rows, classes) = (logits.shape[0], logits.shape[1])
+    if let bad = targets.first(where: { !(0..<classes).contains($0) }) {
+        throw EngineError(.shapeMismatch, "cross entropy: target class \(bad) is outside 0..<\(classes)")
+    }
+    let grad = try Tensor(uninitialized: logits.shape)
+    let xp = logits.data.pointer, gp = grad.mutablePointer
+    var total = 0.0
+    for r in 0..<rows {
+        let row = (0..<classes).map { Double(xp[r * classes + $0]) }
+        let top = row.max()!
+        let sum = row.reduce(0) { $0 + exp($1 - top) }
+        total += top + log(sum) - row[targets[r]]
+        for k in 0..<classes {
+            let softmax = exp(row[k] - top) / sum
+            gp[r * classes + k] = Float((softmax - (k == targets[r] ? 1 : 0)) / Double(rows))
+        }
+    }
+    let y = try Tensor(shape: [], values: [Float(total / Double(rows))])
+    return record("cross_entropy", y, [logits]) {
+        { outer in [try scaled(grad, by: outer.pointer[0])] }
+    }
+}
+
 /// WGAN-GP's penalty on per-sample gradients `g` (first dimension: the batch): the mean over
 /// samples of (‖gᵢ + ε‖₂ − center)², each gᵢ flattened. ε is added elementwise before the norm,
 /// as the reference's `cal_gradient_penalty` does (1e-16); StarGAN's `gradient_penalty` has none.
