@@ -8,18 +8,36 @@ import Foundation
 /// Pillow 13 runs the vertical pass first when the height shrinks by more than twice what the
 /// width changes (see Tests/Fixtures/resize/README.md); those cases differ from it by ±1 level.
 public enum Resampler {
-    public static func resize(_ image: PlanarImage, width: Int, height: Int) -> PlanarImage {
+    /// PIL's resampling filters that Gantry's preprocessing needs.
+    public enum Filter: Sendable {
+        /// `Image.BICUBIC` (Keys, a = −0.5, support 2): the reference's resize.
+        case bicubic
+        /// `Image.BILINEAR` (triangle, support 1): torchvision's default `Resize`, which StarGAN's
+        /// data loader uses.
+        case bilinear
+
+        var support: Double { self == .bicubic ? 2 : 1 }
+
+        func weight(_ x: Double) -> Double {
+            switch self {
+            case .bicubic: Resampler.cubic(x)
+            case .bilinear: max(0, 1 - abs(x))
+            }
+        }
+    }
+
+    public static func resize(_ image: PlanarImage, width: Int, height: Int, filter: Filter = .bicubic) -> PlanarImage {
         precondition(width > 0 && height > 0, "cannot resize to \(width)×\(height)")
         var out = image
         let roundTo8Bit = image.maxValue == 255
         if width != image.width {
-            let k = coefficients(inSize: image.width, outSize: width)
+            let k = coefficients(inSize: image.width, outSize: width, filter: filter)
             out = out.mapPlanes(width: width, height: out.height) { plane in
                 pass(plane, k, lines: image.height, inLength: image.width, outLength: width, horizontal: true, round: roundTo8Bit)
             }
         }
         if height != image.height {
-            let k = coefficients(inSize: image.height, outSize: height)
+            let k = coefficients(inSize: image.height, outSize: height, filter: filter)
             let w = out.width
             out = out.mapPlanes(width: w, height: height) { plane in
                 pass(plane, k, lines: w, inLength: image.height, outLength: height, horizontal: false, round: roundTo8Bit)
@@ -45,16 +63,16 @@ public enum Resampler {
         return 0
     }
 
-    static func coefficients(inSize: Int, outSize: Int) -> Kernel {
+    static func coefficients(inSize: Int, outSize: Int, filter: Filter = .bicubic) -> Kernel {
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1)
-        let support = 2.0 * filterScale
+        let support = filter.support * filterScale
         var start: [Int] = [], weights: [[Float]] = [], fixed: [[Int64]] = []
         for o in 0..<outSize {
             let center = (Double(o) + 0.5) * scale
             let lo = max(Int(center - support + 0.5), 0)
             let hi = min(Int(center + support + 0.5), inSize)
-            var w = (lo..<hi).map { cubic((Double($0) - center + 0.5) / filterScale) }
+            var w = (lo..<hi).map { filter.weight((Double($0) - center + 0.5) / filterScale) }
             let total = w.reduce(0, +)
             if total != 0 { w = w.map { $0 / total } }
             start.append(lo)

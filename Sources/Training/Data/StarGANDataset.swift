@@ -1,0 +1,152 @@
+import Engine
+import Foundation
+import Pipeline
+
+/// StarGAN's training data: images with domain labels — a folder per domain (one-of-K, as the
+/// reference's `ImageFolder` for RaFD) or an attribute table (multi-label, CelebA's
+/// `list_attr_celeba.txt` or a CSV with a header) with the `--selected-attrs` columns — and its
+/// data loader's transform: random horizontal flip, centre crop, bilinear resize, [−1, 1].
+public final class StarGANDataset: @unchecked Sendable {
+    public let files: [String]
+    /// One row per file: 0/1 per domain (one-hot for `.domains`).
+    public let labels: [[Float]]
+    /// The label columns: domain folder names, or the selected attributes in the given order.
+    public let domains: [String]
+    public let kind: StarGANModel.Labels
+    public let cropSize: Int, imageSize: Int, flip: Bool
+
+    /// Attribute tables beyond this are refused before they are read (CelebA's is 26 MB).
+    static let maxTableBytes = 1 << 30
+
+    /// - Parameters:
+    ///   - folder: the images; with no `attributeTable`, one subfolder per domain.
+    ///   - attributeTable: CelebA's `list_attr_celeba.txt` format, or CSV with a header row;
+    ///     file names are relative to `folder`.
+    ///   - selected: the attribute columns to train on (required with a table).
+    public init(folder: String, attributeTable: String?, selected: [String], cropSize: Int, imageSize: Int,
+                flip: Bool) throws {
+        guard cropSize > 0, imageSize > 0 else {
+            throw TrainingError(.invalidSetting, "--crop-size and --image-size must be positive (got \(cropSize), \(imageSize))")
+        }
+        (self.cropSize, self.imageSize, self.flip) = (cropSize, imageSize, flip)
+        let root = URL(fileURLWithPath: folder)
+        if let attributeTable {
+            guard !selected.isEmpty else {
+                throw TrainingError(.invalidSetting, "\(attributeTable): --selected-attrs names the attribute columns to train on (e.g. Black_Hair Blond_Hair Brown_Hair Male Young)")
+            }
+            let rows = try Self.readAttributeTable(attributeTable, selected: selected)
+            var missing = 0, firstMissing = ""
+            for row in rows where !FileManager.default.fileExists(atPath: root.appendingPathComponent(row.file).path) {
+                if missing == 0 { firstMissing = row.file }
+                missing += 1
+            }
+            if missing > 0 {
+                throw TrainingError(.invalidSetting, "\(attributeTable): \(missing) of its \(rows.count) images are not in \(folder), e.g. \(firstMissing)")
+            }
+            files = rows.map { root.appendingPathComponent($0.file).path }
+            labels = rows.map(\.labels)
+            domains = selected
+            kind = .attributes
+        } else {
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+                .filter { !$0.hasPrefix(".") && (try? root.appendingPathComponent($0).resourceValues(forKeys: [.isDirectoryKey]))?.isDirectory == true }
+                .sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
+            guard names.count >= 2 else {
+                throw TrainingError(.invalidSetting, "\(folder): StarGAN needs a subfolder per domain (at least two, found \(names.count)), or --attributes FILE with --selected-attrs")
+            }
+            var files: [String] = [], labels: [[Float]] = []
+            for (k, name) in names.enumerated() {
+                let images = try TrainingDataset.images(in: root.appendingPathComponent(name))
+                guard !images.isEmpty else { throw TrainingError(.invalidSetting, "\(folder)/\(name): no PNG or JPEG images in this domain") }
+                files += images
+                labels += Array(repeating: (0..<names.count).map { Float($0 == k ? 1 : 0) }, count: images.count)
+            }
+            (self.files, self.labels, domains, kind) = (files, labels, names, .domains)
+        }
+    }
+
+    public var count: Int { files.count }
+
+    /// One image (1×3×imageSize×imageSize in [−1, 1]) and its labels.
+    public func item(_ index: Int, random: RandomSource) throws -> (image: Tensor, labels: [Float]) {
+        let decoded = try TrainingDataset.decode(files[index])
+        guard decoded.width >= cropSize, decoded.height >= cropSize else {
+            throw TrainingError(.invalidSetting, "\(files[index]): \(decoded.width)×\(decoded.height) is smaller than --crop-size \(cropSize)")
+        }
+        let flipped = flip && random.nextUnit() < 0.5
+        let image = Self.transform(decoded, cropSize: cropSize, imageSize: imageSize, flip: flipped)
+        return (try ReferenceTransform.tensor(image, channels: 3), labels[index])
+    }
+
+    /// `RandomHorizontalFlip` (decided by the caller), `CenterCrop(crop)`, `Resize(size)`
+    /// (bilinear, the shorter side to `size`) as torchvision computes them.
+    public static func transform(_ image: PlanarImage, cropSize: Int, imageSize: Int, flip: Bool) -> PlanarImage {
+        var out = image
+        if flip {
+            out = out.mapPlanes(width: out.width, height: out.height) { plane in
+                var flipped = plane
+                for r in 0..<image.height {
+                    for c in 0..<image.width { flipped[r * image.width + c] = plane[r * image.width + image.width - 1 - c] }
+                }
+                return flipped
+            }
+        }
+        // torchvision: int(round((size − crop) / 2)), Python's round half to even.
+        let (cw, ch) = (min(cropSize, out.width), min(cropSize, out.height))
+        let top = Int((Double(out.height - ch) / 2).rounded(.toNearestOrEven))
+        let left = Int((Double(out.width - cw) / 2).rounded(.toNearestOrEven))
+        out = out.cropped(x: left, y: top, width: cw, height: ch)
+        let short = min(out.width, out.height)
+        let (w, h) = out.width <= out.height ? (imageSize, imageSize * out.height / short) : (imageSize * out.width / short, imageSize)
+        if (w, h) != (out.width, out.height) { out = Resampler.resize(out, width: w, height: h, filter: .bilinear) }
+        return out
+    }
+
+    /// The `selected` columns of an attribute table, as 0/1 per image (StarGAN keeps `value == '1'`).
+    static func readAttributeTable(_ path: String, selected: [String]) throws -> [(file: String, labels: [Float])] {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        guard let size else { throw TrainingError(.invalidSetting, "\(path): the attribute table cannot be read") }
+        guard size <= maxTableBytes else { throw TrainingError(.invalidSetting, "\(path): \(size) bytes is too large for an attribute table") }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw TrainingError(.invalidSetting, "\(path): the attribute table is not UTF-8 text")
+        }
+        return try parseAttributeTable(text, path: path, selected: selected)
+    }
+
+    static func parseAttributeTable(_ text: String, path: String, selected: [String]) throws -> [(file: String, labels: [Float])] {
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard let first = lines.first else { throw TrainingError(.invalidSetting, "\(path): the attribute table is empty") }
+        let csv = first.contains(",")
+        func fields(_ line: String) -> [String] {
+            csv ? line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                : line.split(whereSeparator: \.isWhitespace).map(String.init)
+        }
+        // CelebA: a count, then the attribute names; CSV: a header whose first column names the file.
+        let (names, body): ([String], ArraySlice<String>)
+        if csv {
+            (names, body) = (Array(fields(first).dropFirst()), lines.dropFirst())
+        } else {
+            guard lines.count >= 2, Int(first) != nil else {
+                throw TrainingError(.invalidSetting, "\(path): not an attribute table (CelebA's starts with the image count, then the attribute names; a CSV with a header row)")
+            }
+            (names, body) = (fields(lines[1]), lines.dropFirst(2))
+        }
+        let columns = try selected.map { name in
+            guard let k = names.firstIndex(of: name) else {
+                throw TrainingError(.invalidSetting, "\(path): no attribute '\(name)'; it has: \(names.joined(separator: " "))")
+            }
+            return k
+        }
+        var rows: [(file: String, labels: [Float])] = []
+        rows.reserveCapacity(body.count)
+        for (n, line) in body.enumerated() {
+            let f = fields(line)
+            guard f.count == names.count + 1 else {
+                throw TrainingError(.invalidSetting, "\(path), line \(n + (csv ? 2 : 3)): \(f.count - 1) values for \(names.count) attributes")
+            }
+            rows.append((f[0], columns.map { f[$0 + 1] == "1" ? 1 : 0 }))
+        }
+        guard !rows.isEmpty else { throw TrainingError(.invalidSetting, "\(path): the attribute table lists no images") }
+        return rows
+    }
+}
