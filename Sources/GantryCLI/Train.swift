@@ -6,23 +6,25 @@ import Training
 /// `gantry train pix2pix|cyclegan [options]`: the reference's `train.py` on Gantry's engine.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a pix2pix or CycleGAN model on your own folders into a run folder.",
+        abstract: "Train a pix2pix, CycleGAN or StarGAN model on your own folders into a run folder.",
         discussion: """
         gantry train pix2pix --data datasets/facades --run runs/facades --direction BtoA
+        gantry train stargan --data celeba/images --attributes celeba/list_attr_celeba.txt --selected-attrs Black_Hair,Blond_Hair,Brown_Hair,Male,Young --run runs/celeba
+        gantry train stargan --data faces/ --run runs/faces   (a subfolder per domain)
         Every option of the reference's train.py for these models is accepted in kebab case or in the reference's own spelling (--net-g or --netG, --lambda-l1 or --lambda_L1, --continue or --continue_train, --data or --dataroot); --config FILE reads the same keys from YAML, and flags win over it. RUN/config.yaml records every resolved option.
         Ctrl-C (or SIGTERM) finishes the current iteration, saves, and exits 0; a second Ctrl-C quits at once. --continue carries on exactly where the run stopped, with the run's own options (flags given again change them); on a folder of reference-named .pth files only (PyTorch's --continue_train), or with --epoch N, it starts from those weights with fresh optimizer state.
-        Options: \(TrainingOptions.keys.map { "--" + $0.name + ($0.isFlag ? "" : " V") }.joined(separator: ", ")), --config FILE.
+        Options: \(TrainingOptions.keys.map { "--" + $0.name + ($0.isFlag ? "" : " V") + ($0.recipes.count == 1 ? " (\($0.recipes.first!.rawValue))" : "") }.joined(separator: ", ")), --config FILE. StarGAN also takes yunjey/stargan's main.py spellings (--g_conv_dim, --attr_path, --selected_attrs, --num_iters, --n_critic, ...).
         """
     )
 
-    @Argument(help: "pix2pix or cyclegan.")
+    @Argument(help: "pix2pix, cyclegan or stargan.")
     var model: String
 
     @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (see the discussion).")
     var options: [String] = []
 
     func validate() throws {
-        guard TrainingRecipe(rawValue: model) != nil else { throw ValidationError("the model must be pix2pix or cyclegan, got '\(model)'") }
+        guard TrainingRecipe(rawValue: model) != nil else { throw ValidationError("the model must be pix2pix, cyclegan or stargan, got '\(model)'") }
     }
 
     func run() throws {
@@ -31,6 +33,10 @@ struct Train: ParsableCommand {
         do {
             let resolved = try TrainingOptions.resolveCommandLine(recipe, arguments: options)
             let backend = try DNNLBackend(algorithm: .winograd, threads: resolved.threads)
+            if recipe == .stargan {
+                try trainStarGAN(resolved, backend: backend, stop: stop)
+                return
+            }
             let trainer = try Trainer(resolved, backend: backend)
             let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: trainer.epochs)
             for note in trainer.notes { progress.handle(.note(note)) }
@@ -50,6 +56,25 @@ struct Train: ParsableCommand {
         } catch {
             // One line naming what is wrong (the option, folder or file), exit 1.
             throw fail("train \(model): \(error)")
+        }
+    }
+}
+
+extension Train {
+    func trainStarGAN(_ resolved: TrainingOptions, backend: DNNLBackend, stop: TrainingStop) throws {
+        let trainer = try StarGANTrainer(resolved, backend: backend)
+        let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: 1...1)
+        print("training stargan on \(trainer.dataset.count) images, domains \(trainer.options.domains.joined(separator: ", ")), iterations \(trainer.iteration + 1)…\(resolved.numIters), run folder \(resolved.run)")
+        let watcher = SignalWatcher { stop.signal() }
+        let outcome = try trainer.train(until: { stop.requested }, report: progress.handle)
+        withExtendedLifetime(watcher) {}
+        progress.finish()
+        switch outcome {
+        case .finished:
+            let domains = trainer.options.domains.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")
+            print("finished; the generator: gantry convert IMAGES -m \(resolved.run) -o OUT with --domain K (\(domains)) or --condition v1,v2,… (one 0/1 per domain)")
+        case .stopped(_, let iterations):
+            print("stopped after \(iterations) iterations; saved. Continue with: gantry train stargan --run \(resolved.run) --continue")
         }
     }
 }

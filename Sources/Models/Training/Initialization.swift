@@ -53,6 +53,33 @@ extension Module {
     }
 }
 
+extension Module {
+    /// PyTorch's own initialisation of freshly built layers, which StarGAN keeps (it never calls
+    /// an init function): every Conv2d / ConvTranspose2d weight and bias uniform in ±1/√fan_in
+    /// (`kaiming_uniform_(a=√5)` and the bias rule of `reset_parameters`), norms' affine weights 1
+    /// and biases 0. Running buffers are left as they are.
+    public func initializeAsPyTorch(random: RandomSource) {
+        for module in modules(of: Module.self) {
+            let weight: Tensor?, bias: Tensor?
+            if let conv = module as? Conv2d {
+                (weight, bias) = (conv.weight, conv.bias)
+            } else if let conv = module as? ConvTranspose2d {
+                (weight, bias) = (conv.weight, conv.bias)
+            } else if module is Norm2d {
+                if let w = module.tensor("weight") { fill(w) { 1 } }
+                if let b = module.tensor("bias") { fill(b) { 0 } }
+                continue
+            } else {
+                continue
+            }
+            guard let weight, weight.count > 0 else { continue }
+            let bound = 1 / Double(max(1, fans(weight.shape).fanIn)).squareRoot()
+            fill(weight) { (2 * Double(random.nextUnit()) - 1) * bound }
+            if let bias { fill(bias) { (2 * Double(random.nextUnit()) - 1) * bound } }
+        }
+    }
+}
+
 extension Discriminator {
     /// The reference's `init_weights` (default `normal`, gain 0.02) on the whole network.
     public func initializeWeights(_ type: InitType = .normal, gain: Float = 0.02, seed: UInt64) throws {

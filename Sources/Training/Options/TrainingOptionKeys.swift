@@ -12,6 +12,18 @@ extension TrainingOptions {
         public let isFlag: Bool
         let set: @Sendable (inout TrainingOptions, String) throws -> Void
         let get: @Sendable (TrainingOptions) -> String
+        /// The recipes that take this option (config.yaml lists only those).
+        public var recipes: Set<TrainingRecipe> = Set(TrainingRecipe.allCases)
+        /// Further accepted spellings (StarGAN's `main.py` names, e.g. `g_conv_dim` for `ngf`).
+        public var aliases: [String] = []
+
+        init(name: String, reference: String, isFlag: Bool, set: @escaping @Sendable (inout TrainingOptions, String) throws -> Void,
+             get: @escaping @Sendable (TrainingOptions) -> String) {
+            (self.name, self.reference, self.isFlag, self.set, self.get) = (name, reference, isFlag, set, get)
+        }
+
+        func only(_ recipes: TrainingRecipe...) -> Key { var k = self; k.recipes = Set(recipes); return k }
+        func also(_ aliases: String...) -> Key { var k = self; k.aliases = aliases; return k }
 
         /// Both spellings, as `--name` flags.
         public var spellings: [String] { name == reference ? [name] : [name, reference] }
@@ -19,29 +31,59 @@ extension TrainingOptions {
 
     /// Every option, in the order `config.yaml` lists them.
     public static let keys: [Key] = [
-        text("data", "dataroot", \.data), text("run", "run", \.run),
-        text("net-g", "netG", \.netG), text("net-d", "netD", \.netD), int("n-layers-d", "n_layers_D", \.nLayersD, min: 0),
-        int("ngf", "ngf", \.ngf, min: 1), int("ndf", "ndf", \.ndf, min: 1), choice("norm", "norm", \.norm),
-        flag("no-dropout", "no_dropout", \.noDropout), choice("init-type", "init_type", \.initType),
-        real("init-gain", "init_gain", \.initGain, min: 0), int("input-nc", "input_nc", \.inputNC, min: 1),
-        int("output-nc", "output_nc", \.outputNC, min: 1), choice("direction", "direction", \.direction),
-        choice("preprocess", "preprocess", \.preprocess), int("load-size", "load_size", \.loadSize, min: 1),
-        int("crop-size", "crop_size", \.cropSize, min: 1), flag("no-flip", "no_flip", \.noFlip),
-        flag("serial-batches", "serial_batches", \.serialBatches), int("batch-size", "batch_size", \.batchSize, min: 1),
+        text("data", "dataroot", \.data).also("image_dir"), text("run", "run", \.run),
+        text("net-g", "netG", \.netG).only(.pix2pix, .cyclegan), text("net-d", "netD", \.netD).only(.pix2pix, .cyclegan),
+        int("n-layers-d", "n_layers_D", \.nLayersD, min: 0).only(.pix2pix, .cyclegan),
+        int("ngf", "ngf", \.ngf, min: 1).also("g_conv_dim"), int("ndf", "ndf", \.ndf, min: 1).also("d_conv_dim"),
+        choice("norm", "norm", \.norm).only(.pix2pix, .cyclegan),
+        flag("no-dropout", "no_dropout", \.noDropout).only(.pix2pix, .cyclegan),
+        choice("init-type", "init_type", \.initType).only(.pix2pix, .cyclegan),
+        real("init-gain", "init_gain", \.initGain, min: 0).only(.pix2pix, .cyclegan),
+        int("input-nc", "input_nc", \.inputNC, min: 1).only(.pix2pix, .cyclegan),
+        int("output-nc", "output_nc", \.outputNC, min: 1).only(.pix2pix, .cyclegan),
+        choice("direction", "direction", \.direction).only(.pix2pix, .cyclegan),
+        choice("preprocess", "preprocess", \.preprocess).only(.pix2pix, .cyclegan),
+        int("load-size", "load_size", \.loadSize, min: 1).only(.pix2pix, .cyclegan),
+        int("crop-size", "crop_size", \.cropSize, min: 1).also("celeba_crop_size", "rafd_crop_size"),
+        flag("no-flip", "no_flip", \.noFlip),
+        flag("serial-batches", "serial_batches", \.serialBatches).only(.pix2pix, .cyclegan),
+        int("batch-size", "batch_size", \.batchSize, min: 1),
         Key(name: "max-dataset-size", reference: "max_dataset_size", isFlag: false, set: { o, v in
             o.maxDatasetSize = v == "inf" ? nil : try parseInt(v, "max-dataset-size", min: 1)
-        }, get: { $0.maxDatasetSize.map(String.init) ?? "inf" }),
-        choice("gan-mode", "gan_mode", \.ganMode), real("lambda-gp", "lambda_gp", \.lambdaGP, min: 0),
-        real("clip", "clip_value", \.clip, min: 0), int("n-critic", "n_critic", \.nCritic, min: 1),
-        choice("optimizer", "optimizer", \.optimizer),
-        real("lambda-l1", "lambda_L1", \.lambdaL1, min: 0),
-        real("lambda-a", "lambda_A", \.lambdaA, min: 0), real("lambda-b", "lambda_B", \.lambdaB, min: 0),
-        real("lambda-identity", "lambda_identity", \.lambdaIdentity, min: 0), int("pool-size", "pool_size", \.poolSize, min: 0),
-        real("lr", "lr", \.lr, min: 0), real("beta1", "beta1", \.beta1, min: 0), choice("lr-policy", "lr_policy", \.lrPolicy),
-        int("lr-decay-iters", "lr_decay_iters", \.lrDecayIters, min: 1), int("n-epochs", "n_epochs", \.nEpochs, min: 0),
-        int("n-epochs-decay", "n_epochs_decay", \.nEpochsDecay, min: 0), int("epoch-count", "epoch_count", \.epochCount, min: 1),
-        int("save-epoch-freq", "save_epoch_freq", \.saveEpochFreq, min: 1), flag("continue", "continue_train", \.continueTraining),
-        text("epoch", "epoch", \.epoch),
+        }, get: { $0.maxDatasetSize.map(String.init) ?? "inf" }).only(.pix2pix, .cyclegan),
+        choice("gan-mode", "gan_mode", \.ganMode).only(.pix2pix, .cyclegan), real("lambda-gp", "lambda_gp", \.lambdaGP, min: 0),
+        real("clip", "clip_value", \.clip, min: 0).only(.pix2pix, .cyclegan), int("n-critic", "n_critic", \.nCritic, min: 1),
+        choice("optimizer", "optimizer", \.optimizer).only(.pix2pix, .cyclegan),
+        real("lambda-l1", "lambda_L1", \.lambdaL1, min: 0).only(.pix2pix),
+        real("lambda-a", "lambda_A", \.lambdaA, min: 0).only(.cyclegan), real("lambda-b", "lambda_B", \.lambdaB, min: 0).only(.cyclegan),
+        real("lambda-identity", "lambda_identity", \.lambdaIdentity, min: 0).only(.cyclegan),
+        int("pool-size", "pool_size", \.poolSize, min: 0).only(.pix2pix, .cyclegan),
+        text("attributes", "attr_path", \.attributes).only(.stargan),
+        Key(name: "selected-attrs", reference: "selected_attrs", isFlag: false, set: { o, v in
+            o.selectedAttrs = v.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)
+        }, get: { $0.selectedAttrs.joined(separator: ",") }).only(.stargan),
+        Key(name: "domains", reference: "domains", isFlag: false, set: { o, v in
+            o.domains = v.split(separator: ",").map(String.init)
+        }, get: { $0.domains.joined(separator: ",") }).only(.stargan),
+        int("image-size", "image_size", \.imageSize, min: 4).only(.stargan),
+        int("g-repeat-num", "g_repeat_num", \.gRepeatNum, min: 0).only(.stargan),
+        int("d-repeat-num", "d_repeat_num", \.dRepeatNum, min: 1).only(.stargan),
+        real("lambda-cls", "lambda_cls", \.lambdaCls, min: 0).only(.stargan),
+        real("lambda-rec", "lambda_rec", \.lambdaRec, min: 0).only(.stargan),
+        int("num-iters", "num_iters", \.numIters, min: 1).only(.stargan),
+        int("num-iters-decay", "num_iters_decay", \.numItersDecay, min: 0).only(.stargan),
+        int("lr-update-step", "lr_update_step", \.lrUpdateStep, min: 1).only(.stargan),
+        int("model-save-step", "model_save_step", \.modelSaveStep, min: 1).only(.stargan),
+        int("sample-step", "sample_step", \.sampleStep, min: 1).only(.stargan),
+        real("lr", "lr", \.lr, min: 0).also("g_lr"), real("beta1", "beta1", \.beta1, min: 0),
+        choice("lr-policy", "lr_policy", \.lrPolicy).only(.pix2pix, .cyclegan),
+        int("lr-decay-iters", "lr_decay_iters", \.lrDecayIters, min: 1).only(.pix2pix, .cyclegan),
+        int("n-epochs", "n_epochs", \.nEpochs, min: 0).only(.pix2pix, .cyclegan),
+        int("n-epochs-decay", "n_epochs_decay", \.nEpochsDecay, min: 0).only(.pix2pix, .cyclegan),
+        int("epoch-count", "epoch_count", \.epochCount, min: 1).only(.pix2pix, .cyclegan),
+        int("save-epoch-freq", "save_epoch_freq", \.saveEpochFreq, min: 1).only(.pix2pix, .cyclegan),
+        flag("continue", "continue_train", \.continueTraining),
+        text("epoch", "epoch", \.epoch).only(.pix2pix, .cyclegan),
         Key(name: "seed", reference: "seed", isFlag: false, set: { o, v in
             guard let s = UInt64(v) else { throw TrainingError(.invalidSetting, "--seed must be a whole number ≥ 0, got '\(v)'") }
             o.seed = s
@@ -54,7 +96,7 @@ extension TrainingOptions {
     /// The option spelled `name` (kebab case or the reference's spelling, with or without `--`).
     public static func key(named name: String) -> Key? {
         let bare = name.hasPrefix("--") ? String(name.dropFirst(2)) : name
-        return keys.first { $0.name == bare || $0.reference == bare }
+        return keys.first { $0.name == bare || $0.reference == bare || $0.aliases.contains(bare) }
     }
 
     /// Sets the option spelled `name` from its text (`"true"` for a flag given on a command line).
@@ -62,11 +104,17 @@ extension TrainingOptions {
         guard let key = Self.key(named: name) else {
             throw TrainingError(.invalidSetting, "unknown option '\(name)'; `gantry train --help` lists them")
         }
+        guard key.recipes.contains(model) else {
+            let owners = TrainingRecipe.allCases.filter { key.recipes.contains($0) }.map(\.rawValue).joined(separator: " and ")
+            throw TrainingError(.invalidSetting, "--\(key.name) is an option of \(owners), not of \(model.rawValue)")
+        }
         try key.set(&self, value)
     }
 
     /// The value of every option as text, keyed by its kebab-case name, in `keys` order.
-    public var settings: [(name: String, value: String)] { Self.keys.map { ($0.name, $0.get(self)) } }
+    public var settings: [(name: String, value: String)] {
+        Self.keys.filter { $0.recipes.contains(model) }.map { ($0.name, $0.get(self)) }
+    }
 
     /// The recipe's defaults, then `config` (a config file's keys), then `flags`: later wins.
     /// Either spelling of a key is accepted in both.

@@ -2,7 +2,7 @@ import Models
 
 /// Which reference recipe a run trains.
 public enum TrainingRecipe: String, Codable, Sendable, CaseIterable {
-    case pix2pix, cyclegan
+    case pix2pix, cyclegan, stargan
 }
 
 /// Every option of the reference's `train.py` for pix2pix and CycleGAN (plus Gantry's seed,
@@ -61,6 +61,25 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// nil: one per core.
     public var threads: Int?
 
+    // StarGAN (yunjey/stargan's main.py; its names are accepted too).
+    /// An attribute table (CelebA's `list_attr_celeba.txt` or CSV); empty: a folder per domain.
+    public var attributes = ""
+    /// The attribute columns to train on (comma- or space-separated on a command line).
+    public var selectedAttrs: [String] = []
+    /// The label columns in order (domain folders or selected attributes), written by training:
+    /// a run's generator takes one condition value per entry.
+    public var domains: [String] = []
+    public var imageSize = 128
+    public var gRepeatNum = 6
+    public var dRepeatNum = 6
+    public var lambdaCls = 1.0
+    public var lambdaRec = 10.0
+    public var numIters = 200_000
+    public var numItersDecay = 100_000
+    public var lrUpdateStep = 1000
+    public var modelSaveStep = 10_000
+    public var sampleStep = 1000
+
     public enum Direction: String, Codable, Sendable, CaseIterable {
         case aToB = "AtoB", bToA = "BtoA"
     }
@@ -94,6 +113,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
             (o.netG, o.norm, o.ganMode, o.poolSize, o.noDropout) = ("unet_256", .batch, .vanilla, 0, false)
         case .cyclegan:
             (o.netG, o.norm, o.ganMode, o.poolSize, o.noDropout) = ("resnet_9blocks", .instance, .lsgan, 50, true)
+        case .stargan:
+            // main.py's defaults (CelebA): crop 178, image 128, batch 16, lr 1e-4, n_critic 5.
+            (o.cropSize, o.batchSize, o.lr, o.nCritic, o.ganMode, o.norm) = (178, 16, 1e-4, 5, .wgangp, .instance)
         }
         return o
     }
@@ -143,6 +165,10 @@ extension TrainingOptions {
     public func validate() throws {
         guard !data.isEmpty else { throw TrainingError(.invalidSetting, "--data (the dataset folder) is required") }
         guard !run.isEmpty else { throw TrainingError(.invalidSetting, "--run (the run folder to write) is required") }
+        if model == .stargan {
+            try validateStarGAN()
+            return
+        }
         let generator = try generatorArchitecture()
         _ = try discriminatorArchitecture(channels: model == .pix2pix ? inputNC + outputNC : outputNC)
         if model == .cyclegan && lambdaIdentity > 0 && inputNC != outputNC {
@@ -161,5 +187,28 @@ extension TrainingOptions {
         if epoch != "latest" && Int(epoch) == nil {
             throw TrainingError(.invalidSetting, "--epoch must be 'latest' or an epoch number, got '\(epoch)'")
         }
+    }
+}
+
+extension TrainingOptions {
+    func validateStarGAN() throws {
+        if !attributes.isEmpty && selectedAttrs.isEmpty {
+            throw TrainingError(.invalidSetting, "--attributes needs --selected-attrs: the columns to train on (e.g. Black_Hair,Blond_Hair,Brown_Hair,Male,Young)")
+        }
+        if attributes.isEmpty && !selectedAttrs.isEmpty {
+            throw TrainingError(.invalidSetting, "--selected-attrs chooses columns of an attribute table: give it with --attributes FILE")
+        }
+        // G halves twice and doubles twice; D halves d-repeat-num times into its class head's kernel.
+        guard imageSize % 4 == 0, imageSize >> dRepeatNum >= 1, imageSize % (1 << min(dRepeatNum, 30)) == 0 else {
+            throw TrainingError(.invalidSetting, "--image-size \(imageSize) must be a multiple of 4 and of 2^d-repeat-num (\(1 << min(dRepeatNum, 30)))")
+        }
+        if !(0..<1).contains(beta1) { throw TrainingError(.invalidSetting, "--beta1 must be in [0, 1), got \(beta1)") }
+        if numItersDecay > numIters { throw TrainingError(.invalidSetting, "--num-iters-decay \(numItersDecay) exceeds --num-iters \(numIters)") }
+    }
+
+    /// StarGAN's networks for `domains` label columns.
+    public func starGANArchitectures(domains: Int) -> (generator: GeneratorArchitecture, discriminator: DiscriminatorArchitecture) {
+        (.stargan(conditions: domains, convDim: ngf, repeats: gRepeatNum),
+         .stargan(imageSize: imageSize, convDim: ndf, cDim: domains, repeatNum: dRepeatNum))
     }
 }

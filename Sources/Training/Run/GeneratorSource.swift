@@ -58,7 +58,9 @@ public struct GeneratorSource: Sendable {
         // G_A translates the way the run was trained (`--direction`), G_B the other way.
         var byDirection: String?
         if let d = request.direction {
-            if o.model == .pix2pix {
+            if o.model == .stargan {
+                throw TrainingError(.invalidSetting, "--direction: \(path) is a StarGAN run; choose the target domain with --domain or --condition")
+            } else if o.model == .pix2pix {
                 guard d == o.direction else {
                     throw TrainingError(.notInRun, "--direction \(d.rawValue): \(path) is a pix2pix run trained \(o.direction.rawValue) (config.yaml), so its G translates \(o.direction.rawValue) only; drop --direction")
                 }
@@ -81,7 +83,8 @@ public struct GeneratorSource: Sendable {
             throw TrainingError(.notInRun, "\(path) has no \(url.lastPathComponent)\(request.epoch == nil ? "" : " (--epoch \(epoch))"); saved epochs of \(name): \(list.joined(separator: ", "))")
         }
         let a = try run.generatorArchitecture(name)
-        let translates = name == "G_B" ? (o.direction == .aToB ? "BtoA" : "AtoB") : o.direction.rawValue
+        let translates = o.model == .stargan ? "to the domains \(o.domains.joined(separator: ", "))"
+            : name == "G_B" ? (o.direction == .aToB ? "BtoA" : "AtoB") : o.direction.rawValue
         return GeneratorSource(url: url, network: name, epoch: epoch, architecture: a,
                                summary: "\(url.path) (\(name) of a \(o.model.rawValue) run, translates \(translates); \(a), from config.yaml)")
     }

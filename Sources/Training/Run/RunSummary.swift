@@ -81,7 +81,11 @@ public struct RunSummary: Encodable, Sendable {
                              losses: r.losses.map { Loss(name: $0.name, value: finite($0.value)) }, seconds: finite(r.seconds))
         }
         networks = try run.generatorNames.map { try Self.generator($0, run) } + run.discriminatorNames.map { try Self.discriminator($0, run) }
-        let lambdas = o.model == .pix2pix ? ["lambda-l1"] : ["lambda-a", "lambda-b", "lambda-identity", "pool-size"]
+        let lambdas = switch o.model {
+        case .pix2pix: ["lambda-l1"]
+        case .cyclegan: ["lambda-a", "lambda-b", "lambda-identity", "pool-size"]
+        case .stargan: ["domains", "lambda-cls", "lambda-rec", "lambda-gp", "n-critic", "num-iters"]
+        }
         let wanted = Set(Self.keyOptions + lambdas)
         options = o.settings.filter { wanted.contains($0.name) }.map { Option(name: $0.name, value: $0.value) }
         unknownConfigKeys = run.unknownKeys

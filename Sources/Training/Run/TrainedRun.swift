@@ -46,7 +46,7 @@ public struct TrainedRun: Sendable {
             throw TrainingError(.unreadableRun, "\(file.path): no 'model' line (pix2pix or cyclegan)")
         }
         guard let recipe = TrainingRecipe(rawValue: model) else {
-            throw TrainingError(.unreadableRun, "\(file.path): model '\(model)' is not pix2pix or cyclegan")
+            throw TrainingError(.unreadableRun, "\(file.path): model '\(model)' is not pix2pix, cyclegan or stargan")
         }
         var options = TrainingOptions.defaults(for: recipe), unknown: [String] = []
         for (name, value) in entries where name != "model" {
@@ -57,19 +57,26 @@ public struct TrainedRun: Sendable {
         }
         // The generator must be buildable for the run to be usable at all; a discriminator the
         // config cannot describe only stops `inspect` from checking it.
-        do { _ = try options.generatorArchitecture() } catch {
-            throw TrainingError(.unreadableRun, "\(file.path): \(error)")
+        if recipe == .stargan {
+            guard !options.domains.isEmpty else {
+                throw TrainingError(.unreadableRun, "\(file.path): a stargan run without 'domains' (the label names training writes)")
+            }
+        } else {
+            do { _ = try options.generatorArchitecture() } catch {
+                throw TrainingError(.unreadableRun, "\(file.path): \(error)")
+            }
         }
         self.options = options
         unknownKeys = unknown
     }
 
     /// The networks the recipe trains, in the reference's order (`model_names`).
-    public var generatorNames: [String] { options.model == .pix2pix ? ["G"] : ["G_A", "G_B"] }
-    public var discriminatorNames: [String] { options.model == .pix2pix ? ["D"] : ["D_A", "D_B"] }
+    public var generatorNames: [String] { options.model == .cyclegan ? ["G_A", "G_B"] : ["G"] }
+    public var discriminatorNames: [String] { options.model == .cyclegan ? ["D_A", "D_B"] : ["D"] }
 
     /// The generator `name` as trained: G_B maps the other way, so its channels are swapped.
     public func generatorArchitecture(_ name: String) throws -> GeneratorArchitecture {
+        if options.model == .stargan { return options.starGANArchitectures(domains: options.domains.count).generator }
         var a = try options.generatorArchitecture()
         if name == "G_B" { (a.inputChannels, a.outputChannels) = (a.outputChannels, a.inputChannels) }
         return a
@@ -78,6 +85,7 @@ public struct TrainedRun: Sendable {
     /// The discriminator `name` as trained: pix2pix's D judges cat(A, B); D_A judges B images
     /// (output_nc channels), D_B judges A images.
     public func discriminatorArchitecture(_ name: String) throws -> DiscriminatorArchitecture {
+        if options.model == .stargan { return options.starGANArchitectures(domains: options.domains.count).discriminator }
         let channels = name == "D" ? options.inputNC + options.outputNC : name == "D_A" ? options.outputNC : options.inputNC
         return try options.discriminatorArchitecture(channels: channels)
     }

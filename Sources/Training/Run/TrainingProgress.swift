@@ -80,7 +80,8 @@ public final class TrainingProgress {
     }
 
     private static func losses(_ record: LossRecord) -> String {
-        record.losses.map { String(format: "%@ %.3f", $0.name, $0.value) }.joined(separator: "  ")
+        // NaN marks a term not computed this iteration (G's on a critic-only step).
+        record.losses.filter { !$0.value.isNaN }.map { String(format: "%@ %.3f", $0.name, $0.value) }.joined(separator: "  ")
     }
 
     private func draw(_ line: String) {
