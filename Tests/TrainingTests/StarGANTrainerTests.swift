@@ -48,7 +48,7 @@ struct StarGANTrainerTests {
         try trainer.train()
         let files = Set(try FileManager.default.subpathsOfDirectory(atPath: dir.path("run")))
         for f in ["config.yaml", "losses.jsonl", "loss_curves.svg", "state.json", "models/5-G.ckpt", "models/10-D.ckpt",
-                  "latest_net_G.pth", "samples/10-images.png"] {
+                  "latest_net_G.pth", "samples/10-images.png", "index.html"] {
             #expect(files.contains(f), "\(f) in \(files.sorted())")
         }
         let (g, d) = trainer.options.starGANArchitectures(domains: 2)
@@ -63,6 +63,9 @@ struct StarGANTrainerTests {
         }
         let run = try TrainedRun(URL(fileURLWithPath: dir.path("run")))
         #expect(try run.generatorArchitecture("G") == g)
+        let index = try RunIndex.scan(runFolder: URL(fileURLWithPath: dir.path("run")), model: .stargan, epochsTotal: 10)
+        #expect(index.epochsDone == 10 && index.finished && index.sampleEpochs == [10])
+        #expect(index.html().contains("samples/10-images.png") && index.html().contains("<b>Iteration 10</b>"))
     }
 
     /// Stopped after 4 iterations and continued, a run ends bit for bit where an uninterrupted one does.

@@ -46,18 +46,27 @@ public struct RunIndex: Sendable {
     /// The grid file of `epoch`, relative to the run folder, as `Trainer` names it.
     public static func samplePath(epoch: Int) -> String { "samples/" + String(format: "epoch_%03d.png", epoch) }
 
+    /// StarGAN counts iterations and names its grids as its solver does (`<iter>-images.png`).
+    static func samplePath(_ n: Int, model: TrainingRecipe) -> String {
+        model == .stargan ? "samples/\(n)-images.png" : samplePath(epoch: n)
+    }
+
+    /// What `epochsDone` counts.
+    var unit: String { model == .stargan ? "Iteration" : "Epoch" }
+
     /// The summary of the run folder as it is now: the last record of `losses.jsonl` and every
     /// `samples/epoch_*.png`. `finished` defaults to "the last epoch has a record".
     public static func scan(runFolder: URL, model: TrainingRecipe, epochsTotal: Int, finished: Bool? = nil,
                             now: Date = Date()) throws -> RunIndex {
         let last = try LossLog.read(runFolder.appendingPathComponent("losses.jsonl")).last
         let files = (try? FileManager.default.contentsOfDirectory(atPath: runFolder.appendingPathComponent("samples").path)) ?? []
+        let (prefix, suffix) = model == .stargan ? ("", "-images.png") : ("epoch_", ".png")
         let epochs = files.compactMap { name -> Int? in
-            guard name.hasPrefix("epoch_"), name.hasSuffix(".png") else { return nil }
-            let digits = name.dropFirst("epoch_".count).dropLast(".png".count)
+            guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
+            let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
             return digits.allSatisfy { $0.isASCII && $0.isNumber } ? Int(digits) : nil
         }
-        let done = last?.epoch ?? 0
+        let done = (model == .stargan ? last?.iter : last?.epoch) ?? 0
         return RunIndex(model: model, runName: runFolder.standardizedFileURL.lastPathComponent, epochsDone: done,
                         epochsTotal: epochsTotal, lastLosses: last?.losses ?? [], lastLR: last?.lr,
                         sampleEpochs: epochs, updated: now, finished: finished ?? (done >= epochsTotal))
@@ -96,8 +105,8 @@ public struct RunIndex: Sendable {
         // The first few grids load at once; older ones only when scrolled to, so a long run's
         // page does not decode hundreds of grids on every reload.
         let grids = epochs.enumerated().map { k, epoch in
-            figure(src: Self.samplePath(epoch: epoch), alt: "sample grid of epoch \(epoch)", lazy: k >= 4,
-                   caption: "<b>Epoch \(epoch)</b> · \(layout)", note: "\(Self.samplePath(epoch: epoch)) is not readable (yet)")
+            figure(src: Self.samplePath(epoch, model: model), alt: "sample grid of \(unit.lowercased()) \(epoch)", lazy: k >= 4,
+                   caption: "<b>\(unit) \(epoch)</b> · \(layout)", note: "\(Self.samplePath(epoch, model: model)) is not readable (yet)")
         }
         let refresh = finished ? "" : "<noscript><meta http-equiv=\"refresh\" content=\"\(refreshSeconds)\"></noscript>\n"
         // The curves change every epoch: a new query string defeats any cache on reload.
@@ -147,8 +156,8 @@ public struct RunIndex: Sendable {
     }
 
     private var status: String {
-        var parts = [epochsDone == 0 ? "<span>waiting for the first epoch</span>"
-                                     : "<span><b>Epoch \(epochsDone)</b> of \(epochsTotal)\(finished ? " — finished" : "")</span>"]
+        var parts = [epochsDone == 0 ? "<span>waiting for the first \(unit.lowercased())</span>"
+                                     : "<span><b>\(unit) \(epochsDone)</b> of \(epochsTotal)\(finished ? " — finished" : "")</span>"]
         parts += lastLosses.map { "<span>\(escapeMarkup($0.name)) <b>\(Self.number($0.value))</b></span>" }
         if let lastLR { parts.append("<span>lr <b>\(Self.number(lastLR))</b></span>") }
         let stamp = ISO8601DateFormatter.string(from: updated, timeZone: TimeZone(identifier: "UTC")!,

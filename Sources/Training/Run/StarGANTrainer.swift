@@ -200,6 +200,7 @@ public final class StarGANTrainer {
         let folder = run.url.appendingPathComponent("samples")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try write(try SampleGrid.png(rows), to: "samples/\(iteration)-images.png")
+        try RunIndex.update(runFolder: run.url, model: .stargan, epochsTotal: options.numIters, finished: iteration == options.numIters)
     }
 
     static func targetLabels(_ labels: [Float], domain k: Int, names: [String], kind: StarGANModel.Labels) -> [Float] {
