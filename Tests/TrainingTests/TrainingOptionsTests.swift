@@ -39,6 +39,15 @@ struct TrainingOptionsTests {
         #expect(kebab.direction == .bToA && kebab.data == "datasets/facades")
     }
 
+    /// Runs written before options were per recipe list every option: they still read, and a
+    /// config file's options of another recipe are passed over, while such a flag is refused.
+    @Test func otherRecipesOptionsInAConfigFileArePassedOver() throws {
+        let config = try TrainingOptions.configEntries(yaml: "lambda-a: 3\nlambda-l1: 50\nnum-iters: 9\n", file: "c.yaml")
+        let o = try TrainingOptions.resolve(.pix2pix, config: config)
+        #expect(o.lambdaL1 == 50 && o.lambdaA == 10 && o.numIters == 200_000)
+        #expect(throws: TrainingError.self) { try TrainingOptions.resolve(.pix2pix, flags: [("lambda-a", "3")]) }
+    }
+
     @Test func flagsOverrideTheConfigFileWhichOverridesDefaults() throws {
         let config = try TrainingOptions.configEntries(yaml: "ngf: 32\nlr: 0.001\nno_flip: true\n", file: "c.yaml")
         let o = try TrainingOptions.resolve(.cyclegan, config: config, flags: [("--lr", "0.0005")])
@@ -50,11 +59,17 @@ struct TrainingOptionsTests {
         var o = TrainingOptions.defaults(for: recipe)
         try o.set("data", to: "my data/with \"quotes\"")
         try o.set("run", to: "runs/x")
-        try o.set("max-dataset-size", to: "20")
+        if recipe == .stargan {
+            try o.set("selected-attrs", to: "Black_Hair,Male")
+        } else {
+            try o.set("max-dataset-size", to: "20")
+        }
         try o.set("seed", to: "42")
         let text = o.yaml
         #expect(text.hasPrefix("model: \(recipe.rawValue)\n"))
-        #expect(text.split(separator: "\n").count == TrainingOptions.keys.count + 1)
+        // Each recipe's own options, and only those.
+        #expect(text.split(separator: "\n").count == TrainingOptions.keys.filter { $0.recipes.contains(recipe) }.count + 1)
+        #expect(text.contains("num-iters:") == (recipe == .stargan) && text.contains("lambda-l1:") == (recipe == .pix2pix))
         let back = try TrainingOptions.resolve(recipe, config: TrainingOptions.configEntries(yaml: text, file: "config.yaml"))
         #expect(back == o)
     }

@@ -121,7 +121,12 @@ extension TrainingOptions {
     public static func resolve(_ recipe: TrainingRecipe, config: [(String, String)] = [],
                                flags: [(String, String)] = []) throws -> TrainingOptions {
         var options = defaults(for: recipe)
-        for (name, value) in config + flags { try options.set(name, to: value) }
+        // A config file may carry other recipes' options (runs written before options were
+        // per recipe list them all): they do not apply here. A flag for another recipe is refused.
+        for (name, value) in config where key(named: name).map({ !$0.recipes.contains(recipe) }) != true {
+            try options.set(name, to: value)
+        }
+        for (name, value) in flags { try options.set(name, to: value) }
         return options
     }
 

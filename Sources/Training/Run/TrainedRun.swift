@@ -50,7 +50,9 @@ public struct TrainedRun: Sendable {
         }
         var options = TrainingOptions.defaults(for: recipe), unknown: [String] = []
         for (name, value) in entries where name != "model" {
-            guard TrainingOptions.key(named: name) != nil else { unknown.append(name); continue }
+            guard let key = TrainingOptions.key(named: name) else { unknown.append(name); continue }
+            // Runs written before options were per recipe list every recipe's options.
+            guard key.recipes.contains(recipe) else { continue }
             do { try options.set(name, to: value) } catch {
                 throw TrainingError(.unreadableRun, "\(file.path): \(error)")
             }
