@@ -12,7 +12,7 @@ import Training
 struct StarGANTrainerTests {
     /// `count` discs per colour, of random size and place, `side`×`side`.
     static func discs(_ dir: TemporaryDirectory, count: Int, side: Int = 40) throws {
-        var random = RandomSource(seed: 11)
+        let random = RandomSource(seed: 11)
         for (domain, colour) in [("red", [220, 40, 40]), ("blue", [40, 60, 220])] as [(String, [Int])] {
             for i in 0..<count {
                 let r = 8 + Int(random.next() % 6), cx = 12 + Int(random.next() % 16), cy = 12 + Int(random.next() % 16)
@@ -27,7 +27,6 @@ struct StarGANTrainerTests {
                 try dir.write("data/\(domain)/\(i).png", try ImageCodec.encode(image, as: .png, path: "t"))
             }
         }
-        _ = random
     }
 
     static func options(_ dir: TemporaryDirectory, iterations: Int, extra: [(String, String)] = []) throws -> TrainingOptions {
@@ -126,6 +125,63 @@ struct StarGANTrainerTests {
         }
         print("StarGAN discs: \(correct) of \(total) translations have the asked colour")
         #expect(correct >= total * 5 / 6)
+    }
+
+    /// Two attributes from a CSV table, colour (Red) and size (Big), four discs of each kind. After
+    /// 800 iterations, flipping one attribute changes it and keeps the other: measured per image
+    /// as the disc's mean colour and its area (dark pixels), 64 checks in all.
+    @Test func changesOneAttributeAndKeepsTheOther() throws {
+        let dir = try TemporaryDirectory()
+        let random = RandomSource(seed: 21)
+        var table = "file,Red,Big\n"
+        for red in [true, false] {
+            for big in [true, false] {
+                for i in 0..<4 {
+                    let r = big ? 11 + Int(random.next() % 3) : 5 + Int(random.next() % 2)
+                    let cx = 14 + Int(random.next() % 12), cy = 14 + Int(random.next() % 12)
+                    var samples: [UInt8] = []
+                    for y in 0..<40 {
+                        for x in 0..<40 {
+                            let inside = (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r
+                            samples += !inside ? [235, 235, 225] : red ? [220, 40, 40] : [40, 60, 220]
+                        }
+                    }
+                    let name = "\(red ? "red" : "blue")_\(big ? "big" : "small")_\(i).png"
+                    try dir.write("data/\(name)", try ImageCodec.encode(EncodableImage(width: 40, height: 40, colorChannels: 3, hasAlpha: false, samples: samples), as: .png, path: name))
+                    table += "\(name),\(red ? 1 : 0),\(big ? 1 : 0)\n"
+                }
+            }
+        }
+        try dir.write("attrs.csv", Data(table.utf8))
+        let trainer = try StarGANTrainer(try Self.options(dir, iterations: 800, extra: [
+            ("attributes", dir.path("attrs.csv")), ("selected-attrs", "Red,Big"),
+        ]), backend: Backends.direct)
+        try trainer.train()
+        let g = trainer.model.generator
+        let context = ForwardContext(backend: Backends.direct)
+        var passed = 0, checks = 0
+        for (file, labels) in zip(trainer.dataset.files, trainer.dataset.labels) {
+            let decoded = PlanarImage(try ImageCodec.decodeFile(atPath: file))
+            let image = try ReferenceTransform.tensor(StarGANDataset.transform(decoded, cropSize: 40, imageSize: 32, flip: false), channels: 3)
+            for flipped in 0..<2 {
+                var target = labels
+                target[flipped] = 1 - target[flipped]
+                let out = try g.forward(image, condition: try Tensor(shape: [1, 2], values: target), context: context).values
+                var red = 0.0, blue = 0.0, area = 0
+                for p in 0..<1024 {
+                    let (r, gg, b) = (Double(out[p]), Double(out[1024 + p]), Double(out[2048 + p]))
+                    guard r + gg + b < 1.2 else { continue }
+                    red += r; blue += b; area += 1
+                }
+                // Big discs cover ~250–340 pixels at 32², small ones ~50–75.
+                let isRed = area > 0 && red > blue, isBig = area > 150
+                checks += 2
+                if isRed == (target[0] == 1) { passed += 1 }
+                if isBig == (target[1] == 1) { passed += 1 }
+            }
+        }
+        print("StarGAN attributes: \(passed) of \(checks) colour and size checks hold")
+        #expect(passed >= checks * 4 / 5)
     }
 
     @Test func optionsOfOtherRecipesAreRefusedByName() throws {

@@ -15,7 +15,8 @@ public final class StarGANTrainer {
     public private(set) var options: TrainingOptions
     public let dataset: StarGANDataset
     public let run: RunFolder
-    let model: StarGANModel
+    /// The networks and the step (for tests and tools that look inside a run in progress).
+    public let model: StarGANModel
     let optimizerG: Adam, optimizerD: Adam
     let dataRandom: RandomSource, modelRandom: RandomSource
     /// Completed iterations.
