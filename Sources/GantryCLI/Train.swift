@@ -6,25 +6,26 @@ import Training
 /// `gantry train pix2pix|cyclegan [options]`: the reference's `train.py` on Gantry's engine.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a pix2pix, CycleGAN or StarGAN model on your own folders into a run folder.",
+        abstract: "Train a pix2pix, CycleGAN, StarGAN or DCGAN model on your own folders into a run folder.",
         discussion: """
         gantry train pix2pix --data datasets/facades --run runs/facades --direction BtoA
         gantry train stargan --data celeba/images --attributes celeba/list_attr_celeba.txt --selected-attrs Black_Hair,Blond_Hair,Brown_Hair,Male,Young --run runs/celeba
         gantry train stargan --data faces/ --run runs/faces   (a subfolder per domain)
+        gantry train dcgan --data faces/ --run runs/dcgan --gan-mode hinge   (then: gantry sample -m runs/dcgan -n 64 -o grid.png)
         Every option of the reference's train.py for these models is accepted in kebab case or in the reference's own spelling (--net-g or --netG, --lambda-l1 or --lambda_L1, --continue or --continue_train, --data or --dataroot); --config FILE reads the same keys from YAML, and flags win over it. RUN/config.yaml records every resolved option.
         Ctrl-C (or SIGTERM) finishes the current iteration, saves, and exits 0; a second Ctrl-C quits at once. --continue carries on exactly where the run stopped, with the run's own options (flags given again change them); on a folder of reference-named .pth files only (PyTorch's --continue_train), or with --epoch N, it starts from those weights with fresh optimizer state.
         Options: \(TrainingOptions.keys.map { "--" + $0.name + ($0.isFlag ? "" : " V") + ($0.recipes.count == 1 ? " (\($0.recipes.first!.rawValue))" : "") }.joined(separator: ", ")), --config FILE. StarGAN also takes yunjey/stargan's main.py spellings (--g_conv_dim, --attr_path, --selected_attrs, --num_iters, --n_critic, ...).
         """
     )
 
-    @Argument(help: "pix2pix, cyclegan or stargan.")
+    @Argument(help: "pix2pix, cyclegan, stargan or dcgan.")
     var model: String
 
     @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (see the discussion).")
     var options: [String] = []
 
     func validate() throws {
-        guard TrainingRecipe(rawValue: model) != nil else { throw ValidationError("the model must be pix2pix, cyclegan or stargan, got '\(model)'") }
+        guard TrainingRecipe(rawValue: model) != nil else { throw ValidationError("the model must be pix2pix, cyclegan, stargan or dcgan, got '\(model)'") }
     }
 
     func run() throws {
@@ -35,6 +36,10 @@ struct Train: ParsableCommand {
             let backend = try DNNLBackend(algorithm: .winograd, threads: resolved.threads)
             if recipe == .stargan {
                 try trainStarGAN(resolved, backend: backend, stop: stop)
+                return
+            }
+            if recipe == .dcgan {
+                try trainDCGAN(resolved, backend: backend, stop: stop)
                 return
             }
             let trainer = try Trainer(resolved, backend: backend)
@@ -75,6 +80,22 @@ extension Train {
             print("finished; the generator: gantry convert IMAGES -m \(resolved.run) -o OUT with --domain K (\(domains)) or --condition v1,v2,… (one 0/1 per domain)")
         case .stopped(_, let iterations):
             print("stopped after \(iterations) iterations; saved. Continue with: gantry train stargan --run \(resolved.run) --continue")
+        }
+    }
+}
+
+extension Train {
+    func trainDCGAN(_ resolved: TrainingOptions, backend: DNNLBackend, stop: TrainingStop) throws {
+        let trainer = try DCGANTrainer(resolved, backend: backend)
+        let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: trainer.epochs)
+        print("training dcgan (\(resolved.ganMode.rawValue)) on \(trainer.files.count) images, epochs \(trainer.epochs.lowerBound)…\(trainer.epochs.upperBound), run folder \(resolved.run)")
+        let watcher = SignalWatcher { stop.signal() }
+        let outcome = try trainer.train(until: { stop.requested }, report: progress.handle)
+        withExtendedLifetime(watcher) {}
+        progress.finish()
+        switch outcome {
+        case .finished: print("finished; new images: gantry sample -m \(resolved.run) -n 64 -o grid.png")
+        case .stopped(let epoch, _): print("stopped in epoch \(epoch); latest_net_G.pth saved (dcgan runs do not --continue yet)")
         }
     }
 }

@@ -50,7 +50,7 @@ struct RunInspectCommandTests {
             ("latest_net_G_B.pth", "not a checkpoint", "latest_net_G_B.pth"),
             ("latest_net_D_A.pth", "PK", "latest_net_D_A.pth"),
             ("config.yaml", "model: [1\n", "config.yaml: not valid YAML"),
-            ("config.yaml", "model: munit\n", "config.yaml: model 'munit' is not pix2pix, cyclegan or stargan"),
+            ("config.yaml", "model: munit\n", "config.yaml: model 'munit' is not pix2pix, cyclegan, stargan or dcgan"),
             ("config.yaml", "model: stargan\n", "config.yaml: a stargan run without 'domains'"),
             ("config.yaml", original.replacingOccurrences(of: "norm: instance", with: "norm: batch"),
              "latest_net_G_A.pth does not fit the run's config.yaml (G_A: resnet_6blocks ngf=4 norm=batch"),

@@ -2,7 +2,7 @@ import Models
 
 /// Which reference recipe a run trains.
 public enum TrainingRecipe: String, Codable, Sendable, CaseIterable {
-    case pix2pix, cyclegan, stargan
+    case pix2pix, cyclegan, stargan, dcgan
 }
 
 /// Every option of the reference's `train.py` for pix2pix and CycleGAN (plus Gantry's seed,
@@ -80,6 +80,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var modelSaveStep = 10_000
     public var sampleStep = 1000
 
+    // DCGAN (pytorch/examples dcgan/main.py).
+    /// Length of the noise vector z.
+    public var nz = 100
+
     public enum Direction: String, Codable, Sendable, CaseIterable {
         case aToB = "AtoB", bToA = "BtoA"
     }
@@ -116,6 +120,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case .stargan:
             // main.py's defaults (CelebA): crop 178, image 128, batch 16, lr 1e-4, n_critic 5.
             (o.cropSize, o.batchSize, o.lr, o.nCritic, o.ganMode, o.norm) = (178, 16, 1e-4, 5, .wgangp, .instance)
+        case .dcgan:
+            // The example's defaults: 64×64, batch 128, 25 epochs, Adam 2e-4 β1 0.5, BCE (vanilla).
+            (o.imageSize, o.batchSize, o.nEpochs, o.nEpochsDecay, o.ganMode, o.norm) = (64, 128, 25, 0, .vanilla, .batch)
         }
         return o
     }
@@ -167,6 +174,15 @@ extension TrainingOptions {
         guard !run.isEmpty else { throw TrainingError(.invalidSetting, "--run (the run folder to write) is required") }
         if model == .stargan {
             try validateStarGAN()
+            return
+        }
+        if model == .dcgan {
+            guard [.batch, .none].contains(norm) else { throw TrainingError(.invalidSetting, "--norm for dcgan is batch or none, got \(norm.rawValue)") }
+            if ganMode.hasGradientPenalty && lambdaGP > 0 && norm != .none {
+                throw TrainingError(.invalidSetting, "--gan-mode wgangp applies the gradient penalty, which Gantry differentiates through critics without normalisation only: add --norm none, or --lambda-gp 0 for no penalty")
+            }
+            if continueTraining { throw TrainingError(.invalidSetting, "--continue is not available for dcgan runs yet: start a new run") }
+            if !(0..<1).contains(beta1) { throw TrainingError(.invalidSetting, "--beta1 must be in [0, 1), got \(beta1)") }
             return
         }
         let generator = try generatorArchitecture()

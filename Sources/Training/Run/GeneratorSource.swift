@@ -51,6 +51,9 @@ public struct GeneratorSource: Sendable {
 
     static func resolve(run: TrainedRun, _ request: GeneratorRequest, epoch: String) throws -> GeneratorSource {
         let o = run.options, names = run.generatorNames, path = run.folder.url.path
+        guard o.model != .dcgan else {
+            throw TrainingError(.notInRun, "\(path) is a dcgan run: its generator draws images from noise rather than translating them; use gantry sample -m \(path)")
+        }
         if let which = request.which, !names.contains(which) {
             let what = run.discriminatorNames.contains(which) ? "\(which) is a discriminator" : "it has no network \(which)"
             throw TrainingError(.notInRun, "--which \(which): \(path) is a \(o.model.rawValue) run and \(what); choose \(names.joined(separator: " or "))")

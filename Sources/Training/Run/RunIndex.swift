@@ -152,6 +152,7 @@ public struct RunIndex: Sendable {
             return "top row real_A | fake_B | rec_A | idt_B, bottom row real_B | fake_A | rec_B | idt_A "
                 + "<span class=\"hint\">(input, translated, translated back, identity)</span>"
         case .stargan: return "input | the input translated to each domain, one row per sample image"
+        case .dcgan: return "G(z) for the same 64 noise vectors every epoch"
         }
     }
 

@@ -85,6 +85,7 @@ public struct RunSummary: Encodable, Sendable {
         case .pix2pix: ["lambda-l1"]
         case .cyclegan: ["lambda-a", "lambda-b", "lambda-identity", "pool-size"]
         case .stargan: ["domains", "lambda-cls", "lambda-rec", "lambda-gp", "n-critic", "num-iters"]
+        case .dcgan: ["nz", "gan-mode", "n-critic"]
         }
         let wanted = Set(Self.keyOptions + lambdas)
         options = o.settings.filter { wanted.contains($0.name) }.map { Option(name: $0.name, value: $0.value) }

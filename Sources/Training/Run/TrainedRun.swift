@@ -46,7 +46,7 @@ public struct TrainedRun: Sendable {
             throw TrainingError(.unreadableRun, "\(file.path): no 'model' line (pix2pix or cyclegan)")
         }
         guard let recipe = TrainingRecipe(rawValue: model) else {
-            throw TrainingError(.unreadableRun, "\(file.path): model '\(model)' is not pix2pix, cyclegan or stargan")
+            throw TrainingError(.unreadableRun, "\(file.path): model '\(model)' is not pix2pix, cyclegan, stargan or dcgan")
         }
         var options = TrainingOptions.defaults(for: recipe), unknown: [String] = []
         for (name, value) in entries where name != "model" {
@@ -59,7 +59,9 @@ public struct TrainedRun: Sendable {
         }
         // The generator must be buildable for the run to be usable at all; a discriminator the
         // config cannot describe only stops `inspect` from checking it.
-        if recipe == .stargan {
+        if recipe == .dcgan {
+            // Generated from noise: no image-to-image architecture to check.
+        } else if recipe == .stargan {
             guard !options.domains.isEmpty else {
                 throw TrainingError(.unreadableRun, "\(file.path): a stargan run without 'domains' (the label names training writes)")
             }
@@ -79,6 +81,9 @@ public struct TrainedRun: Sendable {
     /// The generator `name` as trained: G_B maps the other way, so its channels are swapped.
     public func generatorArchitecture(_ name: String) throws -> GeneratorArchitecture {
         if options.model == .stargan { return options.starGANArchitectures(domains: options.domains.count).generator }
+        if options.model == .dcgan {
+            throw TrainingError(.notInRun, "\(folder.url.path) is a dcgan run: its G draws images from noise (gantry sample -m RUN), it does not translate images")
+        }
         var a = try options.generatorArchitecture()
         if name == "G_B" { (a.inputChannels, a.outputChannels) = (a.outputChannels, a.inputChannels) }
         return a
@@ -88,6 +93,9 @@ public struct TrainedRun: Sendable {
     /// (output_nc channels), D_B judges A images.
     public func discriminatorArchitecture(_ name: String) throws -> DiscriminatorArchitecture {
         if options.model == .stargan { return options.starGANArchitectures(domains: options.domains.count).discriminator }
+        if options.model == .dcgan {
+            throw TrainingError(.notInRun, "\(folder.url.path) is a dcgan run: its D judges 64×64 images (DCGAN), not an image-to-image pair")
+        }
         let channels = name == "D" ? options.inputNC + options.outputNC : name == "D_A" ? options.outputNC : options.inputNC
         return try options.discriminatorArchitecture(channels: channels)
     }

@@ -58,8 +58,8 @@ public final class Trainer {
     /// `--continue`, loads them and whatever training state the run folder holds), and writes
     /// the run folder's `config.yaml`.
     public init(_ options: TrainingOptions, backend: ConvolutionBackend) throws {
-        guard options.model != .stargan else {
-            throw TrainingError(.invalidSetting, "StarGAN trains with StarGANTrainer (`gantry train stargan`)")
+        guard [.pix2pix, .cyclegan].contains(options.model) else {
+            throw TrainingError(.invalidSetting, "\(options.model.rawValue) trains with its own trainer (`gantry train \(options.model.rawValue)`)")
         }
         try options.validate()
         self.options = options
@@ -95,8 +95,8 @@ public final class Trainer {
                                          penalty: GradientPenalty(lambda: Float(options.lambdaGP)), random: modelRandom,
                                          context: context)
             cyclegan!.clip = Float(options.clip)
-        case .stargan:
-            throw TrainingError(.invalidSetting, "StarGAN trains with StarGANTrainer")
+        case .stargan, .dcgan:
+            throw TrainingError(.invalidSetting, "\(options.model.rawValue) trains with its own trainer")
         }
         // The reference initialises G before D, each with init_weights, from one generator here.
         for (_, net) in generators { try net.root.initializeWeights(options.initType, gain: Float(options.initGain), random: modelRandom) }
