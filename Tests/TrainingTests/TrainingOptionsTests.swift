@@ -59,10 +59,10 @@ struct TrainingOptionsTests {
         var o = TrainingOptions.defaults(for: recipe)
         try o.set("data", to: "my data/with \"quotes\"")
         try o.set("run", to: "runs/x")
-        if recipe == .stargan {
-            try o.set("selected-attrs", to: "Black_Hair,Male")
-        } else {
-            try o.set("max-dataset-size", to: "20")
+        switch recipe {
+        case .stargan: try o.set("selected-attrs", to: "Black_Hair,Male")
+        case .dcgan: try o.set("nz", to: "64")
+        case .pix2pix, .cyclegan: try o.set("max-dataset-size", to: "20")
         }
         try o.set("seed", to: "42")
         let text = o.yaml
