@@ -59,15 +59,7 @@ public struct ReferenceTransform: Sendable {
             out = out.cropped(x: p.cropX, y: p.cropY, width: min(cropSize, out.width - p.cropX),
                               height: min(cropSize, out.height - p.cropY))
         }
-        if flip && p.flip {
-            out = out.mapPlanes(width: out.width, height: out.height) { plane in
-                var flipped = plane
-                for r in 0..<out.height {
-                    for c in 0..<out.width { flipped[r * out.width + c] = plane[r * out.width + out.width - 1 - c] }
-                }
-                return flipped
-            }
-        }
+        if flip && p.flip { out = out.flippedHorizontally() }
         return out
     }
 
@@ -95,5 +87,34 @@ public struct ReferenceTransform: Sendable {
     /// `random.randint(a, b)`: uniform over the closed range.
     static func uniform(_ range: ClosedRange<Int>, _ random: RandomSource) -> Int {
         range.lowerBound + Int(random.next() % UInt64(range.count))
+    }
+}
+
+extension PlanarImage {
+    /// `RandomHorizontalFlip` when it flips.
+    func flippedHorizontally() -> PlanarImage {
+        mapPlanes(width: width, height: height) { plane in
+            var flipped = plane
+            for r in 0..<height {
+                for c in 0..<width { flipped[r * width + c] = plane[r * width + width - 1 - c] }
+            }
+            return flipped
+        }
+    }
+
+    /// torchvision's `CenterCrop(size)` on an image at least that large: the corner at
+    /// int(round((side − size) / 2)), Python's round half to even.
+    func centreCropped(width w: Int, height h: Int) -> PlanarImage {
+        let top = Int((Double(height - h) / 2).rounded(.toNearestOrEven))
+        let left = Int((Double(width - w) / 2).rounded(.toNearestOrEven))
+        return cropped(x: left, y: top, width: w, height: h)
+    }
+
+    /// torchvision's `Resize(size)` with an int: the shorter side to `size` (bilinear, as PIL),
+    /// the longer one in proportion, truncated.
+    func shorterSideResized(to size: Int) -> PlanarImage {
+        let short = min(width, height)
+        let (w, h) = width <= height ? (size, size * height / short) : (size * width / short, size)
+        return (w, h) == (width, height) ? self : Resampler.resize(self, width: w, height: h, filter: .bilinear)
     }
 }

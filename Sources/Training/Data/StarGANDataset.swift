@@ -81,25 +81,9 @@ public final class StarGANDataset: @unchecked Sendable {
     /// `RandomHorizontalFlip` (decided by the caller), `CenterCrop(crop)`, `Resize(size)`
     /// (bilinear, the shorter side to `size`) as torchvision computes them.
     public static func transform(_ image: PlanarImage, cropSize: Int, imageSize: Int, flip: Bool) -> PlanarImage {
-        var out = image
-        if flip {
-            out = out.mapPlanes(width: out.width, height: out.height) { plane in
-                var flipped = plane
-                for r in 0..<image.height {
-                    for c in 0..<image.width { flipped[r * image.width + c] = plane[r * image.width + image.width - 1 - c] }
-                }
-                return flipped
-            }
-        }
-        // torchvision: int(round((size − crop) / 2)), Python's round half to even.
-        let (cw, ch) = (min(cropSize, out.width), min(cropSize, out.height))
-        let top = Int((Double(out.height - ch) / 2).rounded(.toNearestOrEven))
-        let left = Int((Double(out.width - cw) / 2).rounded(.toNearestOrEven))
-        out = out.cropped(x: left, y: top, width: cw, height: ch)
-        let short = min(out.width, out.height)
-        let (w, h) = out.width <= out.height ? (imageSize, imageSize * out.height / short) : (imageSize * out.width / short, imageSize)
-        if (w, h) != (out.width, out.height) { out = Resampler.resize(out, width: w, height: h, filter: .bilinear) }
-        return out
+        let flipped = flip ? image.flippedHorizontally() : image
+        return flipped.centreCropped(width: min(cropSize, flipped.width), height: min(cropSize, flipped.height))
+            .shorterSideResized(to: imageSize)
     }
 
     /// The `selected` columns of an attribute table, as 0/1 per image (StarGAN keeps `value == '1'`).

@@ -141,13 +141,8 @@ public final class DCGANTrainer {
     }
 
     public static func load(_ file: String, size: Int) throws -> Tensor {
-        var image = try TrainingDataset.decode(file)
-        let short = min(image.width, image.height)
-        let (w, h) = image.width <= image.height ? (size, size * image.height / short) : (size * image.width / short, size)
-        if (w, h) != (image.width, image.height) { image = Resampler.resize(image, width: w, height: h, filter: .bilinear) }
-        let top = Int((Double(image.height - size) / 2).rounded(.toNearestOrEven))
-        let left = Int((Double(image.width - size) / 2).rounded(.toNearestOrEven))
-        return try ReferenceTransform.tensor(image.cropped(x: left, y: top, width: size, height: size), channels: 3)
+        let image = try TrainingDataset.decode(file).shorterSideResized(to: size).centreCropped(width: size, height: size)
+        return try ReferenceTransform.tensor(image, channels: 3)
     }
 
     func writeSamples(epoch: Int) throws {
