@@ -62,6 +62,9 @@ struct StarGANTrainerTests {
         }
         let run = try TrainedRun(URL(fileURLWithPath: dir.path("run")))
         #expect(try run.generatorArchitecture("G") == g)
+        // inspect: iterations, not epochs, and no direction.
+        let summary = try RunSummary(URL(fileURLWithPath: dir.path("run"))).text
+        #expect(summary.contains("iterations:   10 of 10") && !summary.contains("direction") && !summary.contains("epochs done"), "\(summary)")
         let index = try RunIndex.scan(runFolder: URL(fileURLWithPath: dir.path("run")), model: .stargan, epochsTotal: 10)
         #expect(index.epochsDone == 10 && index.finished && index.sampleEpochs == [10])
         #expect(index.html().contains("samples/10-images.png") && index.html().contains("<b>Iteration 10</b>"))

@@ -75,6 +75,12 @@ public struct RunSummary: Encodable, Sendable {
         let progress = try RunProgress(run.folder)
         (epochsDone, epochsDoneSource, interrupted, iterations) =
             (progress.epochsDone, progress.epochsDoneSource, progress.interrupted, progress.iterations)
+        if o.model == .stargan {
+            // StarGAN counts iterations, not epochs, and has no direction.
+            direction = ""
+            (firstEpoch, lastEpoch) = (1, o.numIters)
+            (epochsDone, epochsDoneSource, interrupted, iterations) = (progress.lastRecord?.iter, "losses.jsonl", nil, nil)
+        }
         lastIteration = progress.lastRecord.map { r in
             func finite(_ v: Double) -> Double? { v.isFinite ? v : nil }
             return Iteration(epoch: r.epoch, iter: r.iter, lr: finite(r.lr),
@@ -144,16 +150,22 @@ public struct RunSummary: Encodable, Sendable {
     public var text: String {
         func pad(_ label: String) -> String { (label + ":").padding(toLength: 14, withPad: " ", startingAt: 0) }
         let indent = String(repeating: " ", count: 14)
-        var lines = [pad("run") + path, pad("model") + "\(model), direction \(direction)",
+        var lines = [pad("run") + path, pad("model") + (direction.isEmpty ? model : "\(model), direction \(direction)"),
                      pad("data") + (data.isEmpty ? "(not recorded)" : data)]
-        var done = "none yet (epochs \(firstEpoch)…\(lastEpoch) planned)"
-        if let epochsDone {
-            let source = epochsDoneSource == "losses.jsonl" ? "the last epoch in losses.jsonl, finished or not: no state.json" : "state.json"
-            done = "\(epochsDone) of epochs \(firstEpoch)…\(lastEpoch) (\(source))"
+        if model == TrainingRecipe.stargan.rawValue {
+            lines.append(pad("iterations") + "\(epochsDone ?? 0) of \(lastEpoch) (losses.jsonl)")
+        } else {
+            var done = "none yet (epochs \(firstEpoch)…\(lastEpoch) planned)"
+            if let epochsDone {
+                let source = epochsDoneSource == "losses.jsonl" ? "the last epoch in losses.jsonl, finished or not: no state.json" : "state.json"
+                done = "\(epochsDone) of epochs \(firstEpoch)…\(lastEpoch) (\(source))"
+            }
+            lines.append(pad("epochs done") + done)
         }
-        lines.append(pad("epochs done") + done)
         if let iterations { lines.append(pad("iterations") + "\(iterations)") }
-        lines.append(pad("interrupted") + (interrupted.map { $0 ? "yes" : "no" } ?? "not recorded (no state.json)"))
+        if model != TrainingRecipe.stargan.rawValue {
+            lines.append(pad("interrupted") + (interrupted.map { $0 ? "yes" : "no" } ?? "not recorded (no state.json)"))
+        }
         let saved = Set(networks.flatMap(\.savedEpochs)).sorted()
         let latest = networks.contains { $0.checkpoint != nil }
         let savedList = (latest ? ["latest"] : []) + saved.map(String.init)
