@@ -46,10 +46,7 @@ struct Train: ParsableCommand {
             let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: trainer.epochs)
             for note in trainer.notes { progress.handle(.note(note)) }
             print("training \(model) on \(trainer.dataset.count) images (\(trainer.dataset.layout.rawValue)), epochs \(trainer.nextEpoch)…\(trainer.epochs.upperBound), run folder \(resolved.run)")
-            let watcher = SignalWatcher { stop.signal() }
-            let outcome = try trainer.train(until: { stop.requested }, report: progress.handle)
-            withExtendedLifetime(watcher) {}
-            progress.finish()
+            let outcome = try stop.watching(progress) { try trainer.train(until: $0, report: $1) }
             switch outcome {
             case .finished:
                 print("finished; the generator: gantry convert IMAGES -m \(resolved.run) -o OUT")
@@ -70,10 +67,7 @@ extension Train {
         let trainer = try StarGANTrainer(resolved, backend: backend)
         let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: 1...1)
         print("training stargan on \(trainer.dataset.count) images, domains \(trainer.options.domains.joined(separator: ", ")), iterations \(trainer.iteration + 1)…\(resolved.numIters), run folder \(resolved.run)")
-        let watcher = SignalWatcher { stop.signal() }
-        let outcome = try trainer.train(until: { stop.requested }, report: progress.handle)
-        withExtendedLifetime(watcher) {}
-        progress.finish()
+        let outcome = try stop.watching(progress) { try trainer.train(until: $0, report: $1) }
         switch outcome {
         case .finished:
             let domains = trainer.options.domains.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")
@@ -89,10 +83,7 @@ extension Train {
         let trainer = try DCGANTrainer(resolved, backend: backend)
         let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: trainer.epochs)
         print("training dcgan (\(resolved.ganMode.rawValue)) on \(trainer.files.count) images, epochs \(trainer.epochs.lowerBound)…\(trainer.epochs.upperBound), run folder \(resolved.run)")
-        let watcher = SignalWatcher { stop.signal() }
-        let outcome = try trainer.train(until: { stop.requested }, report: progress.handle)
-        withExtendedLifetime(watcher) {}
-        progress.finish()
+        let outcome = try stop.watching(progress) { try trainer.train(until: $0, report: $1) }
         switch outcome {
         case .finished: print("finished; new images: gantry sample -m \(resolved.run) -n 64 -o grid.png")
         case .stopped(let epoch, _): print("stopped in epoch \(epoch); latest_net_G.pth saved (dcgan runs do not --continue yet)")
@@ -106,6 +97,15 @@ final class TrainingStop: @unchecked Sendable {
     private var count = 0
 
     var requested: Bool { lock.withLock { count > 0 } }
+
+    /// Runs a trainer's `train(until:report:)` with SIGINT/SIGTERM asking it to stop and
+    /// `progress` drawing its events, then clears the progress display.
+    func watching(_ progress: TrainingProgress,
+                  _ train: (_ until: () -> Bool, _ report: (TrainingEvent) -> Void) throws -> TrainingOutcome) throws -> TrainingOutcome {
+        let watcher = SignalWatcher { self.signal() }
+        defer { progress.finish() }
+        return try withExtendedLifetime(watcher) { try train({ self.requested }, progress.handle) }
+    }
 
     func signal() {
         let n = lock.withLock { count += 1; return count }

@@ -30,20 +30,13 @@ extension Module {
         var gaussian = GaussianSource(random)
         let g = Double(gain)
         for module in modules(of: Module.self) {
-            let weight: Tensor?, bias: Tensor?
-            if let conv = module as? Conv2d {
-                (weight, bias) = (conv.weight, conv.bias)
-            } else if let conv = module as? ConvTranspose2d {
-                (weight, bias) = (conv.weight, conv.bias)
+            if let (weight, bias) = convolutionTensors(module) {
+                initializeConvolution(weight, type, gain: g, &gaussian)
+                if let bias { fill(bias) { 0 } }
             } else if let norm = module as? Norm2d, norm.kind == .batch, let w = module.tensor("weight") {
                 fill(w) { 1 + g * gaussian.next() }
                 if let b = module.tensor("bias") { fill(b) { 0 } }
-                continue
-            } else {
-                continue
             }
-            if let weight { initializeConvolution(weight, type, gain: g, &gaussian) }
-            if let bias { fill(bias) { 0 } }
         }
     }
 
@@ -60,19 +53,12 @@ extension Module {
     /// and biases 0. Running buffers are left as they are.
     public func initializeAsPyTorch(random: RandomSource) {
         for module in modules(of: Module.self) {
-            let weight: Tensor?, bias: Tensor?
-            if let conv = module as? Conv2d {
-                (weight, bias) = (conv.weight, conv.bias)
-            } else if let conv = module as? ConvTranspose2d {
-                (weight, bias) = (conv.weight, conv.bias)
-            } else if module is Norm2d {
+            if module is Norm2d {
                 if let w = module.tensor("weight") { fill(w) { 1 } }
                 if let b = module.tensor("bias") { fill(b) { 0 } }
                 continue
-            } else {
-                continue
             }
-            guard let weight, weight.count > 0 else { continue }
+            guard let (weight, bias) = convolutionTensors(module), weight.count > 0 else { continue }
             let bound = 1 / Double(max(1, fans(weight.shape).fanIn)).squareRoot()
             fill(weight) { (2 * Double(random.nextUnit()) - 1) * bound }
             if let bias { fill(bias) { (2 * Double(random.nextUnit()) - 1) * bound } }
@@ -110,6 +96,13 @@ private func initializeConvolution(_ weight: Tensor, _ type: InitType, gain: Dou
         return
     }
     fill(weight) { std * gaussian.next() }
+}
+
+/// The weight and bias of a Conv2d or ConvTranspose2d; nil for any other module.
+private func convolutionTensors(_ module: Module) -> (weight: Tensor, bias: Tensor?)? {
+    if let conv = module as? Conv2d { return (conv.weight, conv.bias) }
+    if let conv = module as? ConvTranspose2d { return (conv.weight, conv.bias) }
+    return nil
 }
 
 private func fill(_ t: Tensor, _ value: () -> Double) {
