@@ -37,7 +37,7 @@ struct DCGANCommandTests {
         #expect(wrongRun.status == 1 && wrongRun.stderr.contains("not a run folder"))
         let notPNG = try runGantry(["sample", "-m", dir.path("run"), "-o", dir.path("c.jpg")])
         #expect(notPNG.status != 0 && notPNG.stderr.contains(".png"))
-        let penalty = try runGantry(["train", "dcgan", "--data", dir.path("faces"), "--run", dir.path("run2"), "--gan-mode", "wgangp"])
-        #expect(penalty.status == 1 && penalty.stderr.contains("--norm none"))
+        let norm = try runGantry(["train", "dcgan", "--data", dir.path("faces"), "--run", dir.path("run2"), "--norm", "instance"])
+        #expect(norm.status == 1 && norm.stderr.contains("--norm for dcgan"), "\(norm.stderr)")
     }
 }

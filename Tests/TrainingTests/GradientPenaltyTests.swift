@@ -5,9 +5,10 @@ import Testing
 import TestSupport
 import Training
 
-/// WGAN-GP's penalty against `torch.autograd.grad(..., create_graph=True)` on two critics
-/// (tools/fixtures/make_penalty_fixtures.py): the penalty, the input gradient it is built on, and
-/// every critic parameter's gradient of it, against a float64 PyTorch run. Tolerances as the
+/// WGAN-GP's penalty against `torch.autograd.grad(..., create_graph=True)` on four critics
+/// (PatchGAN without normalisation, with BatchNorm in training mode and with InstanceNorm;
+/// StarGAN's) from tools/fixtures/make_penalty_fixtures.py: the penalty, the input gradient it
+/// is built on, and every critic parameter's gradient of it, against a float64 PyTorch run. Tolerances as the
 /// first training step's (relative L2 ≤ 1e-4 with direct convolutions; the float32 PyTorch run
 /// sits within `noise.*` ≤ 6.4e-6 of float64).
 struct GradientPenaltyTests {
@@ -16,9 +17,11 @@ struct GradientPenaltyTests {
     static let critics: [(name: String, architecture: DiscriminatorArchitecture, epsilon: Float)] = [
         ("patch", .nLayers(2, ndf: 4, norm: .none, inputChannels: 6), 1e-16),
         ("stargan", .stargan(imageSize: 32, convDim: 4, cDim: 3, repeatNum: 3), 0),
+        ("patch_batch", .nLayers(2, ndf: 4, norm: .batch, inputChannels: 6), 1e-16),
+        ("patch_instance", .nLayers(2, ndf: 4, norm: .instance, inputChannels: 3), 1e-16),
     ]
 
-    @Test(arguments: [0, 1], [Backends.direct, Backends.reference] as [any ConvolutionBackend])
+    @Test(arguments: [0, 1, 2, 3], [Backends.direct, Backends.reference] as [any ConvolutionBackend])
     func matchesPyTorch(_ index: Int, backend: any ConvolutionBackend) throws {
         let (name, architecture, epsilon) = Self.critics[index]
         let f = Self.fixture
@@ -46,7 +49,7 @@ struct GradientPenaltyTests {
     }
 
     /// The first-order gradient the penalty is built on, ∇ₓ̂ D(x̂), equals PyTorch's.
-    @Test(arguments: [0, 1])
+    @Test(arguments: [0, 1, 2, 3])
     func inputGradientMatchesPyTorch(_ index: Int) throws {
         let (name, architecture, _) = Self.critics[index]
         let f = Self.fixture
@@ -66,13 +69,14 @@ struct GradientPenaltyTests {
     }
 
     /// Ops without a differentiable backward refuse by name instead of giving a wrong gradient.
-    @Test func normalisedCriticsAreRefusedByName() throws {
-        let critic = try Discriminator(.nLayers(2, ndf: 4, norm: .instance, inputChannels: 3))
+    @Test func opsWithoutATwinAreRefusedByName() throws {
+        let critic = try Discriminator(.nLayers(1, ndf: 4, norm: .none, inputChannels: 6))
         let context = TrainingContext(backend: Backends.direct)
-        let real = randomTensor([1, 3, 32, 32], seed: 1), fake = randomTensor([1, 3, 32, 32], seed: 2)
+        let real = randomTensor([1, 3, 16, 16], seed: 1), fake = randomTensor([1, 3, 16, 16], seed: 2)
         #expect {
-            _ = try GradientPenalty()(critic: { try critic.forward($0, context: context) }, real: real, fake: fake, alpha: [0.5])
-        } throws: { "\($0)".contains("through normalize") }
+            _ = try GradientPenalty()(critic: { try critic.forward(concatChannels([$0, $0]), context: context) },
+                                      real: real, fake: fake, alpha: [0.5])
+        } throws: { "\($0)".contains("through cat") }
     }
 
     /// Outside `SecondOrder.recording` nothing is recorded for a second pass (ordinary training

@@ -3,9 +3,11 @@
 ///
 /// Ops record the differentiable twin of their backward only inside `SecondOrder.recording`
 /// (the twin keeps what it needs alive, which ordinary training must not pay for). Twins exist
-/// for what a critic without normalisation is made of: convolutions (the input gradient, as a
-/// differentiable function of the output gradient and the weights), ReLU / LeakyReLU (piecewise
-/// linear: the mask is a constant), adds and scales. Other ops refuse by name.
+/// for what the critics are made of: convolutions (the input gradient, as a differentiable
+/// function of the output gradient and the weights), batch and instance normalisation (a
+/// function of the output gradient, the input and γ: `normalizeInputGradient`), ReLU /
+/// LeakyReLU (piecewise linear: the mask is a constant), adds and scales. Other ops refuse by
+/// name.
 public enum SecondOrder {
     @TaskLocal static var active = false
 
@@ -39,7 +41,7 @@ public func gradients(of output: Variable, wrt inputs: [Variable], seed: Tensor?
     for node in root.topologicalOrder().reversed() {
         guard let g = pending.removeValue(forKey: ObjectIdentifier(node)) else { continue }
         guard let twin = node.twin else {
-            throw EngineError(.unsupported, "a gradient of a gradient through \(node.op) is not implemented (the gradient penalty supports critics of convolutions, ReLU / LeakyReLU, adds and scales, without normalisation), or the forward ran outside SecondOrder.recording")
+            throw EngineError(.unsupported, "a gradient of a gradient through \(node.op) is not implemented (the gradient penalty supports critics of convolutions, batch / instance normalisation, ReLU / LeakyReLU, adds and scales), or the forward ran outside SecondOrder.recording")
         }
         for (edge, ig) in zip(node.edges, try twin(g)) {
             switch edge {

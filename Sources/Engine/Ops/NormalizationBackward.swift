@@ -85,6 +85,13 @@ public func normalize(_ x: Variable, statistics: NormStatistics, weight: Variabl
             let (gx, gw, gb) = try normalizeBackward(g, input: input, statistics: statistics, mean: mean, invStd: invStd, weight: w)
             return [gx, gw, gb]
         }
+    } twin: {
+        // The input gradient depends on x itself (through the statistics), so the twin keeps
+        // x as an input: a penalty on it reaches the layers before as well as γ.
+        { g in
+            [try normalizeInputGradient(g, input: x, statistics: statistics, mean: forward.mean, invStd: forward.invStd,
+                                        weight: weight), nil, nil]
+        }
     }
     return (y, forward)
 }

@@ -178,9 +178,6 @@ extension TrainingOptions {
         }
         if model == .dcgan {
             guard [.batch, .none].contains(norm) else { throw TrainingError(.invalidSetting, "--norm for dcgan is batch or none, got \(norm.rawValue)") }
-            if ganMode.hasGradientPenalty && lambdaGP > 0 && norm != .none {
-                throw TrainingError(.invalidSetting, "--gan-mode wgangp applies the gradient penalty, which Gantry differentiates through critics without normalisation only: add --norm none, or --lambda-gp 0 for no penalty")
-            }
             if continueTraining { throw TrainingError(.invalidSetting, "--continue is not available for dcgan runs yet: start a new run") }
             if !(0..<1).contains(beta1) { throw TrainingError(.invalidSetting, "--beta1 must be in [0, 1), got \(beta1)") }
             return
@@ -195,9 +192,6 @@ extension TrainingOptions {
         }
         if generator.family == .unet && preprocess != .none && cropSize % generator.sizeMultiple != 0 {
             throw TrainingError(.invalidSetting, "--net-g \(netG) needs crops whose side is a multiple of \(generator.sizeMultiple); --crop-size is \(cropSize) (use --net-g unet_\(cropSize % 128 == 0 ? 128 : 256) or a crop of \(generator.sizeMultiple))")
-        }
-        if ganMode.hasGradientPenalty && lambdaGP > 0 && norm != .none {
-            throw TrainingError(.invalidSetting, "--gan-mode wgangp applies the gradient penalty, which Gantry differentiates through critics without normalisation only: add --norm none, or --lambda-gp 0 to train as the reference does (no penalty)")
         }
         if !(0..<1).contains(beta1) { throw TrainingError(.invalidSetting, "--beta1 must be in [0, 1), got \(beta1)") }
         if epoch != "latest" && Int(epoch) == nil {
