@@ -82,11 +82,12 @@ extension Train {
     func trainDCGAN(_ resolved: TrainingOptions, backend: DNNLBackend, stop: TrainingStop) throws {
         let trainer = try DCGANTrainer(resolved, backend: backend)
         let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: trainer.epochs)
-        print("training dcgan (\(resolved.ganMode.rawValue)) on \(trainer.files.count) images, epochs \(trainer.epochs.lowerBound)…\(trainer.epochs.upperBound), run folder \(resolved.run)")
+        print("training dcgan (\(resolved.ganMode.rawValue)) on \(trainer.files.count) images, epochs \(trainer.nextEpoch)…\(trainer.epochs.upperBound), run folder \(resolved.run)")
         let outcome = try stop.watching(progress) { try trainer.train(until: $0, report: $1) }
         switch outcome {
         case .finished: print("finished; new images: gantry sample -m \(resolved.run) -n 64 -o grid.png")
-        case .stopped(let epoch, _): print("stopped in epoch \(epoch); latest_net_G.pth saved (dcgan runs do not --continue yet)")
+        case .stopped(let epoch, let images):
+            print("stopped in epoch \(epoch) after \(images) images; saved. Continue with: gantry train dcgan --run \(resolved.run) --continue")
         }
     }
 }

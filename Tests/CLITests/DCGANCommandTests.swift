@@ -30,6 +30,19 @@ struct DCGANCommandTests {
         let header = try ImageCodec.readHeader(a, path: "a.png")
         #expect(header.width == 3 * 64 + 4 * 2 && header.height == 2 * 64 + 3 * 2)
 
+        // inspect reports the run: epochs, both networks loaded, how to use it.
+        let inspect = try runGantry(["inspect", dir.path("run")])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        for line in ["model:        dcgan\n", "2 of epochs 1…2 (state.json)", "iterations:   4", "interrupted:  no",
+                     "DCGAN generator: z of 8 → 64×64 RGB, ngf 4, batch norm", "DCGAN discriminator", "gantry sample -m RUN"] {
+            #expect(inspect.stdout.contains(line), "\(line) in \(inspect.stdout)")
+        }
+        // --continue takes the run's own options; more epochs carry on from state.json.
+        let more = try runGantry(["train", "dcgan", "--run", dir.path("run"), "--continue", "--n-epochs", "3"])
+        #expect(more.status == 0 && more.stdout.contains("epochs 3…3"), "\(more.stdout) \(more.stderr)")
+        #expect(try String(contentsOfFile: dir.path("run/losses.jsonl"), encoding: .utf8).split(separator: "\n").count == 6)
+        #expect(FileManager.default.fileExists(atPath: dir.path("run/samples/epoch_003.png")))
+
         // Refusals name what is wrong, one line, exit 1 (64 for a bad flag).
         let translate = try runGantry(["convert", dir.path("faces/0.png"), "-m", dir.path("run"), "-o", dir.path("out")])
         #expect(translate.status != 0 && translate.stderr.contains("dcgan run"), "\(translate.stderr)")

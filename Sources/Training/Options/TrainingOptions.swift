@@ -178,7 +178,6 @@ extension TrainingOptions {
         }
         if model == .dcgan {
             guard [.batch, .none].contains(norm) else { throw TrainingError(.invalidSetting, "--norm for dcgan is batch or none, got \(norm.rawValue)") }
-            if continueTraining { throw TrainingError(.invalidSetting, "--continue is not available for dcgan runs yet: start a new run") }
             if !(0..<1).contains(beta1) { throw TrainingError(.invalidSetting, "--beta1 must be in [0, 1), got \(beta1)") }
             return
         }

@@ -9,7 +9,8 @@ import Pipeline
 /// to 64×64. The run folder is the other recipes': `config.yaml`, `losses.jsonl`,
 /// `loss_curves.svg`, `latest_net_G.pth` / `_D` (plus `<epoch>_net_*` every `--save-epoch-freq`),
 /// `samples/epoch_NNN.png` (the same 64 noise vectors every epoch, 8 per row) and `index.html`;
-/// `gantry sample -m RUN` draws new images.
+/// `gantry sample -m RUN` draws new images. `state.json` (`LoopState`), written at every
+/// epoch's end and on a stop, lets `--continue` carry on bit for bit.
 public final class DCGANTrainer {
     public let options: TrainingOptions
     public let files: [String]
@@ -21,6 +22,9 @@ public final class DCGANTrainer {
     let fixedNoise: Tensor
     var log: LossLog
     var iterations = 0
+    /// Where `train` begins: the epoch, and its order and position when continuing inside it.
+    public private(set) var nextEpoch = 1
+    var resumeOrder: [Int]?, resumePosition = 0
 
     public init(_ options: TrainingOptions, backend: ConvolutionBackend) throws {
         guard options.model == .dcgan else { throw TrainingError(.invalidSetting, "DCGANTrainer trains the dcgan recipe") }
@@ -48,7 +52,17 @@ public final class DCGANTrainer {
         context = TrainingContext(backend: backend)
         fixedNoise = try DCGAN.noise(count: 64, nz: options.nz, random: RandomSource(seed: options.seed ^ 0x6669_7865_64))
         let logURL = run.url.appendingPathComponent("losses.jsonl")
-        try? FileManager.default.removeItem(at: logURL)
+        if options.continueTraining {
+            let state = try LoopState.resume(run, recipe: "dcgan", items: files.count, networks: [("G", generator), ("D", discriminator)],
+                                             optimizers: ["G": optimizerG, "D": optimizerD])
+            try dataRandom.restore(state.dataRandom)
+            try modelRandom.restore(state.modelRandom)
+            iterations = state.iteration
+            nextEpoch = state.epoch ?? 1
+            if state.position < state.order.count { (resumeOrder, resumePosition) = (state.order, state.position) }
+        } else {
+            try? FileManager.default.removeItem(at: logURL)
+        }
         log = try LossLog(url: logURL)
         do { try Data(options.yaml.utf8).write(to: run.url.appendingPathComponent("config.yaml"), options: .atomic) } catch {
             throw TrainingError(.writeFailed, "\(run.url.path)/config.yaml: \(error.localizedDescription)")
@@ -56,23 +70,33 @@ public final class DCGANTrainer {
     }
 
     public var epochs: ClosedRange<Int> { 1...max(1, options.nEpochs) }
+    var optimizers: [String: any Optimizer] { ["G": optimizerG, "D": optimizerD] }
     var networks: [(name: String, module: Module)] { [("G", generator), ("D", discriminator)] }
 
-    /// Trains every epoch, or until `shouldStop` answers true (then saves `latest_net_*`).
+    /// Trains the epochs left, or until `shouldStop` answers true (then saves the state to
+    /// `--continue` from, mid-epoch or at the epoch's end).
     @discardableResult
     public func train(until shouldStop: () -> Bool = { false }, report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingOutcome {
         let objective = options.ganMode
         let penalty = GradientPenalty(lambda: Float(options.lambdaGP))
-        for epoch in epochs {
+        for epoch in stride(from: nextEpoch, through: epochs.upperBound, by: 1) {
             let start = DispatchTime.now().uptimeNanoseconds
-            var order = Array(files.indices)
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(dataRandom.next() % UInt64(i + 1))) }
+            var order: [Int]
+            var position = 0
+            if let resumed = resumeOrder {
+                (order, position, resumeOrder) = (resumed, resumePosition, nil)
+            } else {
+                order = Array(files.indices)
+                for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(dataRandom.next() % UInt64(i + 1))) }
+            }
             let batches = (order.count + options.batchSize - 1) / options.batchSize
             report(.epochStarted(epoch: epoch, batches: batches))
             var last: LossRecord?
-            for b in 0..<batches {
+            while position < order.count {
                 let iterationStart = DispatchTime.now().uptimeNanoseconds
-                let indices = order[(b * options.batchSize)..<min(order.count, (b + 1) * options.batchSize)]
+                let indices = order[position..<min(order.count, position + options.batchSize)]
+                position += indices.count
+                let b = (position - 1) / options.batchSize
                 let real = try batch(indices)
                 let updateGenerator = (iterations + 1) % options.nCritic == 0
                 var losses: [(name: String, value: Double)] = []
@@ -107,24 +131,36 @@ public final class DCGANTrainer {
                 if let bad = losses.first(where: { !$0.value.isFinite && !($0.name == "Loss_G" && !updateGenerator) }) {
                     throw TrainingError(.diverged, "loss \(bad.name) became \(bad.value) at epoch \(epoch), batch \(b + 1): training diverged (--gan-mode \(objective.rawValue), --lr \(options.lr)); \(run.url.path) keeps the checkpoints of the last finished epoch")
                 }
-                let record = LossRecord(epoch: epoch, iter: (b + 1) * options.batchSize, lr: options.lr, losses: losses,
+                let record = LossRecord(epoch: epoch, iter: position, lr: options.lr, losses: losses,
                                         seconds: Double(DispatchTime.now().uptimeNanoseconds - iterationStart) / 1e9)
                 try log.append(record)
                 last = record
                 report(.iteration(record, batch: b + 1, batches: batches))
-                if shouldStop() {
-                    try run.saveNetworks(networks, epoch: "latest")
-                    return .stopped(epoch: epoch, images: (b + 1) * options.batchSize)
+                // At an epoch's end the stop waits for the epoch's checkpoints and samples.
+                if position < order.count && shouldStop() {
+                    try saveState(epoch: epoch, order: order, position: position, interrupted: true)
+                    return .stopped(epoch: epoch, images: position)
                 }
             }
-            try run.saveNetworks(networks, epoch: "latest")
+            let stopping = epoch < epochs.upperBound && shouldStop()
+            try saveState(epoch: epoch + 1, order: [], position: 0, interrupted: stopping)
             if epoch % options.saveEpochFreq == 0 { try run.saveNetworks(networks, epoch: String(epoch)) }
             try write(Data(LossCurves.svg(try LossLog.read(log.url)).utf8), to: "loss_curves.svg")
             try writeSamples(epoch: epoch)
             try RunIndex.update(runFolder: run.url, model: .dcgan, epochsTotal: epochs.upperBound, finished: epoch == epochs.upperBound)
             report(.epochFinished(epoch: epoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, last: last))
+            if stopping { return .stopped(epoch: epoch, images: order.count) }
         }
         return .finished
+    }
+
+    /// `latest_net_*`, the optimizers and `state.json`: the run as it is now, to `--continue`.
+    func saveState(epoch: Int, order: [Int], position: Int, interrupted: Bool) throws {
+        try log.flush()
+        // One log line per iteration.
+        let state = LoopState(iteration: iterations, epoch: epoch, epochs_done: epoch - 1, interrupted: interrupted, order: order,
+                              position: position, dataRandom: dataRandom.state, modelRandom: modelRandom.state, lossRecords: iterations)
+        try state.save(in: run, networks: networks, optimizers: optimizers)
     }
 
     static func forward(_ module: Module, _ x: Variable, _ context: TrainingContext) throws -> Variable {

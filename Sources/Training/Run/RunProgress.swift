@@ -34,7 +34,7 @@ public struct RunProgress: Sendable {
                 return i
             }
             epochsDone = try int("epochs_done")
-            iterations = try int("iterations")
+            iterations = try int("iterations") ?? int("iteration")  // LoopState spells it "iteration"
             if let value = keys["interrupted"] {
                 guard let b = value as? Bool else {
                     throw TrainingError(.unreadableRun, "\(state.path): 'interrupted' must be true or false, got \(value)")

@@ -81,12 +81,12 @@ public struct RunSummary: Encodable, Sendable {
             (firstEpoch, lastEpoch) = (1, o.numIters)
             (epochsDone, epochsDoneSource, interrupted, iterations) = (progress.lastRecord?.iter, "losses.jsonl", nil, nil)
         }
+        if o.model == .dcgan { direction = "" }  // noise in, images out
         lastIteration = progress.lastRecord.map { r in
             func finite(_ v: Double) -> Double? { v.isFinite ? v : nil }
             return Iteration(epoch: r.epoch, iter: r.iter, lr: finite(r.lr),
                              losses: r.losses.map { Loss(name: $0.name, value: finite($0.value)) }, seconds: finite(r.seconds))
         }
-        networks = try run.generatorNames.map { try Self.generator($0, run) } + run.discriminatorNames.map { try Self.discriminator($0, run) }
         let lambdas = switch o.model {
         case .pix2pix: ["lambda-l1"]
         case .cyclegan: ["lambda-a", "lambda-b", "lambda-identity", "pool-size"]
@@ -96,6 +96,12 @@ public struct RunSummary: Encodable, Sendable {
         let wanted = Set(Self.keyOptions + lambdas)
         options = o.settings.filter { wanted.contains($0.name) }.map { Option(name: $0.name, value: $0.value) }
         unknownConfigKeys = run.unknownKeys
+        if o.model == .dcgan {
+            networks = try Self.dcganNetworks(run)
+            inference = ["not an image translator: gantry sample -m RUN draws 64×64 images from noise (nz \(o.nz)), G with its running statistics"]
+            return
+        }
+        networks = try run.generatorNames.map { try Self.generator($0, run) } + run.discriminatorNames.map { try Self.discriminator($0, run) }
         let g = try run.generatorArchitecture(run.generatorNames[0])
         inference = [
             g.norm == .batch
@@ -120,6 +126,29 @@ public struct RunSummary: Encodable, Sendable {
         }
         return Network(name: name, kind: "generator", network: a.name, architecture: a.description, parameters: parameters,
                        checkpoint: saved.latest ? "latest_net_\(name).pth" : nil, savedEpochs: saved.numbered)
+    }
+
+    /// DCGAN's G and D as the run's options build them, each latest checkpoint loaded strictly.
+    static func dcganNetworks(_ run: TrainedRun) throws -> [Network] {
+        let o = run.options, batchNorm = o.norm == .batch
+        let norm = batchNorm ? "batch norm" : "no normalisation"
+        let built: [(String, String, Module, String)] = [
+            ("G", "generator", try DCGAN.generator(nz: o.nz, ngf: o.ngf, batchNorm: batchNorm), "DCGAN generator: z of \(o.nz) → 64×64 RGB, ngf \(o.ngf), \(norm)"),
+            ("D", "discriminator", try DCGAN.discriminator(ndf: o.ndf, batchNorm: batchNorm), "DCGAN discriminator: 64×64 RGB → one logit, ndf \(o.ndf), \(norm)"),
+        ]
+        return try built.map { name, kind, module, description in
+            let saved = run.savedEpochs(name)
+            var parameters: Int?
+            if saved.latest {
+                let file = run.folder.networkURL(epoch: "latest", name: name)
+                do { _ = try module.loadStrictly(Checkpoint.load(contentsOf: file).stateDict, network: "net_\(name)") } catch {
+                    throw TrainingError(.unreadableRun, "\(file.path): \(error)")
+                }
+                parameters = module.parameters().reduce(0) { $0 + $1.variable.data.count }
+            }
+            return Network(name: name, kind: kind, network: "dcgan", architecture: description, parameters: parameters,
+                           checkpoint: saved.latest ? "latest_net_\(name).pth" : nil, savedEpochs: saved.numbered)
+        }
     }
 
     static func discriminator(_ name: String, _ run: TrainedRun) throws -> Network {
@@ -182,7 +211,7 @@ public struct RunSummary: Encodable, Sendable {
         }
         lines.append(pad("options") + options.map { "\($0.name) \($0.value)" }.joined(separator: ", "))
         if !unknownConfigKeys.isEmpty { lines.append(pad("ignored") + "config.yaml keys this Gantry does not know: \(unknownConfigKeys.joined(separator: ", "))") }
-        lines.append(pad("convert") + inference.joined(separator: "\n" + indent))
+        lines.append(pad(model == TrainingRecipe.dcgan.rawValue ? "use" : "convert") + inference.joined(separator: "\n" + indent))
         return lines.joined(separator: "\n")
     }
 }

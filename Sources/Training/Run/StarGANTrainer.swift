@@ -115,7 +115,7 @@ public final class StarGANTrainer {
             if iteration % options.sampleStep == 0 || iteration == options.numIters { try writeSamples() }
             if iteration % options.modelSaveStep == 0 || iteration == options.numIters { try saveCheckpoints() }
             if shouldStop() && iteration < options.numIters {
-                try saveCheckpoints()
+                try saveCheckpoints(interrupted: true)
                 return .stopped(epoch: 1, images: iteration)
             }
         }
@@ -142,7 +142,7 @@ public final class StarGANTrainer {
     }
 
     /// `models/<iter>-{G,D}.ckpt`, `latest_net_{G,D}.pth`, the optimizers and `state.json`.
-    func saveCheckpoints() throws {
+    func saveCheckpoints(interrupted: Bool = false) throws {
         let models = run.url.appendingPathComponent("models")
         try? FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
         for (name, module) in networks {
@@ -152,34 +152,21 @@ public final class StarGANTrainer {
                 throw TrainingError(.writeFailed, "\(error)")
             }
         }
-        try run.saveNetworks(networks, epoch: "latest")
-        try TrainingStateFile.save(optimizers: ["G": optimizerG, "D": optimizerD],
-                                   to: run.url.appendingPathComponent("optimizers.safetensors"))
-        let state = StarGANState(iteration: iteration, order: order, position: position,
-                                 dataRandom: dataRandom.state, modelRandom: modelRandom.state, lossRecords: (try? LossLog.read(log.url).count) ?? 0)
         try log.flush()
-        try writeText(String(decoding: try JSONEncoder().encode(state), as: UTF8.self), to: "state.json")
+        // One log line per iteration.
+        let state = LoopState(iteration: iteration, interrupted: interrupted, order: order, position: position,
+                              dataRandom: dataRandom.state, modelRandom: modelRandom.state, lossRecords: iteration)
+        try state.save(in: run, networks: networks, optimizers: ["G": optimizerG, "D": optimizerD])
         try writeText(LossCurves.svg(try LossLog.read(log.url)), to: "loss_curves.svg")
     }
 
     /// `--continue`: the latest networks, optimizers, iteration, data order and random streams.
     func resume() throws {
-        let stateURL = run.url.appendingPathComponent("state.json")
-        let text = try readBounded(stateURL, limit: 64 << 20, what: "a StarGAN state.json")
-        let state: StarGANState
-        do { state = try JSONDecoder().decode(StarGANState.self, from: Data(text.utf8)) } catch {
-            throw TrainingError(.unreadableRun, "\(stateURL.path): not a StarGAN training state (\(error))")
-        }
-        guard state.iteration >= 0, state.order.allSatisfy({ (0..<dataset.count).contains($0) }), state.position <= state.order.count else {
-            throw TrainingError(.unreadableRun, "\(stateURL.path): its data order does not fit the \(dataset.count) images now in --data")
-        }
-        _ = try run.loadNetworks(networks, epoch: "latest")
-        try TrainingStateFile.load(from: run.url.appendingPathComponent("optimizers.safetensors"),
-                                   optimizers: ["G": optimizerG, "D": optimizerD])
+        let state = try LoopState.resume(run, recipe: "stargan", items: dataset.count, networks: networks,
+                                         optimizers: ["G": optimizerG, "D": optimizerD])
         try dataRandom.restore(state.dataRandom)
         try modelRandom.restore(state.modelRandom)
         (iteration, order, position) = (state.iteration, state.order, state.position)
-        try LossLog.truncate(run.url.appendingPathComponent("losses.jsonl"), toRecords: state.lossRecords)
         let lr = Self.learningRate(after: iteration, options)
         (optimizerG.lr, optimizerD.lr) = (lr, lr)
     }
@@ -223,14 +210,4 @@ public final class StarGANTrainer {
             throw TrainingError(.writeFailed, "\(run.url.path)/\(name): \(error.localizedDescription)")
         }
     }
-}
-
-/// `RUN/state.json` of a StarGAN run.
-struct StarGANState: Codable {
-    var iteration: Int
-    var order: [Int]
-    var position: Int
-    var dataRandom: [UInt64]
-    var modelRandom: [UInt64]
-    var lossRecords: Int
 }
