@@ -205,11 +205,20 @@ struct StarGANTrainerTests {
 
     /// The solver's rule, at its defaults: no change before 100k iterations, then 1e-9 off every
     /// 1000, ending at 9.99e-5.
-    @Test func learningRateFollowsTheSolver() {
+    @Test func learningRateFollowsTheSolver() throws {
         let o = TrainingOptions.defaults(for: .stargan)
         #expect(StarGANTrainer.learningRate(after: 100_000, o) == 1e-4)
         #expect(abs(StarGANTrainer.learningRate(after: 101_000, o) - (1e-4 - 1e-9)) < 1e-18)
         #expect(abs(StarGANTrainer.learningRate(after: 101_999, o) - (1e-4 - 1e-9)) < 1e-18)
         #expect(abs(StarGANTrainer.learningRate(after: 200_000, o) - 9.99e-5) < 1e-15)
+        // d_lr: D's own rate, decaying from its own start; "same" (the default) follows lr.
+        var separate = o
+        try separate.set("d_lr", to: "4e-4")
+        #expect(StarGANTrainer.learningRate(after: 100_000, separate, network: "D") == 4e-4)
+        #expect(abs(StarGANTrainer.learningRate(after: 200_000, separate, network: "D") - 3.996e-4) < 1e-15)
+        #expect(StarGANTrainer.learningRate(after: 100_000, separate, network: "G") == 1e-4)
+        #expect(StarGANTrainer.learningRate(after: 100_000, o, network: "D") == 1e-4)
+        #expect(separate.settings.contains { $0 == ("d-lr", "0.0004") })
+        #expect { try separate.set("d-lr", to: "-1") } throws: { "\($0)".contains("--d-lr") }
     }
 }

@@ -74,6 +74,13 @@ extension TrainingOptions {
         int("num-iters", "num_iters", \.numIters, min: 1).only(.stargan),
         int("num-iters-decay", "num_iters_decay", \.numItersDecay, min: 0).only(.stargan),
         int("lr-update-step", "lr_update_step", \.lrUpdateStep, min: 1).only(.stargan),
+        Key(name: "d-lr", reference: "d_lr", isFlag: false, set: { o, v in
+            guard v != "same" else { o.dLR = nil; return }
+            guard let x = Double(v), x.isFinite, x >= 0 else {
+                throw TrainingError(.invalidSetting, "--d-lr must be 'same' (as --lr) or a finite number ≥ 0, got '\(v)'")
+            }
+            o.dLR = x
+        }, get: { $0.dLR.map { "\($0)" } ?? "same" }).only(.stargan),
         int("model-save-step", "model_save_step", \.modelSaveStep, min: 1).only(.stargan),
         int("sample-step", "sample_step", \.sampleStep, min: 1).only(.stargan),
         real("lr", "lr", \.lr, min: 0).also("g_lr"), real("beta1", "beta1", \.beta1, min: 0),

@@ -77,6 +77,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var numIters = 200_000
     public var numItersDecay = 100_000
     public var lrUpdateStep = 1000
+    /// StarGAN's `d_lr`: the discriminator's learning rate; nil follows `lr` (`g_lr`).
+    public var dLR: Double?
     public var modelSaveStep = 10_000
     public var sampleStep = 1000
 

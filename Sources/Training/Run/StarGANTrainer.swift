@@ -52,7 +52,7 @@ public final class StarGANTrainer {
         model.lambdaReconstruction = Float(options.lambdaRec)
         model.penalty = GradientPenalty(lambda: Float(options.lambdaGP), epsilon: 0)
         optimizerG = try Adam(parameters: generator.root.parameters(prefix: "G."), lr: options.lr, betas: (options.beta1, 0.999))
-        optimizerD = try Adam(parameters: discriminator.root.parameters(prefix: "D."), lr: options.lr, betas: (options.beta1, 0.999))
+        optimizerD = try Adam(parameters: discriminator.root.parameters(prefix: "D."), lr: options.dLR ?? options.lr, betas: (options.beta1, 0.999))
         // The solver's x_fixed is its first batch; these are the data's first images, unflipped.
         let sampler = RandomSource(seed: 0)
         let unflipped = try StarGANDataset(folder: options.data, attributeTable: options.attributes.isEmpty ? nil : options.attributes,
@@ -74,11 +74,18 @@ public final class StarGANTrainer {
     /// The solver's rule: after iteration i (from 1), once i > num_iters − num_iters_decay, every
     /// lr_update_step iterations lr −= lr₀ / num_iters_decay. (Over the decay window that takes
     /// lr₀ / lr_update_step off in total: the solver barely decays at its defaults.)
-    public static func learningRate(after i: Int, _ o: TrainingOptions) -> Double {
-        guard o.numItersDecay > 0 else { return o.lr }
+    /// G's from `lr` (`g_lr`), D's from `d-lr` (`d_lr`) when given: each decays from its own start.
+    public static func learningRate(after i: Int, _ o: TrainingOptions, network: String = "G") -> Double {
+        let base = network == "D" ? o.dLR ?? o.lr : o.lr
+        guard o.numItersDecay > 0 else { return base }
         let start = o.numIters - o.numItersDecay
         let steps = max(0, i / o.lrUpdateStep - start / o.lrUpdateStep)
-        return o.lr - Double(steps) * (o.lr / Double(o.numItersDecay))
+        return base - Double(steps) * (base / Double(o.numItersDecay))
+    }
+
+    func applyLearningRates() {
+        (optimizerG.lr, optimizerD.lr) = (Self.learningRate(after: iteration, options),
+                                          Self.learningRate(after: iteration, options, network: "D"))
     }
 
     /// Trains to `num_iters` or until `shouldStop` answers true (asked after every iteration).
@@ -105,9 +112,8 @@ public final class StarGANTrainer {
             if let (name, value) = losses.named.first(where: { !$0.1.isFinite && !(StarGANModel.Losses.generatorTerms.contains($0.0) && !updateGenerator) }) {
                 throw TrainingError(.diverged, "loss \(name) became \(value) at iteration \(iteration): training diverged (--lr \(options.lr)); \(run.url.path) keeps the checkpoints saved before")
             }
-            let lr = Self.learningRate(after: iteration, options)
-            (optimizerG.lr, optimizerD.lr) = (lr, lr)
-            let record = LossRecord(epoch: 1, iter: iteration, lr: lr, losses: losses.named.map { (name: $0.0, value: $0.1) },
+            applyLearningRates()
+            let record = LossRecord(epoch: 1, iter: iteration, lr: optimizerG.lr, losses: losses.named.map { (name: $0.0, value: $0.1) },
                                     seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             try log.append(record)
             last = record
@@ -167,8 +173,7 @@ public final class StarGANTrainer {
         try dataRandom.restore(state.dataRandom)
         try modelRandom.restore(state.modelRandom)
         (iteration, order, position) = (state.iteration, state.order, state.position)
-        let lr = Self.learningRate(after: iteration, options)
-        (optimizerG.lr, optimizerD.lr) = (lr, lr)
+        applyLearningRates()
     }
 
     /// Each fixed image, then it translated to every domain (the solver's sample grid, a row per
