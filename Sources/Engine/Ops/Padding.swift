@@ -6,7 +6,7 @@ public enum PaddingMode: String, Sendable {
 /// Index into a row of length `n` for position `i` (which may lie outside 0..<n) under `mode`;
 /// nil means "zero".
 @inline(__always)
-func paddedIndex(_ i: Int, _ n: Int, _ mode: PaddingMode) -> Int? {
+public func paddedIndex(_ i: Int, _ n: Int, _ mode: PaddingMode) -> Int? {
     if i >= 0 && i < n { return i }
     switch mode {
     case .zero: return nil

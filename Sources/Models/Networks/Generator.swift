@@ -63,7 +63,8 @@ public final class Generator {
     public var parameters: [(name: String, variable: Variable)] { root.parameters() }
 
     /// Throws when the network cannot take an input of this shape (and labels of that shape).
-    private func validate(_ shape: [Int], condition: [Int]?) throws {
+    /// Refuses an input shape or condition the network cannot take (one message each).
+    func validate(_ shape: [Int], condition: [Int]?) throws {
         let a = architecture
         guard shape.count == 4, shape[1] == a.inputChannels else {
             throw ModelError(.invalidInput, "\(a.name) expects N×\(a.inputChannels)×H×W input, got \(shape)")
