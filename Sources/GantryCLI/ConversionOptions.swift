@@ -20,7 +20,8 @@ struct ConversionOptions: ParsableArguments {
     @Option(name: .customLong("load-size"), help: "The reference's load_size for resize / scale-width (default 256).") var loadSize: Int?
     @Option(name: .customLong("crop-size"), help: "The reference's crop_size (default: load size).") var cropSize: Int?
     @Option(name: .customLong("max-side"), help: "Shrink images whose longer side exceeds this first.") var maxSide: Int?
-    @Option(name: .customLong("memory-limit"), help: "Memory for inference, e.g. 8G (default: 70% of available memory); larger images run in tiles.") var memoryLimit: String?
+    @Option(name: .customLong("memory-limit"), help: "Memory for inference, e.g. 8G (default: 70% of available memory, or of the container's limit). A larger image runs layer by layer over bands of rows, with the same result; its activations beyond the limit go to --scratch.") var memoryLimit: String?
+    @Option(help: "Folder for the activations of images too large for --memory-limit (default: $TMPDIR or /tmp). Needs about 3× the largest layer: e.g. 20 GB for a 24 MP photo with resnet_9blocks.") var scratch: String?
     @Option(help: "Threads for load:process:save stages (default 1:1:1; watch uses the process count as workers).") var jobs: String?
     @Option(help: "Text added to each output file name before the extension.") var suffix: String?
     @OptionGroup var inference: InferenceOptions
@@ -39,6 +40,12 @@ struct ConversionOptions: ParsableArguments {
         }
         for (name, v) in [("--load-size", loadSize), ("--crop-size", cropSize), ("--max-side", maxSide)] {
             if let v, v < 1 { throw ValidationError("\(name) must be at least 1") }
+        }
+        if let scratch {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: scratch, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("--scratch \(scratch): not an existing folder")
+            }
         }
         if model == nil && pipeline == nil { throw ValidationError("give a model with -m (or a --pipeline file that names one)") }
     }
@@ -86,6 +93,7 @@ struct ConversionOptions: ParsableArguments {
         c.jobs = jobs.flatMap(ConvertConfiguration.Jobs.init) ?? d.jobs ?? c.jobs
         c.batch = d.batch ?? 1
         c.memory = memoryLimit.flatMap(MemoryBudget.parse) ?? d.memoryLimit ?? c.memory
+        c.scratch = scratch.map { URL(fileURLWithPath: $0) } ?? d.scratch
         var s = try inference.settings()
         if !inference.eval, d.eval == true { s.eval = true }
         if !inference.dropout, d.dropout == true { s.dropoutSeed = d.seed ?? UInt64.random(in: 0...UInt64.max) }

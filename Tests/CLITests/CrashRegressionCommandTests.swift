@@ -79,12 +79,12 @@ struct CrashRegressionCommandTests {
         #expect(!FileManager.default.fileExists(atPath: dir.path("out")))
     }
 
-    /// Images too big for the budget run in tiles one by one, even inside a batch: `--batch 2`
-    /// gives what `--batch 1` gives.
-    @Test func batchesOfImagesThatNeedTilesConvert() throws {
+    /// Images too big for the budget run streamed one by one, even inside a batch: `--batch 2`
+    /// gives what `--batch 1` gives, and both what the whole image gives (within one level).
+    @Test func batchesOfImagesThatNeedStreamingConvert() throws {
         let dir = try TemporaryDirectory()
         for i in 0..<3 { try dir.write("in/t\(i).png", TestImages.png(width: 88, height: 72, seed: i)) }
-        // 256M leaves the floor of 64×64 pixels per pass for this model: 88×72 needs tiles.
+        // 256M leaves the floor of 64×64 pixels per pass for this model: 88×72 is streamed.
         let common = ["-m", Self.goodModel, "--memory-limit", "256M"]
         let one = try runGantry(["convert", dir.path("in"), "-o", dir.path("one"), "--batch", "1"] + common)
         let two = try runGantry(["convert", dir.path("in"), "-o", dir.path("two"), "--batch", "2",
@@ -92,11 +92,17 @@ struct CrashRegressionCommandTests {
         #expect(one.status == 0, "\(one.stderr)")
         #expect(two.status == 0, "\(two.stderr)")
         let report = try String(contentsOfFile: dir.path("report.jsonl"), encoding: .utf8)
-        #expect(report.split(separator: "\n").filter { $0.contains("\"tiled\":true") }.count == 3, "\(report)")
+        #expect(report.split(separator: "\n").filter { $0.contains("\"streamed\":true") }.count == 3, "\(report)")
+        let whole = try runGantry(["convert", dir.path("in"), "-o", dir.path("whole"), "-m", Self.goodModel, "--memory-limit", "8G"])
+        #expect(whole.status == 0, "\(whole.stderr)")
         for i in 0..<3 {
             let a = try Data(contentsOf: URL(fileURLWithPath: dir.path("one/t\(i).png")))
             let b = try Data(contentsOf: URL(fileURLWithPath: dir.path("two/t\(i).png")))
             #expect(a == b, "t\(i).png differs between --batch 1 and --batch 2")
+            let w = try ImageCodec.decode(Data(contentsOf: URL(fileURLWithPath: dir.path("whole/t\(i).png"))), path: "w").samples
+            let s = try ImageCodec.decode(a, path: "s").samples
+            let worst = zip(w, s).map { abs(Int($0) - Int($1)) }.max() ?? 255
+            #expect(w.count == s.count && worst <= 1, "t\(i).png: streamed differs from the whole image by \(worst) levels")
         }
     }
 }

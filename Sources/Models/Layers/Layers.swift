@@ -108,25 +108,15 @@ public final class Norm2d: Module {
     }
 
     func forward(_ x: Tensor, _ context: ForwardContext, activation: Activation?, into output: Tensor? = nil) throws -> Tensor {
-        var statistics: NormStatistics
+        let statistics: NormStatistics
         switch (kind, context.batchNorm) {
         case (.batch, .runningStatistics):
             statistics = .running(mean: tensor("running_mean")!, variance: tensor("running_var")!)
-            return try normalize(x, statistics: statistics, weight: tensor("weight"), bias: tensor("bias"),
-                                 activation: activation, into: output).output
         case (.batch, .batchStatistics): statistics = context.batchStatisticsPerImage ? .perInstance : .perBatch
         case (.instance, _): statistics = .perInstance
         }
-        let tape = context.statisticsTape
-        if let tape, tape.mode == .replaying {
-            guard x.shape[0] == 1 else { throw ModelError(.invalidInput, "replayed statistics need a batch of one") }
-            let s = try tape.next(for: x)
-            statistics = .running(mean: s.mean, variance: s.variance)
-        }
-        let result = try normalize(x, statistics: statistics, weight: tensor("weight"), bias: tensor("bias"),
-                                   activation: activation, into: output)
-        if let tape, tape.mode == .recording { tape.record(mean: result.mean, variance: result.variance) }
-        return result.output
+        return try normalize(x, statistics: statistics, weight: tensor("weight"), bias: tensor("bias"),
+                             activation: activation, into: output).output
     }
 
     /// Training mode, as PyTorch's: statistics of the batch (BatchNorm over N×H×W, InstanceNorm

@@ -17,16 +17,13 @@ public struct ForwardContext {
     /// BatchNorm batch statistics taken per image, so a batch of N gives each image exactly what a
     /// batch of one would (the reference test script's batch size); off means PyTorch's per-batch.
     public var batchStatisticsPerImage: Bool
-    /// Records or replays each normalisation layer's statistics (for tiled inference).
-    public var statisticsTape: NormStatisticsTape?
 
     public init(backend: ConvolutionBackend, batchNorm: BatchNormMode = .batchStatistics, dropout: RandomSource? = nil,
-                batchStatisticsPerImage: Bool = false, statisticsTape: NormStatisticsTape? = nil) {
+                batchStatisticsPerImage: Bool = false) {
         self.backend = backend
         self.batchNorm = batchNorm
         self.dropout = dropout
         self.batchStatisticsPerImage = batchStatisticsPerImage
-        self.statisticsTape = statisticsTape
     }
 }
 

@@ -31,6 +31,8 @@ public struct PipelineDefinition: Sendable, Equatable {
     public var batch: Int?
     public var threads: Int?
     public var memoryLimit: MemoryBudget?
+    /// Folder for the activations of images too large for `memoryLimit` (relative to the file).
+    public var scratch: URL?
     public var algorithm: String?
 
     public init() {}
@@ -47,7 +49,7 @@ public struct PipelineDefinition: Sendable, Equatable {
 
     static let keys = ["description", "model", "direction", "condition", "domain", "eval", "dropout", "seed",
                        "preprocess", "load-size", "crop-size", "max-side", "format", "quality", "suffix", "jobs",
-                       "batch", "threads", "memory-limit", "algorithm"]
+                       "batch", "threads", "memory-limit", "scratch", "algorithm"]
 
     public static func load(contentsOf url: URL) throws -> PipelineDefinition {
         let path = url.path
@@ -123,6 +125,9 @@ public struct PipelineDefinition: Sendable, Equatable {
                 let s = try field.string()
                 guard let m = MemoryBudget.parse(s) else { throw field.error("must be a size like 4G or 800M, not '\(s)'") }
                 d.memoryLimit = m
+            case "scratch":
+                let s = try field.string()
+                d.scratch = (s.hasPrefix("/") ? URL(fileURLWithPath: s) : base.appendingPathComponent(s)).standardizedFileURL
             case "algorithm":
                 let s = try field.string()
                 guard ["winograd", "direct"].contains(s) else { throw field.error("must be winograd or direct, not '\(s)'") }

@@ -10,7 +10,7 @@ struct InferredItem {
     var result: ItemResult
 }
 
-/// Stage 2: the generator, on a batch of same-size inputs (tiled when an image exceeds the budget).
+/// Stage 2: the generator, on a batch of same-size inputs (streamed when an image exceeds the budget).
 struct InferenceStage: @unchecked Sendable {
     let runner: GeneratorRunner
 
@@ -31,13 +31,13 @@ struct InferenceStage: @unchecked Sendable {
                 }
             }
             let (_, _, h, w) = input.nchw
-            let tiled = runner.needsTiling(width: w, height: h)
+            let streamed = runner.needsStreaming(width: w, height: h)
             let output = try runner.run(input)
             let ms = milliseconds(since: t0) / Double(batch.count)
             return .success(batch.enumerated().map { i, d in
                 var r = d.result
                 r.inferenceMilliseconds = ms
-                r.tiled = tiled
+                r.streamed = streamed
                 return InferredItem(item: d.item, prepared: d.prepared, output: output, index: i, result: r)
             })
         } catch {

@@ -60,11 +60,15 @@ public struct MemoryBudget: Sendable, Equatable {
     /// Freed buffers kept for reuse: a quarter of the budget, at most 2 GB.
     public var poolShare: Int { min(2 << 30, bytes / 4) }
 
+    /// What is left for activations once the weights (twice: PyTorch's layout and oneDNN's),
+    /// ~200 MB of libraries and caches, and the buffer pool's share are counted (may be ≤ 0).
+    public func workingBytes(parameterCount: Int) -> Int {
+        bytes - (parameterCount * 8 + (200 << 20) + poolShare)
+    }
+
     /// Largest pixel count a single pass may take for `architecture` with `parameterCount` weights.
     public func pixelLimit(for architecture: GeneratorArchitecture, parameterCount: Int) -> Int {
-        // Weights live twice (PyTorch layout and oneDNN's), plus ~200 MB of libraries and caches.
-        let fixed = parameterCount * 8 + (200 << 20) + poolShare
-        return max(64 * 64, (bytes - fixed) / Self.bytesPerPixel(architecture))
+        max(64 * 64, workingBytes(parameterCount: parameterCount) / Self.bytesPerPixel(architecture))
     }
 }
 

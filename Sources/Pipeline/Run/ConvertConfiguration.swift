@@ -1,3 +1,4 @@
+import Foundation
 import Imaging
 import Models
 
@@ -31,6 +32,9 @@ public struct ConvertConfiguration: Sendable {
     /// Same-size images run through the network together, up to this many.
     public var batch = 1
     public var memory = MemoryBudget.automatic
+    /// Where images too large for `memory` keep their activations (`--scratch`; default the
+    /// temporary folder).
+    public var scratch: URL?
     public var settings = InferenceSettings()
     public var decodeLimits = DecodeLimits()
 

@@ -6,8 +6,8 @@ import Models
 /// The conversion pipeline: decode → normalise → generator → encode as concurrent stages joined
 /// by bounded queues, like the load/proc/save threads of the ncnn tools.
 ///
-/// Every image is computed alone (per-image statistics, its own tiles), so the output does not
-/// depend on `--jobs` or `--batch`.
+/// Every image is computed alone (per-image statistics, streamed when it exceeds the budget), so
+/// the output does not depend on `--jobs`, `--batch` or `--memory-limit`.
 public final class ConvertJob: @unchecked Sendable {
     public let generator: Generator
     public let configuration: ConvertConfiguration
@@ -32,9 +32,9 @@ public final class ConvertJob: @unchecked Sendable {
         let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
         BufferPool.shared.idleLimit = c.memory.poolShare
         let runners = try (0..<c.jobs.process).map { _ in
-            GeneratorRunner(generator: generator, settings: c.settings,
+            GeneratorRunner(generator: generator, configuration: c,
                             backend: try DNNLBackend(algorithm: algorithm, threads: max(1, cores / c.jobs.process)),
-                            pixelLimit: c.memory.pixelLimit(for: generator.architecture, parameterCount: generator.parameterCount) / c.jobs.process)
+                            workers: c.jobs.process)
         }
         let decode = DecodeStage(configuration: c, preprocessor: preprocessor)
         let infer = runners.map { InferenceStage(runner: $0) }

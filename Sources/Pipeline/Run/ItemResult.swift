@@ -11,13 +11,14 @@ public struct ItemResult: Sendable, Encodable {
     public var error: String?
     public var width: Int?
     public var height: Int?
-    public var tiled: Bool?
+    /// Computed layer by layer over row bands (`StreamedForward`) for want of memory.
+    public var streamed: Bool?
     public var decodeMilliseconds: Double?
     public var inferenceMilliseconds: Double?
     public var encodeMilliseconds: Double?
 
     enum CodingKeys: String, CodingKey {
-        case input, output, status, error, width, height, tiled
+        case input, output, status, error, width, height, streamed
         case decodeMilliseconds = "decode_ms", inferenceMilliseconds = "inference_ms", encodeMilliseconds = "encode_ms"
     }
 

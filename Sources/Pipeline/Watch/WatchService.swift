@@ -59,8 +59,9 @@ public final class WatchService: @unchecked Sendable {
         self.configuration = configuration
         metrics = WatchMetrics(factory: metricsFactory)
         let c = configuration.convert
-        runner = GeneratorRunner(generator: generator, settings: c.settings, backend: backend,
-                                 pixelLimit: c.memory.pixelLimit(for: generator.architecture, parameterCount: generator.parameterCount))
+        // Workers share the runner and convert side by side (the backend serialises single
+        // convolutions only), so each image gets a worker's share of the budget.
+        runner = GeneratorRunner(generator: generator, configuration: c, backend: backend, workers: c.jobs.process)
         preprocessor = Preprocessor(policy: c.preprocess, maxSide: c.maxSide, architecture: generator.architecture)
         registry = WorkerRegistry(folder: configuration.layout.workers)
     }
