@@ -82,28 +82,18 @@ struct ConversionOptions: ParsableArguments {
         }
     }
 
-    /// Pipeline file values, overridden by flags given on the command line.
+    /// Pipeline file values, overridden by flags given on the command line (the library's
+    /// `ConvertConfiguration.resolve`; a condition that does not fit the model exits 64).
     func configuration(_ d: PipelineDefinition, for generator: Generator) throws -> ConvertConfiguration {
-        var c = ConvertConfiguration()
-        let load = loadSize ?? d.loadSize ?? 256
-        c.preprocess = PreprocessPolicy.named(preprocess ?? d.preprocess ?? "native", loadSize: load, cropSize: cropSize ?? d.cropSize)!
-        c.maxSide = maxSide ?? d.maxSide
-        c.format = format ?? d.format ?? .png
-        c.quality = quality ?? d.quality ?? 95
-        c.jobs = jobs.flatMap(ConvertConfiguration.Jobs.init) ?? d.jobs ?? c.jobs
-        c.batch = d.batch ?? 1
-        c.memory = memoryLimit.flatMap(MemoryBudget.parse) ?? d.memoryLimit ?? c.memory
-        c.scratch = scratch.map { URL(fileURLWithPath: $0) } ?? d.scratch
-        var s = try inference.settings()
-        if !inference.eval, d.eval == true { s.eval = true }
-        if !inference.dropout, d.dropout == true { s.dropoutSeed = d.seed ?? UInt64.random(in: 0...UInt64.max) }
-        if inference.condition == nil, inference.domain == nil {
-            s.condition = d.condition
-            s.domain = d.domain
+        var f = ConvertFlags()
+        (f.preprocess, f.loadSize, f.cropSize, f.maxSide) = (preprocess, loadSize, cropSize, maxSide)
+        (f.format, f.quality, f.jobs) = (format, quality, jobs.flatMap(ConvertConfiguration.Jobs.init))
+        f.memoryLimit = memoryLimit.flatMap(MemoryBudget.parse)
+        f.scratch = scratch.map { URL(fileURLWithPath: $0) }
+        f.settings = try inference.settings()
+        do { return try ConvertConfiguration.resolve(f, pipeline: d, architecture: generator.architecture) } catch {
+            throw fail("\(error)", code: 64)
         }
-        c.settings = s
-        do { _ = try s.conditionVector(for: generator.architecture) } catch { throw fail("\(error)", code: 64) }
-        return c
     }
 
     func threads(_ d: PipelineDefinition) -> Int? { inference.engine.threads ?? d.threads }

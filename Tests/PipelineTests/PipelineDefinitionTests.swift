@@ -24,6 +24,7 @@ struct PipelineDefinitionTests {
             batch: 4
             threads: 2
             memory-limit: 2G
+            scratch: tmp/spill
             algorithm: direct
             """)
         let d = try PipelineDefinition.load(contentsOf: dir.url.appendingPathComponent("p.yaml"))
@@ -33,6 +34,7 @@ struct PipelineDefinitionTests {
         #expect(d.format == .jpg && d.quality == 80 && d.suffix == "_x")
         #expect(d.jobs == ConvertConfiguration.Jobs(load: 2, process: 1, save: 3) && d.batch == 4 && d.threads == 2)
         #expect(d.memoryLimit?.bytes == 2 << 30 && d.algorithm == "direct")
+        #expect(d.scratch == dir.url.appendingPathComponent("tmp/spill").standardizedFileURL)
     }
 
     func error(_ yaml: String) throws -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Yams
 
 /// A named pipeline read from a YAML file (see `pipelines/`): which model, how to prepare
@@ -94,7 +95,8 @@ public struct PipelineDefinition: Sendable, Equatable {
                         return Float(f)
                     }
                 } else {
-                    do { d.condition = try parseConditionList(try field.string()) } catch { throw field.error("must be a list of numbers like [0, 1, 0, 1, 1]") }
+                    // The same reading as --condition: "0,,1" is refused in both.
+                    do { d.condition = try InferenceSettings.parseCondition(try field.string()) } catch { throw field.error("must be a list of numbers like [0, 1, 0, 1, 1]") }
                 }
             case "domain": d.domain = try field.int(0...)
             case "eval": d.eval = try field.bool()
@@ -142,12 +144,6 @@ public struct PipelineDefinition: Sendable, Equatable {
 }
 
 private func line(_ node: Node) -> Int { (node.mark?.line ?? 0) }
-
-func parseConditionList(_ text: String) throws -> [Float] {
-    let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-    guard !values.isEmpty, values.allSatisfy({ $0?.isFinite == true }) else { throw PipelineError(.invalidDefinition, "bad list") }
-    return values.map { $0! }
-}
 
 /// One value in a pipeline file, with the typed readers that name the file, line and key on error.
 private struct Field {

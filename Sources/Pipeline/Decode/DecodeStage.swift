@@ -11,8 +11,8 @@ struct DecodedItem {
 /// Stage 1: read a file, decode it (orientation applied, bombs refused from the header) and
 /// normalise it for the generator. A file that cannot be used comes back as its failed result.
 struct DecodeStage: Sendable {
-    let configuration: ConvertConfiguration
-    let preprocessor: Preprocessor
+    let conversion: ItemConversion
+    var configuration: ConvertConfiguration { conversion.configuration }
 
     func callAsFunction(_ item: ConvertItem) -> Result<DecodedItem, ItemResultFailure> {
         var result = ItemResult(input: item.input.path, output: item.output.path, status: .failed)
@@ -27,8 +27,7 @@ struct DecodeStage: Sendable {
         }
         let t0 = DispatchTime.now().uptimeNanoseconds
         do {
-            let image = try ImageCodec.decodeFile(atPath: item.input.path, limits: configuration.decodeLimits)
-            let prepared = try preprocessor.prepare(image)
+            let prepared = try conversion.decode(item.input.path)
             result.width = prepared.content.width
             result.height = prepared.content.height
             result.decodeMilliseconds = milliseconds(since: t0)

@@ -55,18 +55,19 @@ public struct Discovery: Sendable {
                 d.items.append(ConvertItem(input: url, relativePath: rel, output: output))
                 continue
             }
-            let outExt = format == .same ? (ext == "png" ? "png" : "jpg") : format.rawValue
+            let outExt = format.fileExtension(forInput: rel)
             let dir = (rel as NSString).deletingLastPathComponent
             let stem = ((rel as NSString).lastPathComponent as NSString).deletingPathExtension
             var name = stem + suffix + "." + outExt
             var key = (dir as NSString).appendingPathComponent(name).lowercased()
             if taken.contains(key) {
-                var n = 1
-                repeat {
-                    name = stem + suffix + "-" + ext + (n > 1 ? "-\(n)" : "") + "." + outExt
+                // photo.jpg and photo.png both want photo.png: the later one says where it came from.
+                let base = stem + suffix + "-" + ext + "." + outExt
+                for n in 0... {
+                    name = UniqueName.numbered(base, n == 0 ? 0 : n + 1)
                     key = (dir as NSString).appendingPathComponent(name).lowercased()
-                    n += 1
-                } while taken.contains(key)
+                    if !taken.contains(key) { break }
+                }
                 d.renamed.append((rel, (dir as NSString).appendingPathComponent(name)))
             }
             taken.insert(key)

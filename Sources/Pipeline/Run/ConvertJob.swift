@@ -11,7 +11,7 @@ import Models
 public final class ConvertJob: @unchecked Sendable {
     public let generator: Generator
     public let configuration: ConvertConfiguration
-    public let preprocessor: Preprocessor
+    public let conversion: ItemConversion
     private let observer: ConvertObserver?
     private let cancelled = AtomicFlag()
 
@@ -19,26 +19,32 @@ public final class ConvertJob: @unchecked Sendable {
         self.generator = generator
         self.configuration = configuration
         self.observer = observer
-        preprocessor = Preprocessor(policy: configuration.preprocess, maxSide: configuration.maxSide,
-                                    architecture: generator.architecture)
+        conversion = ItemConversion(architecture: generator.architecture, configuration: configuration)
     }
 
     /// Stops taking new inputs; images already decoded are finished.
     public func cancel() { cancelled.set() }
 
+    /// oneDNN with `algorithm` on `threads` compute threads (default: every core) split evenly
+    /// between the inference workers.
     public func run(_ items: [ConvertItem], threads: Int? = nil, algorithm: DNNLBackend.Algorithm = .winograd) throws -> ConvertSummary {
+        let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let perWorker = max(1, cores / configuration.jobs.process)
+        return try run(items) { try DNNLBackend(algorithm: algorithm, threads: perWorker) }
+    }
+
+    /// Converts `items` with one backend from `makeBackend` per inference worker (any
+    /// `ConvolutionBackend`, as `watch` takes).
+    public func run(_ items: [ConvertItem], makeBackend: () throws -> ConvolutionBackend) throws -> ConvertSummary {
         let start = DispatchTime.now().uptimeNanoseconds
         let c = configuration
-        let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
         BufferPool.shared.idleLimit = c.memory.poolShare
         let runners = try (0..<c.jobs.process).map { _ in
-            GeneratorRunner(generator: generator, configuration: c,
-                            backend: try DNNLBackend(algorithm: algorithm, threads: max(1, cores / c.jobs.process)),
-                            workers: c.jobs.process)
+            GeneratorRunner(generator: generator, configuration: c, backend: try makeBackend(), workers: c.jobs.process)
         }
-        let decode = DecodeStage(configuration: c, preprocessor: preprocessor)
+        let decode = DecodeStage(conversion: conversion)
         let infer = runners.map { InferenceStage(runner: $0) }
-        let encode = EncodeStage(configuration: c, family: generator.architecture.family)
+        let encode = EncodeStage(conversion: conversion)
         let toInfer = BoundedQueue<DecodedItem>(capacity: 2 * max(c.batch, c.jobs.process))
         let toSave = BoundedQueue<InferredItem>(capacity: 2 * c.jobs.save)
         let next = AtomicCounter()

@@ -68,9 +68,7 @@ public struct InboxLayout: Sendable {
     public static func moveUnique(_ source: URL, into folder: URL, relative: String) throws -> URL {
         let target = folder.appendingPathComponent(relative)
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        var candidate = target
-        var n = 0
-        while true {
+        for candidate in UniqueName.candidates(target) {
             // rename would silently replace an existing file; RENAME_NOREPLACE refuses instead,
             // and unlike link + unlink leaves no moment with the file in both places.
             if gantry_rename_noreplace(source.path, candidate.path) == 0 {
@@ -89,10 +87,7 @@ public struct InboxLayout: Sendable {
             guard errno == EEXIST else {
                 throw PipelineError(.writeFailed, "\(source.path): cannot move to \(candidate.path) (\(String(cString: strerror(errno))))")
             }
-            n += 1
-            let stem = (target.lastPathComponent as NSString).deletingPathExtension
-            let ext = target.pathExtension
-            candidate = target.deletingLastPathComponent().appendingPathComponent(ext.isEmpty ? "\(stem)-\(n)" : "\(stem)-\(n).\(ext)")
         }
+        throw PipelineError(.writeFailed, "\(target.path): no free name")
     }
 }

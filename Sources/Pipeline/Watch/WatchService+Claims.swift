@@ -43,8 +43,9 @@ extension WatchService {
                     link(old.path, layout.work.appendingPathComponent("\(mine).\(ext)").path)
                     unlink(old.path)
                 }
-                unlink(layout.work.appendingPathComponent("\(id).\(ext).partial").path)
             }
+            // A result the dead worker was still writing (AtomicWriter's temporary).
+            AtomicWriter.removeStaleTemporaries(under: layout.work)
             let claimDir = layout.processing.appendingPathComponent(mine)
             var folders: [URL] = []
             let inputs = InboxLayout(inbox: claimDir, outbox: layout.outbox).scan(folders: &folders)
@@ -79,16 +80,16 @@ extension WatchService {
         let start = now()
         let claimDir = layout.processing.appendingPathComponent(claim.id)
         let input = claimDir.appendingPathComponent(claim.relative)
-        let ext = outputExtension(claim.relative)
+        let ext = configuration.convert.format.fileExtension(forInput: claim.relative)
         let work = layout.work.appendingPathComponent("\(claim.id).\(ext)")
         do {
             var st = stat()
             if stat(work.path, &st) != 0 {
                 let data = try attempt(claimDir) {
                     CrashGuard.testSeam(claim.relative)
-                    return try convert(input)
+                    return try conversion.convert(input, runner: runner, as: ext == "png" ? .png : .jpeg)
                 }
-                try writeDurably(data, to: work)
+                try AtomicWriter.write(data, to: work, mode: .replace)
                 st = stat()
                 stat(work.path, &st)
             }
@@ -105,7 +106,6 @@ extension WatchService {
         } catch {
             let reason = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             unlink(work.path)
-            unlink(work.path + ".partial")
             if let moved = try? InboxLayout.moveUnique(input, into: layout.failed, relative: claim.relative) {
                 writeErrorReport(for: moved, reason: reason)
             }
@@ -115,50 +115,17 @@ extension WatchService {
         removeClaimFolder(claimDir)
     }
 
-    private func outputExtension(_ rel: String) -> String {
-        switch configuration.convert.format {
-        case .png: return "png"
-        case .jpg: return "jpg"
-        case .same: return (rel as NSString).pathExtension.lowercased() == "png" ? "png" : "jpg"
-        }
-    }
-
-    private func convert(_ input: URL) throws -> Data {
-        let image = try ImageCodec.decodeFile(atPath: input.path, limits: configuration.convert.decodeLimits)
-        let prepared = try preprocessor.prepare(image)
-        let output = try runner.run(prepared.tensor)
-        let encodable = Postprocessor.image(from: output, prepared: prepared, quantization: .init(for: generator.architecture.family))
-        let ext = outputExtension(input.lastPathComponent)
-        return try ImageCodec.encode(encodable, as: ext == "png" ? .png : .jpeg, quality: configuration.convert.quality,
-                                     path: input.lastPathComponent)
-    }
-
-    private func writeDurably(_ data: Data, to url: URL) throws {
-        let partial = url.path + ".partial"
-        unlink(partial)
-        guard FileManager.default.createFile(atPath: partial, contents: data),
-              let h = FileHandle(forWritingAtPath: partial) else {
-            throw PipelineError(.writeFailed, "\(url.path): cannot write the result")
-        }
-        try? h.synchronize()
-        try? h.close()
-        guard rename(partial, url.path) == 0 else { throw PipelineError(.writeFailed, "\(url.path): cannot finish the result") }
-    }
-
     /// Links the finished work file to a free name in the outbox (never replacing anything).
     private func publish(_ work: URL, as rel: String) throws -> URL {
         let target = configuration.layout.outbox.appendingPathComponent(rel)
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        var candidate = target, n = 0
-        while link(work.path, candidate.path) != 0 {
+        for candidate in UniqueName.candidates(target) {
+            if link(work.path, candidate.path) == 0 { return candidate }
             guard errno == EEXIST else {
                 throw PipelineError(.writeFailed, "\(candidate.path): cannot publish (\(String(cString: strerror(errno))))")
             }
-            n += 1
-            let stem = (target.lastPathComponent as NSString).deletingPathExtension
-            candidate = target.deletingLastPathComponent().appendingPathComponent("\(stem)-\(n).\(target.pathExtension)")
         }
-        return candidate
+        throw PipelineError(.writeFailed, "\(target.path): no free name")
     }
 
     private func retire(_ input: URL, relative: String, to done: URL) throws {
@@ -175,13 +142,12 @@ extension WatchService {
                                         "time": ISO8601DateFormatter().string(from: Date()), "version": "gantry 0.1.0",
                                         "worker": workerID]
         guard let data = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) else { return }
-        var url = moved.deletingLastPathComponent().appendingPathComponent(moved.lastPathComponent + ".error.json")
-        var n = 0
-        while FileManager.default.fileExists(atPath: url.path) {
-            n += 1
-            url = moved.deletingLastPathComponent().appendingPathComponent(moved.lastPathComponent + ".error-\(n).json")
+        let url = moved.deletingLastPathComponent().appendingPathComponent(moved.lastPathComponent + ".error.json")
+        for candidate in UniqueName.candidates(url).prefix(10_000) {
+            do { try AtomicWriter.write(data, to: candidate, mode: .createNew); return } catch {
+                if !FileManager.default.fileExists(atPath: candidate.path) { return }
+            }
         }
-        try? AtomicWriter.write(data, to: url, mode: .createNew)
     }
 
     /// Removes a claim folder once no input is left in it, with the worker's own hidden files

@@ -42,7 +42,7 @@ public final class WatchService: @unchecked Sendable {
     public let metrics: WatchMetrics
     let generator: Generator
     let runner: GeneratorRunner
-    let preprocessor: Preprocessor
+    let conversion: ItemConversion
     let registry: WorkerRegistry
     let gate = ConversionGate()
     var workerID: String { registry.id }
@@ -62,7 +62,7 @@ public final class WatchService: @unchecked Sendable {
         // Workers share the runner and convert side by side (the backend serialises single
         // convolutions only), so each image gets a worker's share of the budget.
         runner = GeneratorRunner(generator: generator, configuration: c, backend: backend, workers: c.jobs.process)
-        preprocessor = Preprocessor(policy: c.preprocess, maxSide: c.maxSide, architecture: generator.architecture)
+        conversion = ItemConversion(architecture: generator.architecture, configuration: c)
         registry = WorkerRegistry(folder: configuration.layout.workers)
     }
 

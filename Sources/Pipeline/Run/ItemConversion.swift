@@ -1,0 +1,73 @@
+import Engine
+import Foundation
+import Imaging
+import Models
+
+/// One image's conversion, the one path `convert`'s stages and `watch` share: decode (orientation
+/// applied, bombs refused from the header) → prepare for the generator → run it (whole, or
+/// streamed when over the memory budget) → 8-bit image (alpha and ICC profile kept) → PNG/JPEG
+/// bytes. Where the bytes go (an output folder, a watch claim's work file) is the caller's.
+public struct ItemConversion: Sendable {
+    public let configuration: ConvertConfiguration
+    public let preprocessor: Preprocessor
+    public let family: GeneratorArchitecture.Family
+
+    public init(architecture: GeneratorArchitecture, configuration: ConvertConfiguration) {
+        self.configuration = configuration
+        family = architecture.family
+        preprocessor = Preprocessor(policy: configuration.preprocess, maxSide: configuration.maxSide, architecture: architecture)
+    }
+
+    /// The file at `path`, decoded and prepared for the generator.
+    public func decode(_ path: String) throws -> PreparedImage {
+        try preprocessor.prepare(try ImageCodec.decodeFile(atPath: path, limits: configuration.decodeLimits))
+    }
+
+    /// Image `batchIndex` of the generator's `output` for `prepared`, encoded as `format` (the
+    /// reference's quantisation for the family); `path` names it in errors.
+    public func encode(_ output: Tensor, batchIndex: Int = 0, prepared: PreparedImage, as format: ImageFormat,
+                       path: String) throws -> Data {
+        let image = Postprocessor.image(from: output, batchIndex: batchIndex, prepared: prepared,
+                                        quantization: .init(for: family))
+        return try ImageCodec.encode(image, as: format, quality: configuration.quality, path: path)
+    }
+
+    /// All of it for one file, as `watch` converts a claim.
+    public func convert(_ input: URL, runner: GeneratorRunner, as format: ImageFormat) throws -> Data {
+        let prepared = try decode(input.path)
+        return try encode(try runner.run(prepared.tensor), prepared: prepared, as: format, path: input.lastPathComponent)
+    }
+}
+
+extension OutputFormat {
+    /// The output file's extension for an input named `name`: `same` keeps PNG as PNG and writes
+    /// every other input as JPEG.
+    public func fileExtension(forInput name: String) -> String {
+        switch self {
+        case .png: return "png"
+        case .jpg: return "jpg"
+        case .same: return (name as NSString).pathExtension.lowercased() == "png" ? "png" : "jpg"
+        }
+    }
+
+    /// How to encode an output file, by its extension.
+    public static func imageFormat(forOutput url: URL) -> ImageFormat {
+        ["jpg", "jpeg", "jpe"].contains(url.pathExtension.lowercased()) ? .jpeg : .png
+    }
+}
+
+/// The names a file takes when its own is taken: `name.ext`, then `name-1.ext`, `name-2.ext`, …
+public enum UniqueName {
+    /// `name` with `-n` before its extension (`n` 0: `name` itself).
+    public static func numbered(_ name: String, _ n: Int) -> String {
+        guard n > 0 else { return name }
+        let stem = (name as NSString).deletingPathExtension, ext = (name as NSString).pathExtension
+        return ext.isEmpty ? "\(stem)-\(n)" : "\(stem)-\(n).\(ext)"
+    }
+
+    /// `url`, then its numbered variants in the same folder.
+    public static func candidates(_ url: URL) -> some Sequence<URL> {
+        let folder = url.deletingLastPathComponent(), name = url.lastPathComponent
+        return (0...).lazy.map { folder.appendingPathComponent(numbered(name, $0)) }
+    }
+}
