@@ -58,10 +58,12 @@ struct Watch: ParsableCommand {
         config.jsonLogs = logFormat == "json"
         config.heartbeat = heartbeat.map { URL(fileURLWithPath: $0) }
         guard FileManager.default.fileExists(atPath: inbox) else { throw fail("\(inbox): inbox folder not found", code: 64) }
-        let backend = try DNNLBackend(algorithm: conversion.algorithm(definition), threads: conversion.threads(definition))
+        let algorithm = conversion.algorithm(definition)
+        let threads = max(1, (conversion.threads(definition) ?? ProcessInfo.processInfo.activeProcessorCount) / max(1, config.convert.jobs.process))
         let registry = PrometheusCollectorRegistry()
-        let service = WatchService(generator: generator, configuration: config, backend: backend,
-                                   metricsFactory: StatusServer.metricsFactory(registry))
+        let service = try WatchService(generator: generator, configuration: config,
+                                       makeBackend: { try DNNLBackend(algorithm: algorithm, threads: threads) },
+                                       metricsFactory: StatusServer.metricsFactory(registry))
         let server = try statusPort.map { port in
             do {
                 return try StatusServer(host: statusAddress, port: Int(port), registry: registry, metrics: service.metrics)

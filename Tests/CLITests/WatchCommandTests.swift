@@ -216,7 +216,12 @@ struct WatchCommandTests {
         let image = try TestImages.png(width: 8, height: 8)
         for i in 0..<500 { try dir.write("in/b\(i).png", image) }
         try dir.write("in/junk.jpg", "junk")
-        let all = Self.waitUntil(240) { Self.files(dir.path("in/.done")).count == 500 || !s.process.isRunning }
+        // The junk file settles and fails in its own time: wait for it too, not just the 500.
+        let all = Self.waitUntil(240) {
+            (Self.files(dir.path("in/.done")).count == 500
+                && (httpGet(port: port, path: "/metrics") ?? "").contains("gantry_files_failed_total 1"))
+                || !s.process.isRunning
+        }
         #expect(all)
         let metrics = httpGet(port: port, path: "/metrics") ?? ""
         #expect(metrics.contains("gantry_files_processed_total 500"))

@@ -74,7 +74,7 @@ extension WatchService {
 
     // MARK: - Converting one claim
 
-    func finish(_ claim: Claim) {
+    func finish(_ claim: Claim, runner: GeneratorRunner) {
         defer { metrics.released() }
         let layout = configuration.layout
         let start = now()

@@ -41,7 +41,8 @@ public final class WatchService: @unchecked Sendable {
     public let configuration: WatchConfiguration
     public let metrics: WatchMetrics
     let generator: Generator
-    let runner: GeneratorRunner
+    /// One per worker, each on its own backend, as `convert`'s inference workers.
+    let runners: [GeneratorRunner]
     let conversion: ItemConversion
     let registry: WorkerRegistry
     let gate = ConversionGate()
@@ -52,16 +53,20 @@ public final class WatchService: @unchecked Sendable {
     private let stopping = AtomicFlag()
     let lock = NSLock()
 
-    /// - Parameter metricsFactory: where the counters go (`/metrics` passes a Prometheus factory).
-    public init(generator: Generator, configuration: WatchConfiguration, backend: ConvolutionBackend,
-                metricsFactory: any MetricsFactory = MetricsSystem.factory) {
+    /// - Parameters:
+    ///   - makeBackend: called once per worker (`configuration.convert.jobs.process`).
+    ///   - metricsFactory: where the counters go (`/metrics` passes a Prometheus factory).
+    public init(generator: Generator, configuration: WatchConfiguration, makeBackend: () throws -> ConvolutionBackend,
+                metricsFactory: any MetricsFactory = MetricsSystem.factory) throws {
         self.generator = generator
         self.configuration = configuration
         metrics = WatchMetrics(factory: metricsFactory)
         let c = configuration.convert
-        // Workers share the runner and convert side by side (the backend serialises single
-        // convolutions only), so each image gets a worker's share of the budget.
-        runner = GeneratorRunner(generator: generator, configuration: c, backend: backend, workers: c.jobs.process)
+        // Workers convert side by side, so each gets a share of the budget.
+        let workers = max(1, c.jobs.process)
+        runners = try (0..<workers).map { _ in
+            GeneratorRunner(generator: generator, configuration: c, backend: try makeBackend(), workers: workers)
+        }
         conversion = ItemConversion(architecture: generator.architecture, configuration: c)
         registry = WorkerRegistry(folder: configuration.layout.workers)
     }
@@ -90,8 +95,8 @@ public final class WatchService: @unchecked Sendable {
              "outbox": layout.outbox.path, "mode": events.isActive ? "inotify" : "polling"])
 
         let queue = BoundedQueue<Claim>(capacity: max(1, configuration.convert.jobs.process))
-        let workers = spawn(configuration.convert.jobs.process, name: "gantry-watch") { [self] _ in
-            while let claim = queue.take() { finish(claim) }
+        let workers = spawn(runners.count, name: "gantry-watch") { [self] worker in
+            while let claim = queue.take() { finish(claim, runner: runners[worker]) }
         }
         for claim in recovered { queue.put(claim) }
         recovered = []
