@@ -80,6 +80,6 @@ let package = Package(
             name: "ModelsTests",
             dependencies: ["Models", "Checkpoints", "Engine", "TestSupport"]
         ),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Checkpoints", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Checkpoints", "Pipeline", "TestSupport"]),
     ]
 )

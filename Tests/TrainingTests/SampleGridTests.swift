@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Imaging
+import Pipeline
 import Testing
 import TestSupport
 import Training
@@ -21,5 +22,8 @@ struct SampleGridTests {
         #expect(pixel(5, 4) == [255, 255, 255])        // missing tile stays white
         #expect(throws: TrainingError.self) { try SampleGrid.png([[red, try Tensor(zeros: [1, 3, 4, 4])]]) }
         #expect(throws: TrainingError.self) { try SampleGrid.png([]) }
+        // StarGAN's and DCGAN's save_image rounds: 127.5 → 128.
+        let rounded = try ImageCodec.decode(try SampleGrid.png([[grey]], gap: 1, quantization: .round), path: "r.png")
+        #expect(Array(rounded.samples[(1 * rounded.width + 1) * 3..<(1 * rounded.width + 1) * 3 + 3]) == [128, 128, 128])
     }
 }

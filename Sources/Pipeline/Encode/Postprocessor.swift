@@ -15,6 +15,14 @@ public enum Postprocessor {
         }
     }
 
+    /// A whole 1×C×H×W tensor (no padding, alpha or profile), as training's sample grids show
+    /// their tiles: the same 8-bit conversion as `convert` writes.
+    public static func image(from tile: Tensor, quantization: Quantization) -> EncodableImage {
+        let (_, _, h, w) = tile.nchw
+        let whole = PreparedImage(tensor: tile, content: (0, 0, w, h), alpha: nil, iccProfile: nil, sourceSize: (w, h))
+        return image(from: tile, prepared: whole, quantization: quantization)
+    }
+
     public static func image(from output: Tensor, batchIndex: Int = 0, prepared: PreparedImage,
                              quantization: Quantization) -> EncodableImage {
         let (_, c, h, w) = output.nchw

@@ -195,7 +195,7 @@ public final class DCGANTrainer {
             try Tensor(shape: [1] + Array(images.shape.dropFirst()), values: images.withUnsafeBufferPointer { Array($0[(i * per)..<((i + 1) * per)]) })
         }
         let rows = stride(from: 0, to: n, by: max(1, columns)).map { Array(tiles[$0..<min(n, $0 + columns)]) }
-        return try SampleGrid.png(rows, gap: 2)
+        return try SampleGrid.png(rows, gap: 2, quantization: .round)
     }
 
     func write(_ data: Data, to name: String) throws {

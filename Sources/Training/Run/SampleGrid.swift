@@ -1,14 +1,16 @@
 import Engine
 import Foundation
 import Imaging
+import Pipeline
 
 /// `RUN/samples/epoch_NNN.png`: the reference's visuals for one batch image, one row per
 /// domain (pix2pix: real_A, fake_B, real_B; CycleGAN: real_A, fake_B, rec_A, idt_B and the B row),
-/// each tile converted as the reference's `tensor2im` does (truncating (x + 1) / 2 · 255).
+/// each tile converted to 8 bits by `convert`'s own `Postprocessor` (the reference's `tensor2im`
+/// truncates; StarGAN's and DCGAN's `save_image` rounds).
 public enum SampleGrid {
     /// The rows of tiles (each 1×C×H×W in [-1, 1], grey tiles shown as grey RGB) as PNG bytes,
     /// with a `gap`-pixel white border between tiles.
-    public static func png(_ rows: [[Tensor]], gap: Int = 4) throws -> Data {
+    public static func png(_ rows: [[Tensor]], gap: Int = 4, quantization: Postprocessor.Quantization = .truncate) throws -> Data {
         guard let tileH = rows.first?.first?.shape[2], let tileW = rows.first?.first?.shape[3] else {
             throw TrainingError(.invalidSetting, "a sample grid needs at least one image")
         }
@@ -20,14 +22,13 @@ public enum SampleGrid {
                 guard tile.rank == 4, tile.shape[2] == tileH, tile.shape[3] == tileW, [1, 3].contains(tile.shape[1]) else {
                     throw TrainingError(.shapeMismatch, "sample grid tile \(tile.shape) differs from 1×3×\(tileH)×\(tileW)")
                 }
-                let v = tile.values, channels = tile.shape[1], plane = tileH * tileW
+                let tileImage = Postprocessor.image(from: tile, quantization: quantization)
+                let channels = tileImage.colorChannels
                 let x0 = gap + c * (tileW + gap), y0 = gap + r * (tileH + gap)
                 for y in 0..<tileH {
                     for x in 0..<tileW {
                         for k in 0..<3 {
-                            let value = v[min(k, channels - 1) * plane + y * tileW + x]
-                            let level = (Double(value) + 1) / 2 * 255
-                            samples[((y0 + y) * width + x0 + x) * 3 + k] = UInt8(max(0, min(255, level.isFinite ? level : 0)))
+                            samples[((y0 + y) * width + x0 + x) * 3 + k] = tileImage.samples[(y * tileW + x) * channels + min(k, channels - 1)]
                         }
                     }
                 }

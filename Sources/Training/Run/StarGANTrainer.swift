@@ -192,7 +192,7 @@ public final class StarGANTrainer {
         }
         let folder = run.url.appendingPathComponent("samples")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try write(try SampleGrid.png(rows), to: "samples/\(iteration)-images.png")
+        try write(try SampleGrid.png(rows, quantization: .round), to: "samples/\(iteration)-images.png")
         try RunIndex.update(runFolder: run.url, model: .stargan, epochsTotal: options.numIters, finished: iteration == options.numIters)
     }
 
