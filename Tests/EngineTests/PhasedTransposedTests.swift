@@ -20,6 +20,19 @@ struct PhasedTransposedTests {
                                      outputPaddingH: 1, outputPaddingW: 0)),
         // No padding: the first phase reads before the input (padding before it).
         .init(input: [1, 3, 4, 4], weight: [3, 8, 3, 3], geometry: ConvGeometry(stride: 2)),
+        // Padding and output padding on one axis only (a band of rows cut from resnet's
+        // up-sampling), with as few rows as the kernel and fewer.
+        .init(input: [1, 3, 3, 11], weight: [3, 4, 3, 3],
+              geometry: ConvGeometry(strideH: 2, strideW: 2, padTop: 0, padLeft: 1, padBottom: 0, padRight: 1,
+                                     outputPaddingH: 0, outputPaddingW: 1)),
+        .init(input: [1, 3, 2, 11], weight: [3, 4, 3, 3],
+              geometry: ConvGeometry(strideH: 2, strideW: 2, padTop: 0, padLeft: 1, padBottom: 0, padRight: 1,
+                                     outputPaddingH: 0, outputPaddingW: 1)),
+        .init(input: [1, 3, 1, 11], weight: [3, 4, 3, 3],
+              geometry: ConvGeometry(strideH: 2, strideW: 2, padTop: 0, padLeft: 1, padBottom: 0, padRight: 1,
+                                     outputPaddingH: 0, outputPaddingW: 1)),
+        // resnet's up-sampling of a 1×1 map (a 4×4 image after two down-samplings).
+        .init(input: [1, 8, 1, 1], weight: [8, 4, 3, 3], geometry: ConvGeometry(stride: 2, padding: 1, outputPadding: 1)),
         // Kernel smaller than the stride: some phases have no taps, so oneDNN's kernel runs.
         .init(input: [1, 4, 5, 5], weight: [4, 4, 1, 1], geometry: ConvGeometry(stride: 2, outputPadding: 1)),
     ]
@@ -31,7 +44,7 @@ struct PhasedTransposedTests {
         let b = randomTensor([c.weight[1]], seed: 43)
         for bias in [b, nil] {
             let expected = try Backends.reference.convTranspose2d(x, weight: w, bias: bias, geometry: c.geometry)
-            for backend in [Self.phased, Self.banded] {
+            for backend in [Self.phased, Self.banded, Backends.direct] {
                 let got = try backend.convTranspose2d(x, weight: w, bias: bias, geometry: c.geometry)
                 #expect(got.shape == expected.shape)
                 #expect(got.maxAbsDifference(expected) <= 1e-4, "bias \(bias != nil)")

@@ -48,8 +48,9 @@ final class ActivationStore {
         sum = Array(repeating: 0, count: channels)
         sumOfSquares = sum
         let bytes = channels * width * height * MemoryLayout<Float>.stride
-        if scratch.inMemory + bytes <= scratch.memoryLimit {
-            memory = .allocate(capacity: max(1, bytes / MemoryLayout<Float>.stride))
+        if scratch.inMemory + bytes <= scratch.memoryLimit, let raw = malloc(max(1, bytes)) {
+            // A refused allocation (a limit above what the machine has) falls through to a file.
+            memory = raw.bindMemory(to: Float.self, capacity: max(1, bytes / MemoryLayout<Float>.stride))
             scratch.inMemory += bytes
             file = -1
             path = ""
@@ -69,7 +70,7 @@ final class ActivationStore {
 
     deinit {
         if let memory {
-            memory.deallocate()
+            free(memory)
             scratch.inMemory -= byteCount
         } else {
             close(file)
