@@ -21,24 +21,38 @@ RUN swift build -c release --static-swift-stdlib --product gantry \
  && strip --strip-debug /out/gantry \
  && cp "$(dirname "$(readlink -f "$(command -v swift)")")/../libexec/swift/linux/swift-backtrace-static" /out/
 
-FROM ${RUNTIME_IMAGE}
+# The run-time files, gathered into a root file system of their own: the binary, the shared
+# libraries ldd names for it (oneDNN and its OpenCL loader, libpng, libturbojpeg, libgomp, zlib,
+# the C and C++ runtimes), the user and the folders. No shell, no package manager: the final
+# image is that tree alone (the health check is `gantry healthcheck`).
+FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libdnnl2 libpng16-16 libturbojpeg0 libgomp1 \
- && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
- && useradd --system --uid 10001 --create-home --home-dir /home/gantry gantry \
- && mkdir -p /data/inbox /data/outbox /models \
- && chown gantry:gantry /data/inbox /data/outbox
-COPY --from=build /out/gantry /usr/local/bin/gantry
-COPY --from=build /out/swift-backtrace-static /usr/local/libexec/swift-backtrace-static
+      libdnnl2 libpng16-16 libturbojpeg0 libgomp1
+COPY --from=build /out/gantry /rootfs/usr/local/bin/gantry
+COPY --from=build /out/swift-backtrace-static /rootfs/usr/local/libexec/swift-backtrace-static
+RUN set -e; \
+    for lib in $(ldd /rootfs/usr/local/bin/gantry | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }'); do \
+      mkdir -p "/rootfs$(dirname "$lib")"; cp -L "$lib" "/rootfs$lib"; \
+    done; \
+    mkdir -p /rootfs/etc /rootfs/tmp /rootfs/home/gantry /rootfs/data/inbox /rootfs/data/outbox /rootfs/models; \
+    printf 'root:x:0:0:root:/root:/sbin/nologin\ngantry:x:10001:10001::/home/gantry:/sbin/nologin\n' > /rootfs/etc/passwd; \
+    printf 'root:x:0:\ngantry:x:10001:\n' > /rootfs/etc/group; \
+    chmod 1777 /rootfs/tmp; \
+    chown 10001:10001 /rootfs/home/gantry /rootfs/data/inbox /rootfs/data/outbox; \
+    chroot /rootfs /usr/local/bin/gantry --version
+
+FROM scratch
+COPY --from=runtime /rootfs /
+ENV PATH=/usr/local/bin
 # Crash backtraces on stderr (no interactive debugger in a container); the binary keeps its
 # symbol table (only DWARF is stripped), so frames are named.
 ENV SWIFT_BACKTRACE=enable=yes,sanitize=yes,threads=all,images=all,interactive=no,swift-backtrace=/usr/local/libexec/swift-backtrace-static
 VOLUME ["/data/inbox", "/data/outbox", "/models"]
-USER gantry
+USER 10001:10001
 # The watch service touches this file every 2 s while its main loop runs.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
-  CMD test $(( $(date +%s) - $(stat -c %Y /tmp/gantry.heartbeat) )) -lt 30 || exit 1
-ENTRYPOINT ["gantry"]
+  CMD ["/usr/local/bin/gantry", "healthcheck", "/tmp/gantry.heartbeat", "--max-age", "30"]
+ENTRYPOINT ["/usr/local/bin/gantry"]
 # Put the generator at /models/latest_net_G.pth (or pass another command line).
 CMD ["watch", "/data/inbox", "-o", "/data/outbox", "-m", "/models", "--heartbeat", "/tmp/gantry.heartbeat"]

@@ -74,6 +74,7 @@ podman build --format docker --pull=never --build-arg SWIFT_IMAGE="$SWIFT_IMAGE"
 rm -rf container-deps/github.com
 size=$(podman image inspect localhost/gantry:test --format '{{.Size}}')
 echo "image size: $(( size / 1000000 )) MB"
+[ "$size" -le 150000000 ] || { echo "FAIL: the image is over 150 MB"; exit 1; }
 
 T=$(mktemp -d /tmp/gantry-ct.XXXXXX)
 trap 'podman rm -f gantry-watch-test >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
@@ -87,6 +88,15 @@ podman run --rm --pull=never -v "$ROOT/samples/photos:/data/in:ro" -v "$T/out:/d
 n_in=$(ls samples/photos | wc -l); n_out=$(ls "$T/out" | wc -l)
 [ "$n_in" = "$n_out" ] || { echo "FAIL: $n_out outputs for $n_in photos"; exit 1; }
 echo "ok: $n_out outputs"
+
+step "a container memory limit makes large images stream (the budget follows the cgroup)"
+mkdir -p "$T/out2" && chmod 777 "$T/out2"
+podman run --rm --pull=never --memory 400m -v "$ROOT/samples/photos:/data/in:ro" -v "$T/out2:/data/out" \
+    -v "$T/models:/models:ro" localhost/gantry:test convert /data/in -m /models/latest_net_G.pth -o /data/out \
+    --report /data/out/report.jsonl
+streamed=$(grep -c '"streamed":true' "$T/out2/report.jsonl" || true)
+[ "$streamed" = "$n_in" ] || { cat "$T/out2/report.jsonl"; echo "FAIL: $streamed of $n_in photos streamed under --memory 400m"; exit 1; }
+echo "ok: $streamed photos streamed under a 400 MB cgroup limit"
 
 step "watch service: drop files, expect outputs and inputs in .done"
 podman run -d --name gantry-watch-test --pull=never -v "$T/inbox:/data/inbox" -v "$T/outbox:/data/outbox" \
