@@ -106,6 +106,6 @@ struct Convert: ParsableCommand {
 }
 
 extension OutputFormat: ExpressibleByArgument {
-    public init?(argument: String) { self.init(rawValue: argument == "jpeg" ? "jpg" : argument) }
+    public init?(argument: String) { self.init(name: argument) }
 }
 

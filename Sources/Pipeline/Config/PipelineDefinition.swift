@@ -113,7 +113,7 @@ public struct PipelineDefinition: Sendable, Equatable {
             case "max-side": d.maxSide = try field.int(1...)
             case "format":
                 let s = try field.string()
-                guard let f = OutputFormat(rawValue: s == "jpeg" ? "jpg" : s) else { throw field.error("must be png, jpg or same, not '\(s)'") }
+                guard let f = OutputFormat(name: s) else { throw field.error("must be png, jpg or same, not '\(s)'") }
                 d.format = f
             case "quality": d.quality = try field.int(1...100)
             case "suffix": d.suffix = try field.string()

@@ -40,6 +40,9 @@ public struct ItemConversion: Sendable {
 }
 
 extension OutputFormat {
+    /// `png`, `jpg` (or `jpeg`) or `same`, as flags and pipeline files spell it.
+    public init?(name: String) { self.init(rawValue: name == "jpeg" ? "jpg" : name) }
+
     /// The output file's extension for an input named `name`: `same` keeps PNG as PNG and writes
     /// every other input as JPEG.
     public func fileExtension(forInput name: String) -> String {

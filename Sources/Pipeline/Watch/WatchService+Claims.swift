@@ -87,7 +87,7 @@ extension WatchService {
             if stat(work.path, &st) != 0 {
                 let data = try attempt(claimDir) {
                     CrashGuard.testSeam(claim.relative)
-                    return try conversion.convert(input, runner: runner, as: ext == "png" ? .png : .jpeg)
+                    return try conversion.convert(input, runner: runner, as: OutputFormat.imageFormat(forOutput: work))
                 }
                 try AtomicWriter.write(data, to: work, mode: .replace)
                 st = stat()
