@@ -61,3 +61,12 @@ public struct GradientComparison: CustomStringConvertible {
 }
 
 public func l2(_ v: [Float]) -> Double { v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
+
+/// Keys whose tensors differ, bit for bit, between two checkpoint files (keys present in only one
+/// of them included): empty when a continued run ended exactly where an uninterrupted one did.
+public func differingTensors(_ a: URL, _ b: URL) throws -> [String] {
+    let x = try Checkpoint.load(contentsOf: a).stateDict, y = try Checkpoint.load(contentsOf: b).stateDict
+    return Set(x.keys).union(y.keys).sorted().filter { key in
+        x[key]?.values.map(\.bitPattern) != y[key]?.values.map(\.bitPattern)
+    }
+}

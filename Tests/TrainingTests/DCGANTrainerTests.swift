@@ -38,13 +38,9 @@ struct DCGANTrainerTests {
         #expect(second.nextEpoch == 2)
         try second.train()
         for name in ["G", "D"] {
-            let x = try Checkpoint.load(contentsOf: URL(fileURLWithPath: a.path("run/latest_net_\(name).pth"))).stateDict
-            let y = try Checkpoint.load(contentsOf: URL(fileURLWithPath: b.path("run/latest_net_\(name).pth"))).stateDict
-            #expect(x.keys == y.keys)
-            for key in x.keys {
-                let same = x[key]!.values.map(\.bitPattern) == y[key]!.values.map(\.bitPattern)
-                #expect(same, "\(name).\(key) differs")
-            }
+            let differing = try differingTensors(URL(fileURLWithPath: a.path("run/latest_net_\(name).pth")),
+                                                 URL(fileURLWithPath: b.path("run/latest_net_\(name).pth")))
+            #expect(differing.isEmpty, "\(name): \(differing)")
         }
         let timeless = { (url: String) in
             // As written (a critic-only iteration's Loss_G is null: NaN ≠ NaN in a comparison).
