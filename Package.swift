@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "Gantry",
-    platforms: [.macOS(.v13)],
+    // Linux only: the watch service uses inotify and renameat2, the engine libgomp and oneDNN
+    // from Debian. No Apple platform is declared until the package builds there.
     products: [
         .executable(name: "gantry", targets: ["GantryCLI"]),
         .library(name: "Engine", targets: ["Engine"]),
@@ -25,7 +26,6 @@ let package = Package(
         .target(
             name: "CDNNL",
             path: "Sources/CDNNL",
-            cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]
         ),
         // Not "CSystem": swift-system (under SwiftNIO) has a target of that name.
@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Engine", "Checkpoints", "Models", "Imaging", "CGantrySystem", .product(name: "Yams", package: "Yams"),
+                "Engine", "Models", "Imaging", "CGantrySystem", .product(name: "Yams", package: "Yams"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),

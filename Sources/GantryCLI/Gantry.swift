@@ -1,4 +1,5 @@
 import ArgumentParser
+import Pipeline
 
 /// The `gantry` command tree: thin commands over the Engine, Checkpoints and Models libraries.
 @main
@@ -6,7 +7,7 @@ struct Gantry: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gantry",
         abstract: "Translate images between visual domains with pix2pix, CycleGAN and StarGAN generators.",
-        version: "0.1.0",
+        version: GantryRelease.version,
         subcommands: [Convert.self, Watch.self, Train.self, Sample.self, Inspect.self, Forward.self, Bench.self, TrainBench.self, Probe.self, Healthcheck.self]
     )
 

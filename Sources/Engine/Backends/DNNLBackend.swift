@@ -75,9 +75,6 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         self.bandBytes = bandBytes
     }
 
-    /// The ISA ceiling in force, e.g. "avx512_core_bf16".
-    public static var isaCap: String { DNNLRuntime.isaCap }
-
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
         let outShape = try conv2dOutputShape(x, weight: weight, bias: bias, geometry: geometry)
         if NarrowConvolution.applies(input: x.shape, weight: weight.shape, geometry: geometry) {

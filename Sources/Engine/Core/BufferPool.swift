@@ -18,8 +18,7 @@ public final class BufferPool: @unchecked Sendable {
         set { lock.withLock { limit = newValue; evict() } }
     }
 
-    /// Bytes handed out and not yet released, and the most there ever were (pooled sizes only).
-    public var liveBytes: Int { lock.withLock { live } }
+    /// The most bytes handed out and not yet released at once (pooled sizes only).
     public var peakLiveBytes: Int { lock.withLock { peakLive } }
     /// Bytes obtained from the kernel so far (each costs page faults and zeroing on first touch).
     public var mappedBytes: Int { lock.withLock { mapped } }

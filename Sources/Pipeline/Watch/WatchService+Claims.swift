@@ -139,7 +139,7 @@ extension WatchService {
 
     private func writeErrorReport(for moved: URL, reason: String) {
         let report: [String: String] = ["file": moved.lastPathComponent, "reason": reason,
-                                        "time": ISO8601DateFormatter().string(from: Date()), "version": "gantry 0.1.0",
+                                        "time": ISO8601DateFormatter().string(from: Date()), "version": "gantry \(GantryRelease.version)",
                                         "worker": workerID]
         guard let data = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) else { return }
         let url = moved.deletingLastPathComponent().appendingPathComponent(moved.lastPathComponent + ".error.json")
