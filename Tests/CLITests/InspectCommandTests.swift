@@ -1,3 +1,4 @@
+import Checkpoints
 import Foundation
 import Testing
 import TestSupport
@@ -51,7 +52,8 @@ struct InspectCommandTests {
     }
 }
 
-/// `gantry forward` against the PyTorch outputs, and the behaviour switches end to end.
+/// `gantry forward` against the PyTorch outputs (the fixtures' io files), and the behaviour
+/// switches end to end.
 struct ForwardCommandTests {
     func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gantry-cli-\(UUID().uuidString)")
@@ -79,6 +81,32 @@ struct ForwardCommandTests {
         #expect(wrongCount.stderr.contains("takes 5"))
         let missing = try runGantry(["forward", ckpt, io, out, "--overwrite"])
         #expect(missing.status != 0 && missing.stderr.contains("--condition"))
+    }
+
+    /// The written tensor is PyTorch's output for the fixture (its io file): whole for a CycleGAN
+    /// resnet; for StarGAN, whose fixture gives each image its own labels and `--condition` one
+    /// vector for all, the image whose labels it names. Tolerances as PyTorchParityTests
+    /// (direct 1e-4, Winograd 2e-3 on the [−1, 1] scale).
+    @Test(arguments: [("direct", Float(1e-4)), ("winograd", Float(2e-3))])
+    func outputsArePyTorchs(_ algorithm: String, _ tolerance: Float) throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (name, extra, images) in [("resnet6_instance", [String](), [0]), ("stargan_c5", ["--condition", "0,1,0,1,1"], [0])] {
+            let ckpt = fixturesDirectory.appendingPathComponent("\(name).pth").path
+            let io = fixturesDirectory.appendingPathComponent("\(name).io.safetensors")
+            let out = dir.appendingPathComponent("\(name)-\(algorithm).safetensors")
+            let r = try runGantry(["forward", ckpt, io.path, out.path, "--algorithm", algorithm] + extra)
+            #expect(r.status == 0, "\(name): \(r.stderr)")
+            let got = try #require(try Checkpoint.load(contentsOf: out).stateDict["output"])
+            let want = try #require(try Checkpoint.load(contentsOf: io).stateDict["output"])
+            #expect(got.shape == want.shape, "\(name)")
+            let per = want.values.count / want.shape[0]
+            for i in images where i < want.shape[0] {
+                let worst = zip(got.values[(i * per)..<((i + 1) * per)], want.values[(i * per)..<((i + 1) * per)])
+                    .map { abs($0 - $1) }.max() ?? .infinity
+                #expect(worst <= tolerance, "\(name) image \(i) with \(algorithm): max |Δ| \(worst)")
+            }
+        }
     }
 
     @Test func seedWithoutDropoutIsAUsageError() throws {
