@@ -1,12 +1,12 @@
 import Foundation
 
 /// Bicubic resampling equivalent to PIL's `Image.resize(size, Image.BICUBIC)`, which the
-/// reference preprocessing uses: separable (horizontal pass, then vertical), Keys cubic with
-/// a = -0.5, and the kernel widened by the scale factor when shrinking, so downscaling is
-/// antialiased. On 8-bit data each pass uses PIL's 22-bit fixed-point coefficients and rounds and
-/// clips to 0…255 as its uint8 path does, so results match PIL exactly — PIL up to version 12.
-/// Pillow 13 runs the vertical pass first when the height shrinks by more than twice what the
-/// width changes (see Tests/Fixtures/resize/README.md); those cases differ from it by ±1 level.
+/// reference preprocessing uses: separable, Keys cubic with a = -0.5, and the kernel widened by
+/// the scale factor when shrinking, so downscaling is antialiased. On 8-bit data each pass uses
+/// PIL's 22-bit fixed-point coefficients and rounds and clips to 0…255 as its uint8 path does, in
+/// Pillow 13's pass order, so results match Pillow 13 exactly (Pillow ≤ 12 always ran the
+/// horizontal pass first: where the order differs, results differ from it by up to 11 levels on
+/// noise; see Tests/Fixtures/resize/README.md). 16-bit data is resampled in float, unrounded.
 public enum Resampler {
     /// PIL's resampling filters that Gantry's preprocessing needs.
     public enum Filter: Sendable {
@@ -28,22 +28,35 @@ public enum Resampler {
 
     public static func resize(_ image: PlanarImage, width: Int, height: Int, filter: Filter = .bicubic) -> PlanarImage {
         precondition(width > 0 && height > 0, "cannot resize to \(width)×\(height)")
-        var out = image
         let roundTo8Bit = image.maxValue == 255
-        if width != image.width {
-            let k = coefficients(inSize: image.width, outSize: width, filter: filter)
-            out = out.mapPlanes(width: width, height: out.height) { plane in
-                pass(plane, k, lines: image.height, inLength: image.width, outLength: width, horizontal: true, round: roundTo8Bit)
+        func horizontal(_ x: PlanarImage) -> PlanarImage {
+            guard width != x.width else { return x }
+            let k = coefficients(inSize: x.width, outSize: width, filter: filter)
+            return x.mapPlanes(width: width, height: x.height) { plane in
+                pass(plane, k, lines: x.height, inLength: x.width, outLength: width, horizontal: true, round: roundTo8Bit)
             }
         }
-        if height != image.height {
-            let k = coefficients(inSize: image.height, outSize: height, filter: filter)
-            let w = out.width
-            out = out.mapPlanes(width: w, height: height) { plane in
-                pass(plane, k, lines: w, inLength: image.height, outLength: height, horizontal: false, round: roundTo8Bit)
+        func vertical(_ x: PlanarImage) -> PlanarImage {
+            guard height != x.height else { return x }
+            let k = coefficients(inSize: x.height, outSize: height, filter: filter)
+            return x.mapPlanes(width: x.width, height: height) { plane in
+                pass(plane, k, lines: x.width, inLength: x.height, outLength: height, horizontal: false, round: roundTo8Bit)
             }
         }
-        return out
+        /// PIL clips between its passes (its 8-bit path rounds too, inside `pass`); without that a
+        /// sharp edge upscaled overshoots in the first pass and the second carries it on (up to 15
+        /// levels on noise).
+        func clipped(_ x: PlanarImage) -> PlanarImage {
+            guard !roundTo8Bit, width != image.width, height != image.height else { return x }
+            let top = image.maxValue
+            return x.mapPlanes(width: x.width, height: x.height) { $0.map { min(max($0, 0), top) } }
+        }
+        // Pillow 13 (python-pillow/Pillow#9549) runs the vertical pass first when the height shrinks
+        // by more than twice the pixels the width loses. Rounding between passes makes the order
+        // visible on 8-bit data (up to 11 levels on noise); float data keeps PIL's usual order.
+        let verticalFirst = roundTo8Bit && width != image.width && height < image.height
+            && image.height - height > 2 * (image.width - width)
+        return verticalFirst ? horizontal(clipped(vertical(image))) : vertical(clipped(horizontal(image)))
     }
 
     /// For each output position: the first input index and the normalised weights.
