@@ -14,16 +14,36 @@ struct PreprocessTests {
                             samples: samples, iccProfile: nil, format: .png, orientation: 1)
     }
 
+    /// Every content value is v/127.5 − 1 in place, the padding mirrors the picture (reflection
+    /// without repeating the edge, as ReflectionPad2d), and alpha comes out as a/255.
     @Test func nativeKeepsSizeAndPadsToTheNetworkMultiple() throws {
         let p = Preprocessor(policy: .native, architecture: .resnet(blocks: 1, ngf: 4))
-        let prepared = try p.prepare(image(width: 37, height: 22, channels: 3, alpha: true))
+        let source = image(width: 37, height: 22, channels: 3, alpha: true)
+        let prepared = try p.prepare(source)
         #expect(prepared.tensor.shape == [1, 3, 24, 40])
-        #expect(prepared.content.width == 37 && prepared.content.height == 22)
-        #expect(prepared.alpha?.count == 37 * 22)
-        // The content sits unchanged inside the padding: value v ↦ v/127.5 − 1.
+        let (x0, y0, w, h) = prepared.content
+        #expect((x0, y0, w, h) == (1, 1, 37, 22))
         let t = prepared.tensor.values
-        let x = prepared.content.x, y = prepared.content.y
-        #expect(abs(t[y * 40 + x] - (0 / 127.5 - 1)) < 1e-6)
+        func at(_ c: Int, _ y: Int, _ x: Int) -> Float { t[(c * 24 + y) * 40 + x] }
+        var worst: Float = 0
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<3 {
+                    let v = Float(source.samples[(y * w + x) * 4 + c])
+                    worst = max(worst, abs(at(c, y0 + y, x0 + x) - (v / 127.5 - 1)))
+                }
+            }
+        }
+        #expect(worst < 1e-6)
+        var unmirrored = 0
+        for c in 0..<3 {
+            for x in 0..<40 where at(c, y0 - 1, x) != at(c, y0 + 1, x) || at(c, y0 + h, x) != at(c, y0 + h - 2, x) { unmirrored += 1 }
+            for y in 0..<24 where at(c, y, x0 - 1) != at(c, y, x0 + 1) || at(c, y, x0 + w + 1) != at(c, y, x0 + w - 3) { unmirrored += 1 }
+        }
+        #expect(unmirrored == 0, "\(unmirrored) padding rows/columns are not reflections")
+        let alpha = try #require(prepared.alpha)
+        #expect(alpha.count == 37 * 22)
+        #expect(alpha.indices.allSatisfy { alpha[$0] == Float(source.samples[$0 * 4 + 3]) / 255 })
         let unet = Preprocessor(policy: .native, architecture: .unet(downs: 5, ngf: 2))
         #expect(try unet.prepare(image(width: 37, height: 22, channels: 3)).tensor.shape == [1, 3, 32, 64])
     }
@@ -43,14 +63,47 @@ struct PreprocessTests {
         #expect(try Preprocessor(policy: .native, maxSide: 100, architecture: a).plannedSize(width: 400, height: 300).output == (100, 75))
     }
 
+    /// Grey into a colour model repeats the plane; colour into a grey model takes PIL's
+    /// `convert('L')`, whose fixed point (`(R·19595 + G·38470 + B·7471 + 2¹⁵) >> 16`) equals
+    /// Pillow 13's output on all 16.7 M colours. The 65,536 colours here include ones where
+    /// rounding (299R + 587G + 114B)/1000 is a level off, e.g. (0, 0, 250) → 28, not 29.
     @Test func channelsAdaptToTheModel() throws {
-        let gray = try Preprocessor(policy: .native, architecture: .resnet(blocks: 1, ngf: 4)).prepare(image(width: 8, height: 8, channels: 1))
-        #expect(gray.tensor.shape == [1, 3, 8, 8])
-        let v = gray.tensor.values
-        #expect(Array(v[0..<64]) == Array(v[64..<128]))
-        let toGray = try Preprocessor(policy: .native, architecture: .resnet(blocks: 1, ngf: 4, inputChannels: 1))
-            .prepare(image(width: 8, height: 8, channels: 3))
-        #expect(toGray.tensor.shape == [1, 1, 8, 8])
+        let grey = DecodedImage(width: 8, height: 8, colorChannels: 1, hasAlpha: false, bitDepth: 8,
+                                samples: (0..<64).map { UInt16($0 * 4) }, iccProfile: nil, format: .png, orientation: 1)
+        let toColour = try Preprocessor(policy: .native, architecture: .resnet(blocks: 1, ngf: 4)).prepare(grey)
+        #expect(toColour.tensor.shape == [1, 3, 8, 8])
+        let v = toColour.tensor.values
+        #expect((0..<64).allSatisfy { i in (0..<3).allSatisfy { v[$0 * 64 + i] == Float(i * 4) * (2 / 255) - 1 } })
+
+        var samples = [UInt16]()
+        for g in 0..<256 { for b in 0..<256 { samples += [0, UInt16(g), UInt16(b)] } }
+        let colour = DecodedImage(width: 256, height: 256, colorChannels: 3, hasAlpha: false, bitDepth: 8,
+                                  samples: samples, iccProfile: nil, format: .png, orientation: 1)
+        let toGrey = try Preprocessor(policy: .native, architecture: .resnet(blocks: 1, ngf: 4, inputChannels: 1)).prepare(colour)
+        #expect(toGrey.tensor.shape == [1, 1, 256, 256])
+        let l = toGrey.tensor.values
+        var wrong = 0
+        for i in 0..<(256 * 256) {
+            let (r, g, b) = (Int(samples[3 * i]), Int(samples[3 * i + 1]), Int(samples[3 * i + 2]))
+            let pil = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
+            if abs(l[i] - (Float(pil) * (2 / 255) - 1)) > 1e-6 { wrong += 1 }
+        }
+        #expect(wrong == 0, "\(wrong) pixels differ from PIL's convert('L')")
+    }
+
+    /// The reference converts to grey before it resizes (Grayscale is first in get_transform),
+    /// and PIL rounds after each: on this noise the other order is off by a level on many pixels.
+    @Test func greyIsTakenBeforeResizing() throws {
+        let w = 37, h = 23
+        let source = image(width: w, height: h, channels: 3)
+        let prepared = try Preprocessor(policy: PreprocessPolicy.none, architecture: .resnet(blocks: 1, ngf: 4, inputChannels: 1))
+            .prepare(source)
+        #expect(prepared.tensor.shape == [1, 1, 24, 36])
+        let greyFirst = Resampler.resize(PlanarImage(source).adaptingChannels(to: 1), width: 36, height: 24).planes[0]
+        let resizedFirst = Resampler.resize(PlanarImage(source), width: 36, height: 24).adaptingChannels(to: 1).planes[0]
+        #expect(greyFirst != resizedFirst)
+        let got = prepared.tensor.values.map { (($0 + 1) * 127.5).rounded() }
+        #expect(got == greyFirst)
     }
 
     @Test func postprocessorQuantisesLikeTheReference() throws {

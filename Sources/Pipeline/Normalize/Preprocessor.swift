@@ -45,6 +45,11 @@ public struct Preprocessor: Sendable {
             alpha = PlanarImage(width: planar.width, height: planar.height, planes: [planar.planes.removeLast()],
                                 maxValue: planar.maxValue)
         }
+        // The reference turns colour to grey before it resizes (Grayscale comes first in its
+        // get_transform), and resizing rounds, so the order shows. Grey to colour commutes with
+        // resizing and waits, so one plane is resized instead of three.
+        let want = architecture.inputChannels
+        if want < planar.channels { planar = planar.adaptingChannels(to: want) }
         func transform(_ f: (PlanarImage) -> PlanarImage) {
             planar = f(planar)
             alpha = alpha.map(f)
@@ -55,7 +60,7 @@ public struct Preprocessor: Sendable {
         if g.resize != (w0, h0) { transform { Resampler.resize($0, width: g.resize.w, height: g.resize.h) } }
         if let c = g.crop { transform { $0.cropped(x: c.x, y: c.y, width: c.w, height: c.h) } }
 
-        let planes = planar.adaptingChannels(to: architecture.inputChannels).planes
+        let planes = planar.adaptingChannels(to: want).planes
         let (w, h) = (planar.width, planar.height)
         var values = [Float]()
         values.reserveCapacity(planes.count * w * h)

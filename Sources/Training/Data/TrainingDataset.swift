@@ -84,27 +84,32 @@ public final class TrainingDataset: @unchecked Sendable {
     /// `target` (real_B, `--output-nc` planes), each 1×C×H×W in [-1, 1].
     public func item(_ index: Int, random: RandomSource) throws -> (input: Tensor, target: Tensor, paths: [String]) {
         let (a, b, paths): (PlanarImage, PlanarImage, [String])
+        let aToB = options.direction == .aToB
+        let (channelsA, channelsB) = aToB ? (options.inputNC, options.outputNC) : (options.outputNC, options.inputNC)
+        // get_transform converts to grey before it resizes, and resizing rounds: the order shows.
+        func grey(_ image: PlanarImage, _ channels: Int) -> PlanarImage {
+            channels < image.channels ? image.adaptingChannels(to: channels) : image
+        }
         switch layout {
         case .aligned:
             let ab = try Self.decode(filesA[index])
             let half = ab.width / 2
             let p = transform.parameters(width: half, height: ab.height, random: random)
-            a = transform.apply(ab.cropped(x: 0, y: 0, width: half, height: ab.height), p)
-            b = transform.apply(ab.cropped(x: half, y: 0, width: half, height: ab.height), p)
+            a = transform.apply(grey(ab.cropped(x: 0, y: 0, width: half, height: ab.height), channelsA), p)
+            b = transform.apply(grey(ab.cropped(x: half, y: 0, width: half, height: ab.height), channelsB), p)
             paths = [filesA[index]]
         case .paired:
             let (ia, ib) = (try Self.decode(filesA[index]), try Self.decode(filesB[index]))
             let p = transform.parameters(width: ia.width, height: ia.height, random: random)
-            (a, b, paths) = (transform.apply(ia, p), transform.apply(ib, p), [filesA[index], filesB[index]])
+            (a, b, paths) = (transform.apply(grey(ia, channelsA), p), transform.apply(grey(ib, channelsB), p), [filesA[index], filesB[index]])
         case .unaligned:
             let pathA = filesA[index % filesA.count]
             let indexB = options.serialBatches ? index % filesB.count : ReferenceTransform.uniform(0...(filesB.count - 1), random)
             let (ia, ib) = (try Self.decode(pathA), try Self.decode(filesB[indexB]))
-            a = transform.apply(ia, transform.parameters(width: ia.width, height: ia.height, random: random))
-            b = transform.apply(ib, transform.parameters(width: ib.width, height: ib.height, random: random))
+            a = transform.apply(grey(ia, channelsA), transform.parameters(width: ia.width, height: ia.height, random: random))
+            b = transform.apply(grey(ib, channelsB), transform.parameters(width: ib.width, height: ib.height, random: random))
             paths = [pathA, filesB[indexB]]
         }
-        let aToB = options.direction == .aToB
         let (input, target) = aToB ? (a, b) : (b, a)
         return (try ReferenceTransform.tensor(input, channels: options.inputNC),
                 try ReferenceTransform.tensor(target, channels: options.outputNC), paths)
