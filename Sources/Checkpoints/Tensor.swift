@@ -94,18 +94,6 @@ public struct StateDict: Sendable, Sequence {
         return old
     }
 
-    /// Renames `key` to `newKey` in place, keeping its position. Returns false if
-    /// `key` is missing or `newKey` is already taken.
-    @discardableResult
-    public mutating func renameKey(_ key: String, to newKey: String) -> Bool {
-        guard key != newKey else { return storage[key] != nil }
-        guard storage[newKey] == nil, let tensor = storage.removeValue(forKey: key),
-              let index = keys.firstIndex(of: key) else { return false }
-        storage[newKey] = tensor
-        keys[index] = newKey
-        return true
-    }
-
     /// Number of tensors.
     public var count: Int { keys.count }
 

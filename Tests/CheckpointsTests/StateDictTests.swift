@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import Testing
+import TestSupport
 
 struct StateDictTests {
     static func tensor(_ v: Float) -> CheckpointTensor { CheckpointTensor(shape: [1], values: [v]) }
@@ -27,27 +28,28 @@ struct StateDictTests {
         #expect(sd.keys == ["z"] && sd["x"] == nil)
     }
 
-    @Test func renaming() {
-        var sd = StateDict([("x", Self.tensor(1)), ("y", Self.tensor(2))])
-        let renamed = sd.renameKey("x", to: "w")
-        #expect(renamed && sd.keys == ["w", "y"])
-        let taken = sd.renameKey("w", to: "y")
-        let missing = sd.renameKey("nope", to: "q")
-        #expect(!taken && !missing)
-        #expect(sd["w"]?.values == [1])
-    }
-
-    @Test func tensorBasics() {
-        let t = CheckpointTensor(shape: [2, 0, 3], dtype: .bfloat16, values: [])
-        #expect(t.count == 0 && t.dtype == .bfloat16)
-        #expect(TensorDType.float16.byteSize == 2 && TensorDType.int64.byteSize == 8 && TensorDType.bool.byteSize == 1)
-        #expect(CheckpointFormat.pytorchZip.rawValue == "pytorch-zip")
+    /// Keys come out in the file's order, which for `torch.save(net.state_dict())` is module
+    /// registration order: messages and dumps list layers as the network runs them. Sorting by
+    /// string (or a plain dictionary) would put `model.10` before `model.4`.
+    @Test(arguments: ["resnet6_instance.pth", "resnet9_instance_legacy_odd.pth", "resnet2_instance_2018_module.pth",
+                      "unet7_instance_legacy.pth"])
+    func keysKeepTheFileOrder(_ name: String) throws {
+        let checkpoint = try Checkpoint.load(contentsOf: fixturesDirectory.appendingPathComponent(name))
+        let paths = checkpoint.stateDict.keys.map { key in key.split(separator: ".").compactMap { Int($0) } }
+        #expect(paths.count > 10)
+        for (a, b) in zip(paths, paths.dropFirst()) {
+            #expect(!b.lexicographicallyPrecedes(a), "\(name): \(b) comes after \(a)")
+        }
     }
 
     @Test func errorDescriptionIsOneLine() {
         let e = CheckpointError(code: .unreadable, path: "/x/g.pth", message: "cannot read the file", underlying: "Permission denied")
         #expect(e.description == "/x/g.pth: cannot read the file (Permission denied)")
         #expect(CheckpointError(code: .empty, path: "", message: "m").description == "m")
+        // A real failure names the file and fits on one line.
+        let missing = checkpointError { try Checkpoint.load(contentsOf: URL(fileURLWithPath: "/nonexistent/dir/G.pth")) }
+        #expect(missing?.description.hasPrefix("/nonexistent/dir/G.pth: ") == true && missing?.description.contains("\n") == false,
+                "\(String(describing: missing))")
     }
 
     @Test func emptyDataIsEmpty() {

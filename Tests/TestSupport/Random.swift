@@ -23,3 +23,23 @@ public enum Backends {
     public static let gantryWinograd: DNNLBackend = try! DNNLBackend(algorithm: .winograd, winogradImplementation: .gantry)
     public static let reference = ReferenceBackend()
 }
+
+/// A random stream for tests that want variety run to run (timings, orders) yet must be
+/// reproducible when they fail: the seed comes from `GANTRY_TEST_SEED` when set, otherwise from
+/// the clock, and is printed with the test's name so a failure can be replayed with it.
+public struct TestRandom: RandomNumberGenerator {
+    public let seed: UInt64
+    private let source: RandomSource
+
+    public init(_ test: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        if let text = environment["GANTRY_TEST_SEED"], let value = UInt64(text) {
+            seed = value
+        } else {
+            seed = UInt64(Date().timeIntervalSince1970 * 1000) & 0xFFFF_FFFF
+        }
+        source = RandomSource(seed: seed)
+        print("\(test): random seed \(seed) (replay with GANTRY_TEST_SEED=\(seed))")
+    }
+
+    public mutating func next() -> UInt64 { source.next() }
+}
