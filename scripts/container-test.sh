@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds Gantry's Dockerfile and exercises the image: convert the samples, run the watch
-# service, stop it with SIGTERM. Works without a Docker daemon or a registry: it uses podman
+# Builds Gantry's Dockerfile and exercises the image: convert the samples, stream under a cgroup
+# memory limit, run the watch service, stop it with SIGTERM, kill it and restart its container. Works without a Docker daemon or a registry: it uses podman
 # (runc), and when the official base images cannot be pulled it makes local ones —
 # debian:bookworm-slim from debootstrap, and that plus the host's Swift toolchain as the build
 # image (recipe: shared notes "containers-offline"). Run as root on Debian 12.
@@ -77,7 +77,7 @@ echo "image size: $(( size / 1000000 )) MB"
 [ "$size" -le 150000000 ] || { echo "FAIL: the image is over 150 MB"; exit 1; }
 
 T=$(mktemp -d /tmp/gantry-ct.XXXXXX)
-trap 'podman rm -f gantry-watch-test >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
+trap 'podman rm -f gantry-watch-test gantry-watch-restart >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
 mkdir -p "$T/out" "$T/inbox" "$T/outbox" "$T/models"
 chmod 777 "$T/out" "$T/inbox" "$T/outbox"
 cp Tests/Fixtures/resnet6_instance.pth "$T/models/latest_net_G.pth"
@@ -118,4 +118,30 @@ code=$(podman inspect gantry-watch-test --format '{{.State.ExitCode}}')
 podman logs gantry-watch-test 2>&1 | tail -2
 [ "$code" = "0" ] || { echo "FAIL: exit code $code after SIGTERM"; exit 1; }
 [ "$health" = "healthy" ] || { echo "FAIL: healthcheck"; exit 1; }
+step "watch killed (SIGKILL) mid-batch and its container restarted: every file converted exactly once"
+mkdir -p "$T/inbox2" "$T/outbox2" && chmod 777 "$T/inbox2" "$T/outbox2"
+podman run -d --name gantry-watch-restart --pull=never -v "$T/inbox2:/data/inbox" -v "$T/outbox2:/data/outbox" \
+    -v "$T/models:/models:ro" localhost/gantry:test >/dev/null
+sleep 3
+n2=0
+for round in 1 2 3 4; do
+    for f in samples/photos/*; do cp "$f" "$T/inbox2/r${round}_$(basename "$f")"; n2=$((n2 + 1)); done
+done
+for _ in $(seq 300); do [ "$(ls "$T/outbox2" | wc -l)" -ge 2 ] && break; sleep 0.1; done
+before=$(ls "$T/outbox2" | wc -l)
+podman kill -s KILL gantry-watch-restart >/dev/null
+podman start gantry-watch-restart >/dev/null
+for _ in $(seq 180); do
+    [ "$(ls "$T/outbox2" | wc -l)" = "$n2" ] && [ "$(ls "$T/inbox2/.done" 2>/dev/null | wc -l)" = "$n2" ] && break
+    sleep 1
+done
+n_out2=$(ls "$T/outbox2" | wc -l)
+[ "$n_out2" = "$n2" ] || { podman logs gantry-watch-restart 2>&1 | tail -20; echo "FAIL: $n_out2 outputs for $n2 inputs after a restart"; exit 1; }
+dups=$(ls "$T/outbox2" | grep -E -- '-[0-9]+\.' || true)
+[ -z "$dups" ] || { echo "FAIL: converted twice: $dups"; exit 1; }
+left=$(find "$T/inbox2" -maxdepth 1 -type f | wc -l)
+[ "$left" = "0" ] || { echo "FAIL: $left inputs left in the inbox"; exit 1; }
+echo "ok: killed with $before of $n2 written; after the restart $n_out2 outputs, none twice, all inputs in .done"
+podman stop -t 30 gantry-watch-restart >/dev/null
+
 step "all container checks passed"
