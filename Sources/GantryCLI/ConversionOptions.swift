@@ -92,7 +92,12 @@ struct ConversionOptions: ParsableArguments {
         f.scratch = scratch.map { URL(fileURLWithPath: $0) }
         f.settings = try inference.settings()
         do { return try ConvertConfiguration.resolve(f, pipeline: d, architecture: generator.architecture) } catch {
-            throw fail("\(error)", code: 64)
+            // Labels from the pipeline file are worded with its keys; otherwise with the flags.
+            if let problem = (error as? ModelError)?.condition, inference.condition == nil, inference.domain == nil,
+               let pipeline, problem != .missing(labels: generator.architecture.conditionChannels) {
+                throw fail("\(pipeline): \(problem.message)", code: 64)
+            }
+            throw fail(commandLineMessage(error), code: 64)
         }
     }
 

@@ -39,7 +39,7 @@ struct Forward: ParsableCommand {
         } catch let error as ExitCode {
             throw error
         } catch {
-            throw fail("\(checkpoint): \(error)")
+            throw fail("\(checkpoint): \(commandLineMessage(error))")
         }
     }
 }

@@ -25,7 +25,7 @@ struct InferenceOptions: ParsableArguments {
         if seed != nil && !dropout { throw ValidationError("--seed only applies with --dropout") }
         if condition != nil && domain != nil { throw ValidationError("give either --condition or --domain, not both") }
         if let domain, domain < 0 { throw ValidationError("--domain must be 0 or more") }
-        do { _ = try settings() } catch let e as ModelError { throw ValidationError(e.message) }
+        do { _ = try settings() } catch { throw ValidationError(commandLineMessage(error)) }
     }
 
     func settings() throws -> InferenceSettings {
@@ -66,3 +66,24 @@ struct EngineOptions: ParsableArguments {
 extension DNNLBackend.Algorithm: ExpressibleByArgument {}
 extension DNNLBackend.WinogradImplementation: ExpressibleByArgument {}
 extension DNNLBackend.TransposedImplementation: ExpressibleByArgument {}
+
+extension ConditionProblem {
+    /// The problem worded with `gantry`'s flags (the library words it with the settings' names).
+    var flagMessage: String {
+        switch self {
+        case .notNumbers(let text): "--condition must be comma-separated numbers, e.g. 0,1,0,1,1; got '\(text)'"
+        case .notStarGAN(let name): "--condition/--domain apply to StarGAN models; this is \(name)"
+        case .conditionAndDomain: "give either --condition or --domain, not both"
+        case .domainOutOfRange(let d, let k): "--domain \(d) is out of range: this model has \(k) domains (0…\(k - 1))"
+        case .missing(let k): "this StarGAN model needs --condition with \(k) values (e.g. \(Self.example(k))) or --domain K"
+        case .wrongCount(let n, let k): "--condition has \(n) values; this model takes \(k) (one per label plane)"
+        }
+    }
+}
+
+/// An error's line for the command line: StarGAN label problems in terms of `--condition` and
+/// `--domain`, everything else as the library words it.
+func commandLineMessage(_ error: any Error) -> String {
+    if let e = error as? ModelError, let problem = e.condition { return problem.flagMessage }
+    return "\(error)"
+}

@@ -13,10 +13,20 @@ struct InferenceSettingsTests {
         #expect(throws: ModelError.self) { try InferenceSettings.parseCondition("0,,1") }
         #expect(try InferenceSettings(domain: 2).conditionVector(for: stargan) == [0, 0, 1, 0, 0])
         #expect(try InferenceSettings(condition: [1, 0, 0, 1, 1]).conditionVector(for: stargan) == [1, 0, 0, 1, 1])
-        #expect(throws: ModelError.self) { try InferenceSettings(domain: 5).conditionVector(for: stargan) }
-        #expect(throws: ModelError.self) { try InferenceSettings(condition: [1, 0]).conditionVector(for: stargan) }
-        #expect(throws: ModelError.self) { try InferenceSettings().conditionVector(for: stargan) }
-        #expect(throws: ModelError.self) { try InferenceSettings(domain: 1).conditionVector(for: .resnet()) }
+        func problem(_ s: InferenceSettings, _ a: GeneratorArchitecture) -> ConditionProblem? {
+            do { _ = try s.conditionVector(for: a) } catch let e as ModelError { return e.condition } catch {}
+            return nil
+        }
+        #expect(problem(InferenceSettings(domain: 5), stargan) == .domainOutOfRange(domain: 5, domains: 5))
+        #expect(problem(InferenceSettings(condition: [1, 0]), stargan) == .wrongCount(given: 2, labels: 5))
+        #expect(problem(InferenceSettings(), stargan) == .missing(labels: 5))
+        #expect(problem(InferenceSettings(condition: [1], domain: 1), stargan) == .conditionAndDomain)
+        #expect(problem(InferenceSettings(domain: 1), .resnet()) == .notStarGAN(architecture: GeneratorArchitecture.resnet().name))
+        #expect(throws: ModelError.self) { try InferenceSettings.parseCondition("0,,1") }
+        // The library names no command-line flags: commands word problems their own way.
+        let all: [ConditionProblem] = [.notNumbers("x"), .notStarGAN(architecture: "resnet_9blocks"), .conditionAndDomain,
+                                       .domainOutOfRange(domain: 7, domains: 5), .missing(labels: 5), .wrongCount(given: 2, labels: 5)]
+        #expect(all.allSatisfy { !$0.message.contains("--") })
         #expect(try InferenceSettings().conditionVector(for: .resnet()) == nil)
         let t = try #require(try InferenceSettings(domain: 1).conditionTensor(for: stargan, batch: 2))
         #expect(t.shape == [2, 5] && t.values == [0, 1, 0, 0, 0, 0, 1, 0, 0, 0])

@@ -19,6 +19,6 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 
     static func outOfMemory(_ bytes: Int) -> EngineError {
-        EngineError(.outOfMemory, "out of memory: could not allocate \(bytes >> 20) MB for a tensor (free memory, or lower --memory-limit so large images run in tiles)")
+        EngineError(.outOfMemory, "out of memory: could not allocate \(bytes >> 20) MB for a tensor (free memory, or lower the conversion's memory limit so large images run streamed)")
     }
 }

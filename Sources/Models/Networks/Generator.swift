@@ -10,10 +10,20 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
 
     public let code: Code
     public let message: String
+    /// For `invalidCondition`: what exactly is wrong, so a command can word it with its own flags.
+    public let condition: ConditionProblem?
 
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
+        self.condition = nil
+    }
+
+    /// An `invalidCondition` error with the library's wording of `problem`.
+    public init(_ problem: ConditionProblem) {
+        code = .invalidCondition
+        message = problem.message
+        condition = problem
     }
 
     public var description: String { message }
@@ -82,7 +92,7 @@ public final class Generator {
             return
         }
         guard let condition else {
-            throw ModelError(.invalidCondition, "StarGAN needs a condition vector of \(a.conditionChannels) values (e.g. --condition or --domain)")
+            throw ModelError(.missing(labels: a.conditionChannels))
         }
         guard condition == [shape[0], a.conditionChannels] else {
             throw ModelError(.invalidCondition, "condition has shape \(condition); this model takes \(a.conditionChannels) values per image")

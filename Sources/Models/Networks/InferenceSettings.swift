@@ -26,7 +26,7 @@ public struct InferenceSettings: Sendable, Equatable {
             Float($0.trimmingCharacters(in: .whitespaces))
         }
         guard !values.isEmpty, values.allSatisfy({ $0?.isFinite == true }) else {
-            throw ModelError(.invalidCondition, "--condition must be comma-separated numbers, e.g. 0,1,0,1,1; got '\(text)'")
+            throw ModelError(.notNumbers(text))
         }
         return values.map { $0! }
     }
@@ -35,26 +35,25 @@ public struct InferenceSettings: Sendable, Equatable {
     public func conditionVector(for architecture: GeneratorArchitecture) throws -> [Float]? {
         guard architecture.family == .stargan else {
             if condition != nil || domain != nil {
-                throw ModelError(.invalidCondition, "--condition/--domain apply to StarGAN models; this is \(architecture.name)")
+                throw ModelError(.notStarGAN(architecture: architecture.name))
             }
             return nil
         }
         let k = architecture.conditionChannels
         if condition != nil && domain != nil {
-            throw ModelError(.invalidCondition, "give either --condition or --domain, not both")
+            throw ModelError(.conditionAndDomain)
         }
         if let domain {
             guard (0..<k).contains(domain) else {
-                throw ModelError(.invalidCondition, "--domain \(domain) is out of range: this model has \(k) domains (0…\(k - 1))")
+                throw ModelError(.domainOutOfRange(domain: domain, domains: k))
             }
             return (0..<k).map { $0 == domain ? 1 : 0 }
         }
         guard let condition else {
-            let example = Array(repeating: "0", count: k).joined(separator: ",")
-            throw ModelError(.invalidCondition, "this StarGAN model needs --condition with \(k) values (e.g. \(example)) or --domain K")
+            throw ModelError(.missing(labels: k))
         }
         guard condition.count == k else {
-            throw ModelError(.invalidCondition, "--condition has \(condition.count) values; this model takes \(k) (one per label plane)")
+            throw ModelError(.wrongCount(given: condition.count, labels: k))
         }
         return condition
     }
@@ -69,5 +68,34 @@ public struct InferenceSettings: Sendable, Equatable {
     public func context(backend: ConvolutionBackend) -> ForwardContext {
         ForwardContext(backend: backend, batchNorm: eval ? .runningStatistics : .batchStatistics,
                        dropout: dropoutSeed.map { RandomSource(seed: $0) })
+    }
+}
+
+/// What is wrong with a StarGAN label request. The library words it with the settings' own names
+/// ("condition", "domain", which are also the pipeline keys); a command words it with its flags.
+public enum ConditionProblem: Sendable, Equatable {
+    /// The text given is not a comma-separated list of finite numbers.
+    case notNumbers(String)
+    /// Labels were given for a network that takes none.
+    case notStarGAN(architecture: String)
+    /// Both a label vector and a one-hot domain were given.
+    case conditionAndDomain
+    case domainOutOfRange(domain: Int, domains: Int)
+    /// A StarGAN network got no labels.
+    case missing(labels: Int)
+    case wrongCount(given: Int, labels: Int)
+
+    /// A label vector for `labels` planes, for messages.
+    public static func example(_ labels: Int) -> String { Array(repeating: "0", count: labels).joined(separator: ",") }
+
+    public var message: String {
+        switch self {
+        case .notNumbers(let text): "a condition must be comma-separated numbers, e.g. 0,1,0,1,1; got '\(text)'"
+        case .notStarGAN(let name): "a condition or domain applies to StarGAN models; this is \(name)"
+        case .conditionAndDomain: "give either a condition or a domain, not both"
+        case .domainOutOfRange(let d, let k): "domain \(d) is out of range: this model has \(k) domains (0…\(k - 1))"
+        case .missing(let k): "this StarGAN model needs a condition of \(k) values (e.g. \(Self.example(k))) or a domain"
+        case .wrongCount(let n, let k): "the condition has \(n) values; this model takes \(k) (one per label plane)"
+        }
     }
 }
