@@ -44,6 +44,9 @@ public final class WatchMetrics: @unchecked Sendable {
     func beat() { lock.withLock { lastBeat = Date() } }
     func setQueueDepth(_ n: Int) { depth.record(n) }
 
+    /// One file done; `seconds` runs from a worker starting on the claimed file (decode) to its
+    /// output published and input retired. Time spent queued before that is not in it: queue
+    /// depth is its own gauge.
     func converted(seconds: Double) {
         processed.increment()
         conversionTime.recordNanoseconds(Int64(seconds * 1e9))
