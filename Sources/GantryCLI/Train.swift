@@ -66,7 +66,9 @@ extension Train {
     func trainStarGAN(_ resolved: TrainingOptions, backend: DNNLBackend, stop: TrainingStop) throws {
         let trainer = try StarGANTrainer(resolved, backend: backend)
         let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: 1...1)
-        print("training stargan on \(trainer.dataset.count) images, domains \(trainer.options.domains.joined(separator: ", ")), iterations \(trainer.iteration + 1)…\(resolved.numIters), run folder \(resolved.run)")
+        let held = trainer.dataset.heldOut.count
+        let heldNote = held == 0 ? "" : " (\(held) held out for testing as the solver does, listed in held_out.txt)"
+        print("training stargan on \(trainer.dataset.count) images\(heldNote), domains \(trainer.options.domains.joined(separator: ", ")), iterations \(trainer.iteration + 1)…\(resolved.numIters), run folder \(resolved.run)")
         let outcome = try stop.watching(progress) { try trainer.train(until: $0, report: $1) }
         switch outcome {
         case .finished:

@@ -80,4 +80,37 @@ struct StarGANDatasetTests {
         let big = try StarGANDataset(folder: dir.path("data"), attributeTable: nil, selected: [], cropSize: 64, imageSize: 16, flip: false)
         #expect { _ = try big.item(0, random: RandomSource(seed: 1)) } throws: { "\($0)".contains("smaller than --crop-size 64") }
     }
+
+    /// The solver's CelebA loader shuffles the table with Python's random.seed(1234) and keeps the
+    /// first 1,999 lines for testing: `auto` does that for CelebA's format (not for CSV), and
+    /// the held-out names, the training names and their labels follow CPython's order.
+    @Test func celebATablesHoldOutTheSolversTestImages() throws {
+        let dir = try TemporaryDirectory()
+        let n = 2010
+        let order = try #require(try PythonRandomTests.fixture().shuffles["2010"])
+        var celebA = "\(n)\nMale Young\n", csv = "file,Male,Young\n"
+        for i in 0..<n {
+            celebA += "img_\(i).jpg \(i % 3 == 0 ? 1 : -1) 1\n"
+            csv += "img_\(i).jpg,\(i % 3 == 0 ? 1 : 0),1\n"
+            // Only existence is checked before training reads an image.
+            try dir.write("data/img_\(i).jpg", Data())
+        }
+        try dir.write("list_attr.txt", celebA)
+        try dir.write("attrs.csv", csv)
+        func dataset(_ table: String, _ holdOut: TrainingOptions.HoldOut) throws -> StarGANDataset {
+            try StarGANDataset(folder: dir.path("data"), attributeTable: dir.path(table), selected: ["Male"], cropSize: 8,
+                               imageSize: 8, flip: false, holdOut: holdOut)
+        }
+        let split = try dataset("list_attr.txt", .auto)
+        #expect(PythonRandomTests.firstDifference(split.heldOut, order.prefix(1999).map { "img_\($0).jpg" }) == nil)
+        #expect(PythonRandomTests.firstDifference(split.files.map { URL(fileURLWithPath: $0).lastPathComponent }, order.dropFirst(1999).map { "img_\($0).jpg" }) == nil)
+        #expect(PythonRandomTests.firstDifference(split.labels, order.dropFirst(1999).map { [$0 % 3 == 0 ? 1 : 0] }) == nil)
+        #expect(try dataset("list_attr.txt", .none).count == n)
+        #expect(try dataset("attrs.csv", .auto).count == n)
+        let csvSplit = try dataset("attrs.csv", .reference)
+        #expect(csvSplit.count == 11 && csvSplit.heldOut == split.heldOut)
+        // A table too small for the split says so and how to train on all of it.
+        try dir.write("small.txt", "2\nMale Young\nimg_0.jpg 1 1\nimg_1.jpg -1 1\n")
+        #expect { try dataset("small.txt", .auto) } throws: { "\($0)".contains("--hold-out none") }
+    }
 }

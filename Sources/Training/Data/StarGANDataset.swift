@@ -14,6 +14,11 @@ public final class StarGANDataset: @unchecked Sendable {
     public let domains: [String]
     public let kind: StarGANModel.Labels
     public let cropSize: Int, imageSize: Int, flip: Bool
+    /// The table's file names kept out for testing, in the solver's order (empty unless held out).
+    public let heldOut: [String]
+
+    /// How many images the solver's CelebA loader keeps for testing (`(i + 1) < 2000`).
+    public static let referenceTestCount = 1999
 
     /// Attribute tables beyond this are refused before they are read (CelebA's is 26 MB).
     static let maxTableBytes = 1 << 30
@@ -23,8 +28,9 @@ public final class StarGANDataset: @unchecked Sendable {
     ///   - attributeTable: CelebA's `list_attr_celeba.txt` format, or CSV with a header row;
     ///     file names are relative to `folder`.
     ///   - selected: the attribute columns to train on (required with a table).
+    ///   - holdOut: whether the solver's test images leave a table (`auto`: for CelebA's format).
     public init(folder: String, attributeTable: String?, selected: [String], cropSize: Int, imageSize: Int,
-                flip: Bool) throws {
+                flip: Bool, holdOut: TrainingOptions.HoldOut = .none) throws {
         guard cropSize > 0, imageSize > 0 else {
             throw TrainingError(.invalidSetting, "--crop-size and --image-size must be positive (got \(cropSize), \(imageSize))")
         }
@@ -34,7 +40,20 @@ public final class StarGANDataset: @unchecked Sendable {
             guard !selected.isEmpty else {
                 throw TrainingError(.invalidSetting, "\(attributeTable): --selected-attrs names the attribute columns to train on (e.g. Black_Hair Blond_Hair Brown_Hair Male Young)")
             }
-            let rows = try Self.readAttributeTable(attributeTable, selected: selected)
+            var (rows, celebA) = try Self.readAttributeTable(attributeTable, selected: selected)
+            if holdOut == .reference || (holdOut == .auto && celebA) {
+                let all = rows.count
+                var python = PythonRandom(seed: 1234)
+                python.shuffle(&rows)
+                let test = min(Self.referenceTestCount, all)
+                heldOut = rows[..<test].map(\.file)
+                rows.removeFirst(test)
+                guard !rows.isEmpty else {
+                    throw TrainingError(.invalidSetting, "\(attributeTable): the table lists \(all) images and the solver's CelebA split keeps the first \(Self.referenceTestCount) (after Python's random.seed(1234) shuffle) for testing, so none is left to train on; --hold-out none trains on every image")
+                }
+            } else {
+                heldOut = []
+            }
             var missing = 0, firstMissing = ""
             for row in rows where !FileManager.default.fileExists(atPath: root.appendingPathComponent(row.file).path) {
                 if missing == 0 { firstMissing = row.file }
@@ -61,7 +80,7 @@ public final class StarGANDataset: @unchecked Sendable {
                 files += images
                 labels += Array(repeating: (0..<names.count).map { Float($0 == k ? 1 : 0) }, count: images.count)
             }
-            (self.files, self.labels, domains, kind) = (files, labels, names, .domains)
+            (self.files, self.labels, domains, kind, heldOut) = (files, labels, names, .domains, [])
         }
     }
 
@@ -87,14 +106,17 @@ public final class StarGANDataset: @unchecked Sendable {
     }
 
     /// The `selected` columns of an attribute table, as 0/1 per image (StarGAN keeps `value == '1'`).
-    static func readAttributeTable(_ path: String, selected: [String]) throws -> [(file: String, labels: [Float])] {
+    /// The table's rows, and whether it is in CelebA's format (a count line, then the names).
+    static func readAttributeTable(_ path: String, selected: [String]) throws -> (rows: [(file: String, labels: [Float])], celebA: Bool) {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
         guard let size else { throw TrainingError(.invalidSetting, "\(path): the attribute table cannot be read") }
         guard size <= maxTableBytes else { throw TrainingError(.invalidSetting, "\(path): \(size) bytes is too large for an attribute table") }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw TrainingError(.invalidSetting, "\(path): the attribute table is not UTF-8 text")
         }
-        return try parseAttributeTable(text, path: path, selected: selected)
+        let rows = try parseAttributeTable(text, path: path, selected: selected)
+        let first = text.split(whereSeparator: \.isNewline).first { !$0.allSatisfy(\.isWhitespace) } ?? ""
+        return (rows, !first.contains(","))
     }
 
     static func parseAttributeTable(_ text: String, path: String, selected: [String]) throws -> [(file: String, labels: [Float])] {

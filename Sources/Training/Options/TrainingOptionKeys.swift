@@ -62,6 +62,7 @@ extension TrainingOptions {
         Key(name: "selected-attrs", reference: "selected_attrs", isFlag: false, set: { o, v in
             o.selectedAttrs = v.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)
         }, get: { $0.selectedAttrs.joined(separator: ",") }).only(.stargan),
+        choice("hold-out", "hold_out", \.holdOut).only(.stargan),
         Key(name: "domains", reference: "domains", isFlag: false, set: { o, v in
             o.domains = v.split(separator: ",").map(String.init)
         }, get: { $0.domains.joined(separator: ",") }).only(.stargan),

@@ -66,6 +66,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var attributes = ""
     /// The attribute columns to train on (comma- or space-separated on a command line).
     public var selectedAttrs: [String] = []
+    /// Which images of an attribute table stay out of training (see `HoldOut`).
+    public var holdOut = HoldOut.auto
     /// The label columns in order (domain folders or selected attributes), written by training:
     /// a run's generator takes one condition value per entry.
     public var domains: [String] = []
@@ -94,6 +96,13 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public enum Preprocess: String, Codable, Sendable, CaseIterable {
         case resizeAndCrop = "resize_and_crop", crop, scaleWidth = "scale_width"
         case scaleWidthAndCrop = "scale_width_and_crop", none
+    }
+
+    /// StarGAN's test split. The solver's CelebA loader shuffles the table's lines with Python's
+    /// `random.seed(1234)` and keeps the first 1,999 for testing; `auto` does that for tables in
+    /// CelebA's format and holds nothing out of CSV tables (Gantry's own format) or folders.
+    public enum HoldOut: String, Codable, Sendable, CaseIterable {
+        case auto, reference, none
     }
 
     public enum OptimizerChoice: String, Codable, Sendable, CaseIterable {
@@ -205,6 +214,9 @@ extension TrainingOptions {
     func validateStarGAN() throws {
         if !attributes.isEmpty && selectedAttrs.isEmpty {
             throw TrainingError(.invalidSetting, "--attributes needs --selected-attrs: the columns to train on (e.g. Black_Hair,Blond_Hair,Brown_Hair,Male,Young)")
+        }
+        if attributes.isEmpty && holdOut == .reference {
+            throw TrainingError(.invalidSetting, "--hold-out reference is the solver's CelebA split of an attribute table: give the table with --attributes FILE")
         }
         if attributes.isEmpty && !selectedAttrs.isEmpty {
             throw TrainingError(.invalidSetting, "--selected-attrs chooses columns of an attribute table: give it with --attributes FILE")

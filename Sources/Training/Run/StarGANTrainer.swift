@@ -31,7 +31,7 @@ public final class StarGANTrainer {
         try options.validate()
         dataset = try StarGANDataset(folder: options.data, attributeTable: options.attributes.isEmpty ? nil : options.attributes,
                                      selected: options.selectedAttrs, cropSize: options.cropSize, imageSize: options.imageSize,
-                                     flip: !options.noFlip)
+                                     flip: !options.noFlip, holdOut: options.holdOut)
         var options = options
         if options.continueTraining, !options.domains.isEmpty, options.domains != dataset.domains {
             throw TrainingError(.invalidSetting, "--continue: the run was trained on domains \(options.domains.joined(separator: ", ")), the data now has \(dataset.domains.joined(separator: ", "))")
@@ -56,7 +56,8 @@ public final class StarGANTrainer {
         // The solver's x_fixed is its first batch; these are the data's first images, unflipped.
         let sampler = RandomSource(seed: 0)
         let unflipped = try StarGANDataset(folder: options.data, attributeTable: options.attributes.isEmpty ? nil : options.attributes,
-                                           selected: options.selectedAttrs, cropSize: options.cropSize, imageSize: options.imageSize, flip: false)
+                                           selected: options.selectedAttrs, cropSize: options.cropSize, imageSize: options.imageSize, flip: false,
+                                           holdOut: options.holdOut)
         let count = unflipped.count
         fixed = try (0..<min(4, count)).map { try unflipped.item($0 * max(1, count / 4), random: sampler) }
         let logURL = run.url.appendingPathComponent("losses.jsonl")
@@ -67,6 +68,10 @@ public final class StarGANTrainer {
         }
         log = try LossLog(url: logURL)
         try writeText(options.yaml, to: "config.yaml")
+        if !dataset.heldOut.isEmpty {
+            // The solver's test images, so they can be converted with the trained model.
+            try writeText(dataset.heldOut.joined(separator: "\n") + "\n", to: "held_out.txt")
+        }
     }
 
     var networks: [(name: String, module: Module)] { [("G", model.generator.root), ("D", model.discriminator.root)] }
