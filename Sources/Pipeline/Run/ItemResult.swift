@@ -42,6 +42,8 @@ public struct ConvertSummary: Sendable {
     public var failed = 0
     public var seconds: Double = 0
     public var interrupted = false
+
+    public init() {}
 }
 
 func milliseconds(since start: UInt64) -> Double {

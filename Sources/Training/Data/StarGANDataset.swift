@@ -17,6 +17,9 @@ public final class StarGANDataset: @unchecked Sendable {
     /// The table's file names kept out for testing, in the solver's order (empty unless held out).
     public let heldOut: [String]
 
+    /// Which images a dataset serves: those trained on, or the held-out ones.
+    public enum Split: Sendable { case train, test }
+
     /// How many images the solver's CelebA loader keeps for testing (`(i + 1) < 2000`).
     public static let referenceTestCount = 1999
 
@@ -29,8 +32,10 @@ public final class StarGANDataset: @unchecked Sendable {
     ///     file names are relative to `folder`.
     ///   - selected: the attribute columns to train on (required with a table).
     ///   - holdOut: whether the solver's test images leave a table (`auto`: for CelebA's format).
+    ///   - split: `.train`, or `.test` for the held-out images (every image when none is held out:
+    ///     the solver tests RaFD on a folder of its own).
     public init(folder: String, attributeTable: String?, selected: [String], cropSize: Int, imageSize: Int,
-                flip: Bool, holdOut: TrainingOptions.HoldOut = .none) throws {
+                flip: Bool, holdOut: TrainingOptions.HoldOut = .none, split: Split = .train) throws {
         guard cropSize > 0, imageSize > 0 else {
             throw TrainingError(.invalidSetting, "--crop-size and --image-size must be positive (got \(cropSize), \(imageSize))")
         }
@@ -47,7 +52,11 @@ public final class StarGANDataset: @unchecked Sendable {
                 python.shuffle(&rows)
                 let test = min(Self.referenceTestCount, all)
                 heldOut = rows[..<test].map(\.file)
-                rows.removeFirst(test)
+                if split == .test {
+                    rows.removeLast(all - test)
+                } else {
+                    rows.removeFirst(test)
+                }
                 guard !rows.isEmpty else {
                     throw TrainingError(.invalidSetting, "\(attributeTable): the table lists \(all) images and the solver's CelebA split keeps the first \(Self.referenceTestCount) (after Python's random.seed(1234) shuffle) for testing, so none is left to train on; --hold-out none trains on every image")
                 }
