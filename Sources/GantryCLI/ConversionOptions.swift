@@ -16,8 +16,8 @@ struct ConversionOptions: ParsableArguments {
     @Option(help: "latest (default) or an epoch number saved in the run folder (<N>_net_<which>.pth).") var epoch: String?
     @Option(help: "Output format: png, jpg or same (default png).") var format: OutputFormat?
     @Option(help: "JPEG quality 1–100 (default 95).") var quality: Int?
-    @Option(help: "Sizing: native (default: keep size), resize, scale-width, resize-and-crop, none (reference behaviours).") var preprocess: String?
-    @Option(name: .customLong("load-size"), help: "The reference's load_size for resize / scale-width (default 256).") var loadSize: Int?
+    @Option(help: "Sizing: native (default: keep size), resize, scale-width, resize-and-crop, none (pix2pix/CycleGAN test behaviours), centre-crop (StarGAN's: crop --crop-size, shorter side to --load-size).") var preprocess: String?
+    @Option(name: .customLong("load-size"), help: "The reference's load_size for resize / scale-width; StarGAN's image_size for centre-crop (default 256).") var loadSize: Int?
     @Option(name: .customLong("crop-size"), help: "The reference's crop_size (default: load size).") var cropSize: Int?
     @Option(name: .customLong("max-side"), help: "Shrink images whose longer side exceeds this first.") var maxSide: Int?
     @Option(name: .customLong("memory-limit"), help: "Memory for inference, e.g. 8G (default: 70% of available memory, or of the container's limit). A larger image runs layer by layer over bands of rows, with the same result; its activations beyond the limit go to --scratch.") var memoryLimit: String?

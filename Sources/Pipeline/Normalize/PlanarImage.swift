@@ -82,3 +82,26 @@ extension PlanarImage {
         return PlanarImage(width: width, height: height, planes: out, maxValue: maxValue)
     }
 }
+
+extension PlanarImage {
+    /// torchvision's `CenterCrop(size)` on an image at least that large: the corner at
+    /// int(round((side − size) / 2)), Python's round half to even.
+    public func centreCropped(width w: Int, height h: Int) -> PlanarImage {
+        let top = Int((Double(height - h) / 2).rounded(.toNearestOrEven))
+        let left = Int((Double(width - w) / 2).rounded(.toNearestOrEven))
+        return cropped(x: left, y: top, width: w, height: h)
+    }
+
+    /// torchvision's `Resize(size)` with an int: the shorter side to `size` (bilinear, as PIL),
+    /// the longer one in proportion, truncated.
+    public func shorterSideResized(to size: Int) -> PlanarImage {
+        let (w, h) = Self.shorterSide(width: width, height: height, to: size)
+        return (w, h) == (width, height) ? self : Resampler.resize(self, width: w, height: h, filter: .bilinear)
+    }
+
+    /// The size `Resize(size)` gives a `width`×`height` image.
+    public static func shorterSide(width: Int, height: Int, to size: Int) -> (width: Int, height: Int) {
+        let short = max(1, min(width, height))
+        return width <= height ? (size, size * height / short) : (size * width / short, size)
+    }
+}

@@ -13,9 +13,12 @@ public enum PreprocessPolicy: Sendable, Equatable, CustomStringConvertible {
     /// The reference's `--preprocess none`: each side resized to the nearest multiple of 4
     /// (Python's round-half-even), nothing else.
     case none
+    /// StarGAN's test transform: `CenterCrop(crop)`, then `Resize(size)` — the shorter side to
+    /// `size`, bilinear. An image smaller than the crop is not padded (torchvision pads it black).
+    case centreCrop(crop: Int, size: Int)
 
     /// Names accepted on the command line and in pipeline files.
-    public static let names = ["native", "resize", "scale-width", "resize-and-crop", "none"]
+    public static let names = ["native", "resize", "scale-width", "resize-and-crop", "none", "centre-crop"]
 
     /// Builds a policy from its name and the reference's `load_size` / `crop_size`.
     public static func named(_ name: String, loadSize: Int = 256, cropSize: Int? = nil) -> PreprocessPolicy? {
@@ -25,6 +28,7 @@ public enum PreprocessPolicy: Sendable, Equatable, CustomStringConvertible {
         case "scale-width": return .scaleWidth(width: loadSize, minHeight: cropSize ?? loadSize)
         case "resize-and-crop": return .resizeAndCrop(load: loadSize, crop: cropSize ?? loadSize)
         case "none": return PreprocessPolicy.none
+        case "centre-crop": return .centreCrop(crop: cropSize ?? loadSize, size: loadSize)
         default: return nil
         }
     }
@@ -36,14 +40,32 @@ public enum PreprocessPolicy: Sendable, Equatable, CustomStringConvertible {
         case .scaleWidth(let w, let h): return "scale-width \(w) (min height \(h))"
         case .resizeAndCrop(let l, let c): return "resize \(l)×\(l), crop \(c)×\(c)"
         case .none: return "none (nearest multiple of 4)"
+        case .centreCrop(let c, let s): return "centre crop \(c)×\(c), shorter side to \(s)"
         }
     }
 
-    /// The size (before network padding) an image of `width`×`height` becomes, and the crop
-    /// rectangle within the resized image, if any.
-    func geometry(width: Int, height: Int) -> (resize: (w: Int, h: Int), crop: (x: Int, y: Int, w: Int, h: Int)?) {
+    /// How an image of `width`×`height` is sized: an optional centre crop first (StarGAN), the
+    /// resize (before network padding) with its filter, then an optional crop of the result.
+    struct Geometry {
+        var preCrop: (w: Int, h: Int)?
+        var resize: (w: Int, h: Int)
+        var filter: Resampler.Filter = .bicubic
+        var crop: (x: Int, y: Int, w: Int, h: Int)?
+    }
+
+    func geometry(width: Int, height: Int) -> Geometry {
+        if case .centreCrop(let c, let s) = self {
+            let (w, h) = (min(c, width), min(c, height))
+            let r = PlanarImage.shorterSide(width: w, height: h, to: s)
+            return Geometry(preCrop: (w, h), resize: (r.width, r.height), filter: .bilinear)
+        }
+        let (resize, crop) = resizeAndCrop(width: width, height: height)
+        return Geometry(resize: resize, crop: crop)
+    }
+
+    private func resizeAndCrop(width: Int, height: Int) -> (resize: (w: Int, h: Int), crop: (x: Int, y: Int, w: Int, h: Int)?) {
         switch self {
-        case .native:
+        case .native, .centreCrop:
             return ((width, height), nil)
         case .resize(let s):
             return ((s, s), nil)

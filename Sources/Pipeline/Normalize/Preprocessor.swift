@@ -57,7 +57,9 @@ public struct Preprocessor: Sendable {
         let (w0, h0) = limited(planar.width, planar.height)
         if (w0, h0) != (planar.width, planar.height) { transform { Resampler.resize($0, width: w0, height: h0) } }
         let g = policy.geometry(width: w0, height: h0)
-        if g.resize != (w0, h0) { transform { Resampler.resize($0, width: g.resize.w, height: g.resize.h) } }
+        if let c = g.preCrop, c != (w0, h0) { transform { $0.centreCropped(width: c.w, height: c.h) } }
+        let (w1, h1) = g.preCrop ?? (w0, h0)
+        if g.resize != (w1, h1) { transform { Resampler.resize($0, width: g.resize.w, height: g.resize.h, filter: g.filter) } }
         if let c = g.crop { transform { $0.cropped(x: c.x, y: c.y, width: c.w, height: c.h) } }
 
         let planes = planar.adaptingChannels(to: want).planes

@@ -101,20 +101,4 @@ extension PlanarImage {
             return flipped
         }
     }
-
-    /// torchvision's `CenterCrop(size)` on an image at least that large: the corner at
-    /// int(round((side − size) / 2)), Python's round half to even.
-    func centreCropped(width w: Int, height h: Int) -> PlanarImage {
-        let top = Int((Double(height - h) / 2).rounded(.toNearestOrEven))
-        let left = Int((Double(width - w) / 2).rounded(.toNearestOrEven))
-        return cropped(x: left, y: top, width: w, height: h)
-    }
-
-    /// torchvision's `Resize(size)` with an int: the shorter side to `size` (bilinear, as PIL),
-    /// the longer one in proportion, truncated.
-    func shorterSideResized(to size: Int) -> PlanarImage {
-        let short = min(width, height)
-        let (w, h) = width <= height ? (size, size * height / short) : (size * width / short, size)
-        return (w, h) == (width, height) ? self : Resampler.resize(self, width: w, height: h, filter: .bilinear)
-    }
 }
