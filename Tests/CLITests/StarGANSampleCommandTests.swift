@@ -15,6 +15,11 @@ struct StarGANSampleCommandTests {
                                    "--batch-size", "2", "--num-iters", "2", "--num-iters-decay", "0", "--model-save-step", "2",
                                    "--sample-step", "2"])
         #expect(train.status == 0, "\(train.stderr)")
+        // inspect says how to size photos as training did and how to run the test mode.
+        let inspect = try runGantry(["inspect", dir.path("run")])
+        #expect(inspect.stdout.contains("--preprocess centre-crop --crop-size 16 --load-size 16")
+                && inspect.stdout.contains("gantry sample -m RUN -o RUN/results (every image of --data)")
+                && inspect.stdout.contains("each image's own statistics"), "\(inspect.stdout)")
         let first = try runGantry(["sample", "-m", dir.path("run"), "-o", dir.path("results")])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("on 5 images into 2 domains"), "\(first.stdout)")

@@ -111,6 +111,13 @@ public struct RunSummary: Encodable, Sendable {
                 ? "dropout layers off, so output is deterministic (--dropout: stochastic, as the reference's test.py runs them)"
                 : "no dropout layers (trained with no-dropout)",
         ]
+        if o.model == .stargan {
+            inference = ["InstanceNorm with each image's own statistics, as the solver (which never calls eval()) runs it; the running statistics are saved but unused"]
+            let held = (try? String(contentsOf: run.folder.url.appendingPathComponent("held_out.txt"), encoding: .utf8))
+                .map { $0.split(separator: "\n").count } ?? 0
+            inference.append("--preprocess centre-crop --crop-size \(o.cropSize) --load-size \(o.imageSize) sizes photos as training did")
+            inference.append("test mode: gantry sample -m RUN -o RUN/results (\(held > 0 ? "the \(held) images in held_out.txt" : "every image of --data"))")
+        }
     }
 
     static func generator(_ name: String, _ run: TrainedRun) throws -> Network {
