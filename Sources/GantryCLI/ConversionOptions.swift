@@ -39,7 +39,7 @@ struct ConversionOptions: ParsableArguments {
             throw ValidationError("--epoch must be latest or an epoch number, got '\(epoch)'")
         }
         for (name, v) in [("--load-size", loadSize), ("--crop-size", cropSize), ("--max-side", maxSide)] {
-            if let v, v < 1 { throw ValidationError("\(name) must be at least 1") }
+            if let v, !(1...65_500).contains(v) { throw ValidationError("\(name) must be between 1 and 65500, got \(v)") }
         }
         if let scratch {
             var isFolder: ObjCBool = false

@@ -55,7 +55,8 @@ struct Convert: ParsableCommand {
         for r in discovery.renamed where !quiet { warn("\(r.input) -> \(r.output) (another input already maps to the plain name)") }
 
         if dryRun {
-            let pre = Preprocessor(policy: config.preprocess, maxSide: config.maxSide, architecture: generator.architecture)
+            let pre = Preprocessor(policy: config.preprocess, maxSide: config.maxSide, architecture: generator.architecture,
+                                   limits: config.decodeLimits)
             print("model: \(source.summary == source.url.path ? "\(source.url.path) (\(generator.architecture.name))" : source.summary); preprocess: \(config.preprocess); format: \(config.format.rawValue)")
             for item in discovery.items {
                 let exists = FileManager.default.fileExists(atPath: item.output.path)

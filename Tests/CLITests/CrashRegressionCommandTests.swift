@@ -79,6 +79,29 @@ struct CrashRegressionCommandTests {
         #expect(!FileManager.default.fileExists(atPath: dir.path("out")))
     }
 
+    /// A load size is a number anyone can type: beyond a side of 65,500 it is a usage error, and
+    /// one that would make an image over the decode limits fails that image with a line saying
+    /// so (it used to trap allocating 40 GB). Training refuses such sizes before it starts.
+    @Test func absurdLoadSizesAreRefusedNotCrashed() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/a.png", TestImages.png(width: 30, height: 20))
+        let usage = try runGantry(["convert", dir.path("in"), "-m", Self.goodModel, "-o", dir.path("o1"), "--preprocess", "resize",
+                                   "--load-size", "100000"])
+        #expect(usage.status == 64 && usage.stderr.contains("--load-size must be between 1 and 65500"), "\(usage.stderr)")
+        for args in [["--preprocess", "resize", "--load-size", "60000"], ["--preprocess", "centre-crop", "--crop-size", "10", "--load-size", "60000"],
+                     ["--preprocess", "scale-width", "--load-size", "20000"]] {
+            let r = try runGantry(["convert", dir.path("in"), "-m", Self.goodModel, "-o", dir.path("o2")] + args)
+            #expect(r.status == 1 && errorLines(r).contains { $0.contains("a.png") && $0.contains("over the limit") }, "\(args): \(r.stderr)")
+            #expect(files(under: dir.path("o2")).isEmpty)
+        }
+        for i in 0..<2 { try dir.write("data/train/\(i).png", TestImages.png(width: 64, height: 32, seed: i)) }
+        let train = try runGantry(["train", "pix2pix", "--data", dir.path("data"), "--run", dir.path("run"), "--load-size", "20000",
+                                   "--crop-size", "256"])
+        #expect(train.status != 0 && train.stderr.contains("too large an image"), "\(train.stderr)")
+        let flag = try runGantry(["train", "stargan", "--data", dir.path("data"), "--run", dir.path("run2"), "--image-size", "70000"])
+        #expect(flag.status != 0 && flag.stderr.contains("--image-size must be at most 65500"), "\(flag.stderr)")
+    }
+
     /// Images too big for the budget run streamed one by one, even inside a batch: `--batch 2`
     /// gives what `--batch 1` gives, and both what the whole image gives (within one level).
     @Test func batchesOfImagesThatNeedStreamingConvert() throws {

@@ -99,6 +99,13 @@ extension PlanarImage {
         return (w, h) == (width, height) ? self : Resampler.resize(self, width: w, height: h, filter: .bilinear)
     }
 
+    /// Whether an image of `width`×`height` stays within `limits`: sizes that options and
+    /// files set (a load size, a long thin photo) are checked before any plane is allocated.
+    public static func fits(width: Int, height: Int, limits: DecodeLimits = DecodeLimits()) -> Bool {
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        return width <= limits.maxSide && height <= limits.maxSide && !overflow && pixels <= limits.maxPixels
+    }
+
     /// The size `Resize(size)` gives a `width`×`height` image.
     public static func shorterSide(width: Int, height: Int, to size: Int) -> (width: Int, height: Int) {
         let short = max(1, min(width, height))

@@ -22,18 +22,33 @@ public struct Preprocessor: Sendable {
     public var policy: PreprocessPolicy
     public var maxSide: Int?
     public var architecture: GeneratorArchitecture
+    /// The largest image the policy may make (a load size is a number anyone can type).
+    public var limits: DecodeLimits
 
-    public init(policy: PreprocessPolicy, maxSide: Int? = nil, architecture: GeneratorArchitecture) {
+    public init(policy: PreprocessPolicy, maxSide: Int? = nil, architecture: GeneratorArchitecture,
+                limits: DecodeLimits = DecodeLimits()) {
         self.policy = policy
         self.maxSide = maxSide
         self.architecture = architecture
+        self.limits = limits
+    }
+
+    /// The policy's geometry for a `width`×`height` image, refused when it would make an image
+    /// larger than `limits` (a decoded image of that size would be refused too).
+    func geometry(width: Int, height: Int) throws -> PreprocessPolicy.Geometry {
+        let g = policy.geometry(width: width, height: height)
+        let (w, h) = g.resize
+        guard PlanarImage.fits(width: w, height: h, limits: limits) else {
+            throw PipelineError(.invalidDefinition, "preprocess \(policy) makes this \(width)×\(height) image \(w)×\(h), over the limit of \(limits.maxSide) pixels a side and \(limits.maxPixels / 1_000_000) MP; use a smaller load size")
+        }
+        return g
     }
 
     /// The generator input size and content rectangle for an image of `width`×`height`, without
     /// decoding it (for `--dry-run` and memory planning).
     public func plannedSize(width: Int, height: Int) throws -> (input: (w: Int, h: Int), output: (w: Int, h: Int)) {
         let (w0, h0) = limited(width, height)
-        let g = policy.geometry(width: w0, height: h0)
+        let g = try geometry(width: w0, height: h0)
         let (w, h) = g.crop.map { ($0.w, $0.h) } ?? g.resize
         return ((padded(w), padded(h)), (w, h))
     }
@@ -56,7 +71,7 @@ public struct Preprocessor: Sendable {
         }
         let (w0, h0) = limited(planar.width, planar.height)
         if (w0, h0) != (planar.width, planar.height) { transform { Resampler.resize($0, width: w0, height: h0) } }
-        let g = policy.geometry(width: w0, height: h0)
+        let g = try geometry(width: w0, height: h0)
         if let c = g.preCrop, c != (w0, h0) { transform { $0.centreCropped(width: c.w, height: c.h) } }
         let (w1, h1) = g.preCrop ?? (w0, h0)
         if g.resize != (w1, h1) { transform { Resampler.resize($0, width: g.resize.w, height: g.resize.h, filter: g.filter) } }

@@ -15,7 +15,8 @@ public struct ItemConversion: Sendable {
     public init(architecture: GeneratorArchitecture, configuration: ConvertConfiguration) {
         self.configuration = configuration
         family = architecture.family
-        preprocessor = Preprocessor(policy: configuration.preprocess, maxSide: configuration.maxSide, architecture: architecture)
+        preprocessor = Preprocessor(policy: configuration.preprocess, maxSide: configuration.maxSide, architecture: architecture,
+                                    limits: configuration.decodeLimits)
     }
 
     /// The file at `path`, decoded and prepared for the generator.

@@ -71,7 +71,7 @@ public struct ReferenceTransform: Sendable {
     }
 
     /// The resize step alone: `Resize([load, load])`, `__scale_width`, or `__make_power_2(base 4)`.
-    private func resized(_ w: Int, _ h: Int) -> (Int, Int) {
+    func resized(_ w: Int, _ h: Int) -> (Int, Int) {
         switch preprocess {
         case .resizeAndCrop: return (loadSize, loadSize)
         case .scaleWidth, .scaleWidthAndCrop:

@@ -101,6 +101,10 @@ public final class StarGANDataset: @unchecked Sendable {
         guard decoded.width >= cropSize, decoded.height >= cropSize else {
             throw TrainingError(.invalidSetting, "\(files[index]): \(decoded.width)×\(decoded.height) is smaller than --crop-size \(cropSize)")
         }
+        let r = PlanarImage.shorterSide(width: min(cropSize, decoded.width), height: min(cropSize, decoded.height), to: imageSize)
+        guard PlanarImage.fits(width: r.width, height: r.height) else {
+            throw TrainingError(.invalidSetting, "\(files[index]): --crop-size \(cropSize) and --image-size \(imageSize) would make it \(r.width)×\(r.height), too large an image")
+        }
         let flipped = flip && random.nextUnit() < 0.5
         let image = Self.transform(decoded, cropSize: cropSize, imageSize: imageSize, flip: flipped)
         return (try ReferenceTransform.tensor(image, channels: 3), labels[index])

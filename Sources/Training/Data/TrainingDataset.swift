@@ -127,6 +127,10 @@ public final class TrainingDataset: @unchecked Sendable {
         let swaps = (5...8).contains(header.orientation)
         var (w, h) = swaps ? (header.height, header.width) : (header.width, header.height)
         if layout == .aligned { w /= 2 }
+        let resized = transform.resized(w, h)
+        guard PlanarImage.fits(width: resized.0, height: resized.1) else {
+            throw TrainingError(.invalidSetting, "\(file): --preprocess \(options.preprocess.rawValue) with --load-size \(options.loadSize) would resize it to \(resized.0)×\(resized.1), too large an image")
+        }
         let out = transform.outputSize(width: w, height: h)
         let crops = [.resizeAndCrop, .crop, .scaleWidthAndCrop].contains(options.preprocess)
         if out.width < 4 || out.height < 4 || (crops && (out.width < options.cropSize || out.height < options.cropSize)) {

@@ -43,8 +43,8 @@ extension TrainingOptions {
         int("output-nc", "output_nc", \.outputNC, min: 1).only(.pix2pix, .cyclegan),
         choice("direction", "direction", \.direction).only(.pix2pix, .cyclegan),
         choice("preprocess", "preprocess", \.preprocess).only(.pix2pix, .cyclegan),
-        int("load-size", "load_size", \.loadSize, min: 1).only(.pix2pix, .cyclegan),
-        int("crop-size", "crop_size", \.cropSize, min: 1).also("celeba_crop_size", "rafd_crop_size").only(.pix2pix, .cyclegan, .stargan),
+        int("load-size", "load_size", \.loadSize, min: 1, max: 65_500).only(.pix2pix, .cyclegan),
+        int("crop-size", "crop_size", \.cropSize, min: 1, max: 65_500).also("celeba_crop_size", "rafd_crop_size").only(.pix2pix, .cyclegan, .stargan),
         flag("no-flip", "no_flip", \.noFlip).only(.pix2pix, .cyclegan, .stargan),
         flag("serial-batches", "serial_batches", \.serialBatches).only(.pix2pix, .cyclegan),
         int("batch-size", "batch_size", \.batchSize, min: 1),
@@ -66,7 +66,7 @@ extension TrainingOptions {
         Key(name: "domains", reference: "domains", isFlag: false, set: { o, v in
             o.domains = v.split(separator: ",").map(String.init)
         }, get: { $0.domains.joined(separator: ",") }).only(.stargan),
-        int("image-size", "image_size", \.imageSize, min: 4).only(.stargan),
+        int("image-size", "image_size", \.imageSize, min: 4, max: 65_500).only(.stargan),
         int("nz", "nz", \.nz, min: 1).only(.dcgan),
         int("g-repeat-num", "g_repeat_num", \.gRepeatNum, min: 0).only(.stargan),
         int("d-repeat-num", "d_repeat_num", \.dRepeatNum, min: 1).only(.stargan),
@@ -192,9 +192,12 @@ private func text(_ name: String, _ reference: String, _ path: WritableKeyPath<T
 }
 
 private func int(_ name: String, _ reference: String, _ path: WritableKeyPath<TrainingOptions, Int> & Sendable,
-                 min: Int) -> TrainingOptions.Key {
-    .init(name: name, reference: reference, isFlag: false, set: { o, v in o[keyPath: path] = try parseInt(v, name, min: min) },
-          get: { String($0[keyPath: path]) })
+                 min: Int, max: Int = .max) -> TrainingOptions.Key {
+    .init(name: name, reference: reference, isFlag: false, set: { o, v in
+        let n = try parseInt(v, name, min: min)
+        guard n <= max else { throw TrainingError(.invalidSetting, "--\(name) must be at most \(max), got \(n)") }
+        o[keyPath: path] = n
+    }, get: { String($0[keyPath: path]) })
 }
 
 private func real(_ name: String, _ reference: String, _ path: WritableKeyPath<TrainingOptions, Double> & Sendable,

@@ -177,7 +177,12 @@ public final class DCGANTrainer {
     }
 
     public static func load(_ file: String, size: Int) throws -> Tensor {
-        let image = try TrainingDataset.decode(file).shorterSideResized(to: size).centreCropped(width: size, height: size)
+        let decoded = try TrainingDataset.decode(file)
+        let r = PlanarImage.shorterSide(width: decoded.width, height: decoded.height, to: size)
+        guard PlanarImage.fits(width: r.width, height: r.height) else {
+            throw TrainingError(.invalidSetting, "\(file): \(decoded.width)×\(decoded.height) would be \(r.width)×\(r.height) with its shorter side at \(size), too large an image")
+        }
+        let image = decoded.shorterSideResized(to: size).centreCropped(width: size, height: size)
         return try ReferenceTransform.tensor(image, channels: 3)
     }
 
