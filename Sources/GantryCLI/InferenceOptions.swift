@@ -53,7 +53,8 @@ struct EngineOptions: ParsableArguments {
     var transposed: DNNLBackend.TransposedImplementation = .automatic
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        // As pipeline files bound it: far more threads than any machine has cores only fails in OpenMP.
+        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024, got \(threads)") }
     }
 
     /// `threads` overrides `--threads` (bench resolves the default to the core count).

@@ -100,6 +100,11 @@ struct CrashRegressionCommandTests {
         #expect(train.status != 0 && train.stderr.contains("too large an image"), "\(train.stderr)")
         let flag = try runGantry(["train", "stargan", "--data", dir.path("data"), "--run", dir.path("run2"), "--image-size", "70000"])
         #expect(flag.status != 0 && flag.stderr.contains("--image-size must be at most 65500"), "\(flag.stderr)")
+        // Thread counts too: OpenMP would fail creating 100,000 of them.
+        let threads = try runGantry(["convert", dir.path("in"), "-m", Self.goodModel, "-o", dir.path("o3"), "--threads", "100000"])
+        #expect(threads.status == 64 && threads.stderr.contains("--threads must be between 1 and 1024"), "\(threads.stderr)")
+        let trainThreads = try runGantry(["train", "pix2pix", "--data", dir.path("data"), "--run", dir.path("run3"), "--threads", "100000"])
+        #expect(trainThreads.status != 0 && trainThreads.stderr.contains("at most 1024"), "\(trainThreads.stderr)")
     }
 
     /// Images too big for the budget run streamed one by one, even inside a batch: `--batch 2`

@@ -98,7 +98,10 @@ extension TrainingOptions {
             o.seed = s
         }, get: { String($0.seed) }),
         Key(name: "threads", reference: "threads", isFlag: false, set: { o, v in
-            o.threads = v == "auto" ? nil : try parseInt(v, "threads", min: 1)
+            guard v != "auto" else { o.threads = nil; return }
+            let n = try parseInt(v, "threads", min: 1)
+            guard n <= 1024 else { throw TrainingError(.invalidSetting, "--threads must be 'auto' or at most 1024, got \(n)") }
+            o.threads = n
         }, get: { $0.threads.map(String.init) ?? "auto" }),
     ]
 
