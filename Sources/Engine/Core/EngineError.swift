@@ -19,6 +19,6 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 
     static func outOfMemory(_ bytes: Int) -> EngineError {
-        EngineError(.outOfMemory, "out of memory: could not allocate \(bytes >> 20) MB for a tensor (free memory, or lower the conversion's memory limit so large images run streamed)")
+        EngineError(.outOfMemory, "out of memory: could not allocate \(bytes >> 20) MB for a tensor (free memory, or ask for less: a lower memory limit for conversions, smaller images, batches or networks)")
     }
 }
