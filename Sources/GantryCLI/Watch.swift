@@ -33,8 +33,14 @@ struct Watch: ParsableCommand {
     @OptionGroup var conversion: ConversionOptions
 
     func validate() throws {
-        if settle < 0 || rescan <= 0 || grace < 0 { throw ValidationError("--settle, --rescan and --grace must be positive") }
-        if let poll, poll <= 0 { throw ValidationError("--poll must be positive") }
+        // A day at most: NaN passes every comparison (--settle nan hung the shutdown), and an
+        // infinite settle never takes a file.
+        let day = 86_400.0
+        for (name, value, zero) in [("--settle", settle, true), ("--rescan", rescan, false), ("--grace", grace, true), ("--poll", poll ?? 1, false)] {
+            guard value.isFinite, value <= day, zero ? value >= 0 : value > 0 else {
+                throw ValidationError("\(name) must be a number of seconds \(zero ? "from 0" : "above 0") up to 86400 (a day), got \(value)")
+            }
+        }
         if !["text", "json"].contains(logFormat) { throw ValidationError("--log-format must be text or json") }
         if deleteInputs && done != nil { throw ValidationError("--delete-inputs and --done contradict each other") }
     }

@@ -156,6 +156,17 @@ struct WatchCommandTests {
         #expect((slowOut.width, slowOut.height) == (40, 30))
     }
 
+    /// Times outside 0…a day, infinite or NaN are usage errors (NaN passed every comparison and
+    /// `--settle nan` hung the shutdown; an infinite settle never takes a file).
+    @Test(arguments: [["--settle", "nan"], ["--settle", "inf"], ["--settle", "1e300"], ["--poll", "nan"], ["--poll", "0"],
+                      ["--grace", "100000"], ["--grace", "nan"], ["--rescan", "0"]])
+    func absurdTimesAreUsageErrors(_ args: [String]) throws {
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.path("in"), withIntermediateDirectories: true)
+        let r = try runGantry(["watch", dir.path("in"), "-o", dir.path("out"), "-m", Self.model] + args)
+        #expect(r.status == 64 && r.stderr.contains("\(args[0]) must be a number of seconds"), "\(args): \(r.stderr)")
+    }
+
     @Test func twoWorkersNeverTakeTheSameFile() throws {
         let dir = try TemporaryDirectory()
         for i in 0..<40 { try dir.write("in/f\(i).png", TestImages.png(width: 16, height: 16, seed: i)) }
