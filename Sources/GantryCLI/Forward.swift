@@ -36,6 +36,9 @@ struct Forward: ParsableCommand {
                                         to: URL(fileURLWithPath: output))
         } catch let error as CheckpointError {
             throw fail(error.description)
+        } catch let error as ModelError where error.code == .invalidInput {
+            // The tensor's shape is the input file's problem, not the checkpoint's.
+            throw fail("\(input): \(error)")
         } catch let error as ExitCode {
             throw error
         } catch {

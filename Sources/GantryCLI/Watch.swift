@@ -67,9 +67,14 @@ struct Watch: ParsableCommand {
         let algorithm = conversion.algorithm(definition)
         let threads = max(1, (conversion.threads(definition) ?? ProcessInfo.processInfo.activeProcessorCount) / max(1, config.convert.jobs.process))
         let registry = PrometheusCollectorRegistry()
-        let service = try WatchService(generator: generator, configuration: config,
+        let service: WatchService
+        do {
+            service = try WatchService(generator: generator, configuration: config,
                                        makeBackend: { try DNNLBackend(algorithm: algorithm, threads: threads) },
                                        metricsFactory: StatusServer.metricsFactory(registry))
+        } catch let e as PipelineError where e.code == .invalidDefinition {
+            throw fail(e.message, code: 64)
+        }
         let server = try statusPort.map { port in
             do {
                 return try StatusServer(host: statusAddress, port: Int(port), registry: registry, metrics: service.metrics)

@@ -121,6 +121,13 @@ struct ConvertCommandTests {
         let replace = try convert(dir.path("in"), dir.path("out"), ["--overwrite"])
         #expect(replace.status == 0 && replace.stderr.contains("2 converted"))
         #expect(try decode(dir.path("out/a.png")).width == 16)
+        // Not even --overwrite replaces an input with its own output: one file, or a folder onto itself.
+        let photo = try Data(contentsOf: URL(fileURLWithPath: dir.path("in/a.png")))
+        for (input, output) in [(dir.path("in/a.png"), dir.path("in/a.png")), (dir.path("in"), dir.path("in"))] {
+            let onto = try convert(input, output, ["--overwrite"])
+            #expect(onto.status == 1 && onto.stderr.contains("the output would replace its own input"), "\(onto.stderr)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path("in/a.png"))) == photo)
+        }
     }
 
     @Test func badInputsAreReportedAndTheBatchGoesOn() throws {

@@ -109,6 +109,17 @@ struct ForwardCommandTests {
         }
     }
 
+    /// A tensor the network cannot take is the input file's fault, and the error names it.
+    @Test func inputOfTheWrongShapeNamesTheInputFile() throws {
+        let dir = try TemporaryDirectory()
+        let input = dir.url.appendingPathComponent("five_channels.safetensors")
+        try SafetensorsWriter.write(StateDict([("input", CheckpointTensor(shape: [1, 5, 16, 16], values: Array(repeating: 0, count: 1280)))]), to: input)
+        let ckpt = fixturesDirectory.appendingPathComponent("resnet6_instance.pth").path
+        let r = try runGantry(["forward", ckpt, input.path, dir.path("out.safetensors")])
+        #expect(r.status == 1 && r.stderr.contains("\(input.path): resnet_6blocks expects N×3×H×W input, got [1, 5, 16, 16]"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("out.safetensors")))
+    }
+
     @Test func seedWithoutDropoutIsAUsageError() throws {
         let r = try runGantry(["forward", "a.pth", "b", "c", "--seed", "3"])
         #expect(r.status == 64)

@@ -167,6 +167,20 @@ struct WatchCommandTests {
         #expect(r.status == 64 && r.stderr.contains("\(args[0]) must be a number of seconds"), "\(args): \(r.stderr)")
     }
 
+    /// Results must not land where they would be taken as inputs again (the same file was
+    /// converted over and over with `-o` the inbox); hidden folders inside the inbox are fine.
+    @Test func foldersThatFeedResultsBackInAreRefused() throws {
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.path("in"), withIntermediateDirectories: true)
+        for (flag, folder, what) in [("-o", "in", "the inbox itself"), ("-o", "in/results", "inside the inbox"), ("--done", "in/finished", "inside the inbox")] {
+            var args = ["watch", dir.path("in"), "-m", Self.model]
+            if flag != "-o" { args += ["-o", dir.path("out")] }
+            args += [flag, dir.path(folder)]
+            let r = try runGantry(args)
+            #expect(r.status == 64 && r.stderr.contains("\(flag) \(dir.path(folder)) is \(what)"), "\(args): \(r.stderr)")
+        }
+    }
+
     @Test func twoWorkersNeverTakeTheSameFile() throws {
         let dir = try TemporaryDirectory()
         for i in 0..<40 { try dir.write("in/f\(i).png", TestImages.png(width: 16, height: 16, seed: i)) }

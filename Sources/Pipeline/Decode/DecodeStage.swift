@@ -16,6 +16,11 @@ struct DecodeStage: Sendable {
 
     func callAsFunction(_ item: ConvertItem) -> Result<DecodedItem, ItemResultFailure> {
         var result = ItemResult(input: item.input.path, output: item.output.path, status: .failed)
+        if Self.sameFile(item.input, item.output) {
+            // Not even with --overwrite: the photo itself would be lost.
+            result.error = "\(item.input.path): the output would replace its own input; write to another folder or name"
+            return .failure(ItemResultFailure(result: result))
+        }
         if FileManager.default.fileExists(atPath: item.output.path) && !configuration.overwrite {
             if configuration.skipExisting {
                 result.status = .skipped
@@ -38,6 +43,15 @@ struct DecodeStage: Sendable {
             result.error = "\(item.input.path): \(error)"
         }
         return .failure(ItemResultFailure(result: result))
+    }
+}
+
+extension DecodeStage {
+    /// Whether two paths name one file (the same device and inode: hard links and symlinks too).
+    static func sameFile(_ a: URL, _ b: URL) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a.path, &sa) == 0, stat(b.path, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
     }
 }
 

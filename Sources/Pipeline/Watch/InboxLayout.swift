@@ -23,6 +23,20 @@ public struct InboxLayout: Sendable {
         self.failed = (failed ?? inbox.appendingPathComponent(".failed")).standardizedFileURL
     }
 
+    /// Refuses folders that would feed results back in: an outbox, done or failed folder that is
+    /// the inbox or below it (outside a hidden folder) would have its files taken as new inputs.
+    public func validate() throws {
+        let root = inbox.resolvingSymlinksInPath().pathComponents
+        for (flag, url) in [("-o", outbox), ("--done", done), ("--failed", failed)] {
+            let parts = url.resolvingSymlinksInPath().pathComponents
+            guard parts.count >= root.count, Array(parts.prefix(root.count)) == root else { continue }
+            let below = parts.dropFirst(root.count)
+            if !below.contains(where: { $0.hasPrefix(".") }) {
+                throw PipelineError(.invalidDefinition, "\(flag) \(url.path) is \(below.isEmpty ? "the inbox itself" : "inside the inbox"): its files would be taken as new inputs; choose a folder outside \(inbox.path)")
+            }
+        }
+    }
+
     public func createFolders() throws {
         for dir in [inbox, outbox, done, failed, processing, workers, work] {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -58,6 +58,7 @@ public final class WatchService: @unchecked Sendable {
     ///   - metricsFactory: where the counters go (`/metrics` passes a Prometheus factory).
     public init(generator: Generator, configuration: WatchConfiguration, makeBackend: () throws -> ConvolutionBackend,
                 metricsFactory: any MetricsFactory = MetricsSystem.factory) throws {
+        try configuration.layout.validate()
         self.generator = generator
         self.configuration = configuration
         metrics = WatchMetrics(factory: metricsFactory)
