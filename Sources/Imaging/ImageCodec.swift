@@ -47,6 +47,19 @@ public enum ImageCodec {
     /// Reads the file at `path` and decodes it; a file that cannot be read is `unreadable`.
     public static func decodeFile(atPath path: String, limits: DecodeLimits = .init()) throws(ImageError) -> DecodedImage {
         let data: Data
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            // A FIFO would block the read forever and a device never ends (Foundation calls it a
+            // permission problem): only regular files are images.
+            let kind = switch st.st_mode & S_IFMT {
+            case S_IFDIR: "a folder"
+            case S_IFIFO: "a named pipe"
+            case S_IFCHR, S_IFBLK: "a device"
+            case S_IFSOCK: "a socket"
+            default: "not a regular file"
+            }
+            throw ImageError(code: .unreadable, path: path, message: "cannot read the file: it is \(kind), not a regular file")
+        }
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {

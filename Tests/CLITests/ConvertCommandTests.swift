@@ -130,6 +130,25 @@ struct ConvertCommandTests {
         }
     }
 
+    /// A device or a named pipe is no image: given as the input it is a usage error and nothing
+    /// is created (`/dev/zero` used to make an empty output folder and exit 0); met in a folder
+    /// it is skipped with a line saying what it is (a pipe named .png was passed over silently),
+    /// and read directly it is named for what it is (it used to read as a permission problem).
+    @Test func devicesAndPipesAreNotImages() throws {
+        let dir = try TemporaryDirectory()
+        let device = try convert("/dev/zero", dir.path("zero.png"))
+        #expect(device.status == 64 && device.stderr.contains("/dev/zero: not a regular file or a folder"), "\(device.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("zero.png")))
+        try dir.write("in/good.png", TestImages.png(width: 16, height: 16))
+        #expect(mkfifo(dir.path("in/pipe.png"), 0o644) == 0)
+        let r = try convert(dir.path("in"), dir.path("out"))
+        #expect(r.status == 1 && r.stderr.contains("skipped pipe.png: a named pipe, not a regular file"), "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.path("out/good.png")))
+        #expect { try ImageCodec.decodeFile(atPath: dir.path("in/pipe.png")) } throws: {
+            "\($0)".contains("cannot read the file: it is a named pipe, not a regular file")
+        }
+    }
+
     @Test func badInputsAreReportedAndTheBatchGoesOn() throws {
         let dir = try TemporaryDirectory()
         let good = try TestImages.png(width: 20, height: 20)

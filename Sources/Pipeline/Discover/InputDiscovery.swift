@@ -39,6 +39,10 @@ public struct Discovery: Sendable {
             throw PipelineError(.inputMissing, "\(input.path): no such file or folder")
         }
         var files: [(url: URL, rel: String)] = []
+        var st = stat()
+        if !isDir.boolValue, stat(input.path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            throw PipelineError(.inputMissing, "\(input.path): not a regular file or a folder (a device, pipe or socket); give an image file or a folder of them")
+        }
         if isDir.boolValue {
             var visited = Set<FileID>()
             walk(input, relative: "", excluding: output.standardizedFileURL.path, visited: &visited, into: &files, discovery: &d)
@@ -115,6 +119,10 @@ public struct Discovery: Sendable {
                 walk(url, relative: rel, excluding: excluded, visited: &visited, into: &files, discovery: &d)
             } else if (s.st_mode & S_IFMT) == S_IFREG {
                 files.append((url, rel))
+            } else if imageExtensions.contains(url.pathExtension.lowercased()) {
+                // Named like an image but a pipe or device: reading it could block or never end.
+                let kind = (s.st_mode & S_IFMT) == S_IFIFO ? "a named pipe" : (s.st_mode & S_IFMT) == S_IFSOCK ? "a socket" : "a device"
+                d.problems.append((rel, "\(kind), not a regular file"))
             }
         }
     }
