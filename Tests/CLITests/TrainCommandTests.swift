@@ -103,4 +103,28 @@ struct TrainCommandTests {
         #expect(r.status == 130, "\(r.stderr)")
         #expect(r.stderr.contains("quitting without saving"), "\(r.stderr)")
     }
+
+    /// Starting a run in a folder that already holds files needs --overwrite: forgetting
+    /// --continue used to replace a trained run's checkpoints (and a user's own files) silently.
+    @Test func aFreshRunDoesNotReplaceAnExistingOne() throws {
+        let dir = try TemporaryDirectory()
+        for i in 0..<2 { try dir.write("data/train/\(i).png", try TestImages.png(width: 64, height: 32, seed: i)) }
+        let common = ["train", "pix2pix", "--data", dir.path("data"), "--run", dir.path("run"), "--net-g", "resnet_6blocks", "--ngf", "4",
+                      "--ndf", "4", "--crop-size", "32", "--load-size", "32", "--n-epochs", "1", "--n-epochs-decay", "0"]
+        #expect(try runGantry(common).status == 0)
+        let trained = try Data(contentsOf: URL(fileURLWithPath: dir.path("run/latest_net_G.pth")))
+        let again = try runGantry(common + ["--seed", "9"])
+        #expect(again.status != 0 && again.stderr.contains("already holds files") && again.stderr.contains("--overwrite"), "\(again.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path("run/latest_net_G.pth"))) == trained)
+        let over = try runGantry(common + ["--seed", "9", "--overwrite"])
+        #expect(over.status == 0, "\(over.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path("run/latest_net_G.pth"))) != trained)
+        let config = try String(contentsOfFile: dir.path("run/config.yaml"), encoding: .utf8)
+        #expect(!config.contains("overwrite"), "an act, not a setting: \(config)")
+        // A user's folder with their own files is not taken over either.
+        try dir.write("mine/config.yaml", "my: settings\n")
+        let mine = try runGantry(["train", "pix2pix", "--data", dir.path("data"), "--run", dir.path("mine"), "--crop-size", "32"])
+        let kept = try String(contentsOfFile: dir.path("mine/config.yaml"), encoding: .utf8)
+        #expect(mine.status != 0 && kept == "my: settings\n", "\(mine.stderr)")
+    }
 }

@@ -67,8 +67,9 @@ struct TrainingOptionsTests {
         try o.set("seed", to: "42")
         let text = o.yaml
         #expect(text.hasPrefix("model: \(recipe.rawValue)\n"))
-        // Each recipe's own options, and only those.
-        #expect(text.split(separator: "\n").count == TrainingOptions.keys.filter { $0.recipes.contains(recipe) }.count + 1)
+        // Each recipe's own options, and only those; --overwrite is an act, never written.
+        #expect(text.split(separator: "\n").count == TrainingOptions.keys.filter { $0.recipes.contains(recipe) && $0.name != "overwrite" }.count + 1)
+        #expect(!text.contains("overwrite"))
         #expect(text.contains("num-iters:") == (recipe == .stargan) && text.contains("lambda-l1:") == (recipe == .pix2pix))
         let back = try TrainingOptions.resolve(recipe, config: TrainingOptions.configEntries(yaml: text, file: "config.yaml"))
         #expect(back == o)

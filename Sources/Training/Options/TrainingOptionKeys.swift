@@ -91,7 +91,7 @@ extension TrainingOptions {
         int("n-epochs-decay", "n_epochs_decay", \.nEpochsDecay, min: 0).only(.pix2pix, .cyclegan),
         int("epoch-count", "epoch_count", \.epochCount, min: 1).only(.pix2pix, .cyclegan),
         int("save-epoch-freq", "save_epoch_freq", \.saveEpochFreq, min: 1).only(.pix2pix, .cyclegan, .dcgan),
-        flag("continue", "continue_train", \.continueTraining),
+        flag("continue", "continue_train", \.continueTraining), flag("overwrite", "overwrite", \.overwrite),
         text("epoch", "epoch", \.epoch).only(.pix2pix, .cyclegan),
         Key(name: "seed", reference: "seed", isFlag: false, set: { o, v in
             guard let s = UInt64(v) else { throw TrainingError(.invalidSetting, "--seed must be a whole number ≥ 0, got '\(v)'") }
@@ -164,7 +164,8 @@ extension TrainingOptions {
 
     /// `config.yaml`: the recipe and every resolved option, one `name: value` line each.
     public var yaml: String {
-        let lines = [("model", model.rawValue)] + settings.map { ($0.name, $0.value) }
+        // --overwrite is an act, not a setting: a config reused for another run must not carry it.
+        let lines = [("model", model.rawValue)] + settings.filter { $0.name != "overwrite" }.map { ($0.name, $0.value) }
         return lines.map { "\($0.0): \(yamlScalar($0.1))" }.joined(separator: "\n") + "\n"
     }
 }

@@ -56,6 +56,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var epochCount = 1
     public var saveEpochFreq = 5
     public var continueTraining = false
+    /// Start a fresh run in a folder that already holds one (its files are replaced).
+    public var overwrite = false
     public var epoch = "latest"
     public var seed: UInt64 = 0
     /// nil: one per core.

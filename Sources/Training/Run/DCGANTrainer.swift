@@ -33,7 +33,7 @@ public final class DCGANTrainer {
         files = try TrainingDataset.images(in: URL(fileURLWithPath: options.data))
         guard !files.isEmpty else { throw TrainingError(.invalidSetting, "\(options.data): no PNG or JPEG images") }
         run = RunFolder(options.run)
-        try run.create()
+        try run.create(fresh: !options.continueTraining, overwrite: options.overwrite)
         modelRandom = RandomSource(seed: options.seed)
         dataRandom = RandomSource(seed: options.seed ^ 0x6461_7461_5F72_6E67)
         generator = try DCGAN.generator(nz: options.nz, ngf: options.ngf, batchNorm: options.norm == .batch)

@@ -16,7 +16,16 @@ public struct RunFolder: Sendable {
         url.appendingPathComponent("\(epoch)_net_\(name).pth")
     }
 
-    public func create() throws {
+    /// Creates the folder. A fresh run (not `--continue`) refuses a folder that already holds
+    /// files unless `overwrite`: forgetting `--continue` must not replace a trained model.
+    public func create(fresh: Bool = false, overwrite: Bool = false) throws {
+        if fresh && !overwrite {
+            let present = ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+            if !present.isEmpty {
+                let names = present.prefix(3).joined(separator: ", ") + (present.count > 3 ? ", …" : "")
+                throw TrainingError(.invalidSetting, "\(url.path) already holds files (\(names)): --continue carries that run on, --overwrite starts over in it (replacing its checkpoints), or choose a new --run")
+            }
+        }
         do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
             throw TrainingError(.writeFailed, "\(url.path): cannot create the run folder (\(error.localizedDescription))")
         }

@@ -39,7 +39,7 @@ public final class StarGANTrainer {
         options.domains = dataset.domains
         self.options = options
         run = RunFolder(options.run)
-        try run.create()
+        try run.create(fresh: !options.continueTraining, overwrite: options.overwrite)
         modelRandom = RandomSource(seed: options.seed)
         dataRandom = RandomSource(seed: options.seed ^ 0x6461_7461_5F72_6E67)
         let (g, d) = options.starGANArchitectures(domains: dataset.domains.count)

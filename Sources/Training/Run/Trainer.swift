@@ -65,7 +65,7 @@ public final class Trainer {
         self.options = options
         dataset = try TrainingDataset(options)
         run = RunFolder(options.run)
-        try run.create()
+        try run.create(fresh: !options.continueTraining, overwrite: options.overwrite)
         modelRandom = RandomSource(seed: options.seed)
         // A different stream for the data; its seed is derived so one --seed sets both.
         dataRandom = RandomSource(seed: options.seed ^ 0x6461_7461_5F72_6E67)
