@@ -38,6 +38,7 @@ struct ConversionOptions: ParsableArguments {
         if let epoch, epoch != "latest", Int(epoch).map({ $0 < 0 }) ?? true {
             throw ValidationError("--epoch must be latest or an epoch number, got '\(epoch)'")
         }
+        if let suffix, let problem = Discovery.suffixProblem(suffix) { throw ValidationError("--suffix \(problem)") }
         for (name, v) in [("--load-size", loadSize), ("--crop-size", cropSize), ("--max-side", maxSide)] {
             if let v, !(1...65_500).contains(v) { throw ValidationError("\(name) must be between 1 and 65500, got \(v)") }
         }

@@ -149,6 +149,23 @@ struct ConvertCommandTests {
         }
     }
 
+    /// The suffix goes inside a file name: a '/' in it (`/../x` wrote outside the output
+    /// folder) is a usage error for convert and watch, and a pipeline file error.
+    @Test func suffixesCannotLeaveTheOutputFolder() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/a.png", TestImages.png(width: 16, height: 16))
+        let r = try convert(dir.path("in"), dir.path("out"), ["--suffix", "/../escaped"])
+        #expect(r.status == 64 && r.stderr.contains("--suffix must not contain '/'"), "\(r.stderr)")
+        let w = try runGantry(["watch", dir.path("in"), "-m", Self.model, "-o", dir.path("out"), "--suffix", "/../escaped"])
+        #expect(w.status == 64 && w.stderr.contains("--suffix must not contain '/'"), "\(w.stderr)")
+        try dir.write("p.yaml", "model: \(Self.model)\nsuffix: /../escaped\n")
+        let p = try runGantry(["convert", dir.path("in"), "--pipeline", dir.path("p.yaml"), "-o", dir.path("out")])
+        #expect(p.status == 64 && p.stderr.contains("must not contain '/'"), "\(p.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("escaped.png")) && !FileManager.default.fileExists(atPath: dir.path("out")))
+        #expect(try convert(dir.path("in"), dir.path("out"), ["--suffix", "_zebra"]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: dir.path("out/a_zebra.png")))
+    }
+
     @Test func badInputsAreReportedAndTheBatchGoesOn() throws {
         let dir = try TemporaryDirectory()
         let good = try TestImages.png(width: 20, height: 20)

@@ -116,7 +116,10 @@ public struct PipelineDefinition: Sendable, Equatable {
                 guard let f = OutputFormat(name: s) else { throw field.error("must be png, jpg or same, not '\(s)'") }
                 d.format = f
             case "quality": d.quality = try field.int(1...100)
-            case "suffix": d.suffix = try field.string()
+            case "suffix":
+                let s = try field.string()
+                if let problem = Discovery.suffixProblem(s) { throw field.error(problem) }
+                d.suffix = s
             case "jobs":
                 let s = try field.string()
                 guard let j = ConvertConfiguration.Jobs(s) else { throw field.error("must look like 1:1:2 (load:process:save threads), not '\(s)'") }

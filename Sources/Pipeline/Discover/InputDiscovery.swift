@@ -25,6 +25,15 @@ public struct Discovery: Sendable {
 
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "jpe", "png"]
 
+    /// Why `suffix` cannot be added to output names, or nil: it goes inside a file name, so a
+    /// `/` would move outputs out of the output folder (`/../x` wrote beside it).
+    public static func suffixProblem(_ suffix: String) -> String? {
+        if suffix.contains("/") { return "must not contain '/': it is part of a file name" }
+        if suffix.contains("\0") { return "must not contain a NUL character" }
+        if suffix.utf8.count > 200 { return "is too long for a file name (\(suffix.utf8.count) bytes, 200 at most)" }
+        return nil
+    }
+
     /// Walks `input` (a folder, recursively, or a single file) and maps each image to
     /// `<output>/<relative dir>/<stem><suffix>.<ext>`.
     ///
@@ -33,6 +42,7 @@ public struct Discovery: Sendable {
     /// in path order keeps it and the others become `a-jpg.png`-style names, reported in `renamed`.
     public static func discover(input: URL, output: URL, format: OutputFormat, suffix: String = "",
                                 shard: Shard? = nil) throws -> Discovery {
+        if let problem = suffixProblem(suffix) { throw PipelineError(.invalidDefinition, "suffix '\(suffix)' \(problem)") }
         var d = Discovery()
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: input.path, isDirectory: &isDir) else {

@@ -59,6 +59,9 @@ public final class WatchService: @unchecked Sendable {
     public init(generator: Generator, configuration: WatchConfiguration, makeBackend: () throws -> ConvolutionBackend,
                 metricsFactory: any MetricsFactory = MetricsSystem.factory) throws {
         try configuration.layout.validate()
+        if let problem = Discovery.suffixProblem(configuration.suffix) {
+            throw PipelineError(.invalidDefinition, "suffix '\(configuration.suffix)' \(problem)")
+        }
         self.generator = generator
         self.configuration = configuration
         metrics = WatchMetrics(factory: metricsFactory)
