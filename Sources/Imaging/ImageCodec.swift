@@ -44,20 +44,26 @@ public enum ImageCodec {
         }
     }
 
+    /// What a file of `mode` (from `stat`) is when it is not a regular file ("a named pipe",
+    /// "a device", …), or nil for a regular file.
+    public static func nonRegularKind(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: nil
+        case S_IFDIR: "a folder"
+        case S_IFIFO: "a named pipe"
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFSOCK: "a socket"
+        default: "a special file"
+        }
+    }
+
     /// Reads the file at `path` and decodes it; a file that cannot be read is `unreadable`.
     public static func decodeFile(atPath path: String, limits: DecodeLimits = .init()) throws(ImageError) -> DecodedImage {
         let data: Data
         var st = stat()
-        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+        if stat(path, &st) == 0, let kind = nonRegularKind(st.st_mode) {
             // A FIFO would block the read forever and a device never ends (Foundation calls it a
             // permission problem): only regular files are images.
-            let kind = switch st.st_mode & S_IFMT {
-            case S_IFDIR: "a folder"
-            case S_IFIFO: "a named pipe"
-            case S_IFCHR, S_IFBLK: "a device"
-            case S_IFSOCK: "a socket"
-            default: "not a regular file"
-            }
             throw ImageError(code: .unreadable, path: path, message: "cannot read the file: it is \(kind), not a regular file")
         }
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 
 /// One image to convert: where it comes from and where its result goes.
 public struct ConvertItem: Sendable, Equatable {
@@ -50,8 +51,8 @@ public struct Discovery: Sendable {
         }
         var files: [(url: URL, rel: String)] = []
         var st = stat()
-        if !isDir.boolValue, stat(input.path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
-            throw PipelineError(.inputMissing, "\(input.path): not a regular file or a folder (a device, pipe or socket); give an image file or a folder of them")
+        if !isDir.boolValue, stat(input.path, &st) == 0, let kind = ImageCodec.nonRegularKind(st.st_mode) {
+            throw PipelineError(.inputMissing, "\(input.path): not a regular file or a folder (\(kind)); give an image file or a folder of them")
         }
         if isDir.boolValue {
             var visited = Set<FileID>()
@@ -129,9 +130,8 @@ public struct Discovery: Sendable {
                 walk(url, relative: rel, excluding: excluded, visited: &visited, into: &files, discovery: &d)
             } else if (s.st_mode & S_IFMT) == S_IFREG {
                 files.append((url, rel))
-            } else if imageExtensions.contains(url.pathExtension.lowercased()) {
+            } else if imageExtensions.contains(url.pathExtension.lowercased()), let kind = ImageCodec.nonRegularKind(s.st_mode) {
                 // Named like an image but a pipe or device: reading it could block or never end.
-                let kind = (s.st_mode & S_IFMT) == S_IFIFO ? "a named pipe" : (s.st_mode & S_IFMT) == S_IFSOCK ? "a socket" : "a device"
                 d.problems.append((rel, "\(kind), not a regular file"))
             }
         }
