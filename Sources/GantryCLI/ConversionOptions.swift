@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoints
 import Engine
 import Foundation
+import Imaging
 import Models
 import Pipeline
 import Training
@@ -40,7 +41,7 @@ struct ConversionOptions: ParsableArguments {
         }
         if let suffix, let problem = Discovery.suffixProblem(suffix) { throw ValidationError("--suffix \(problem)") }
         for (name, v) in [("--load-size", loadSize), ("--crop-size", cropSize), ("--max-side", maxSide)] {
-            if let v, !(1...65_500).contains(v) { throw ValidationError("\(name) must be between 1 and 65500, got \(v)") }
+            if let v, !(1...DecodeLimits.largestSide).contains(v) { throw ValidationError("\(name) must be between 1 and \(DecodeLimits.largestSide), got \(v)") }
         }
         if let scratch {
             var isFolder: ObjCBool = false

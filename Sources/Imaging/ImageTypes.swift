@@ -45,8 +45,11 @@ public struct DecodeLimits: Sendable, Equatable {
     /// Largest accepted width or height.
     public var maxSide: Int
 
+    /// The default largest side, also the bound on sizes options ask for (load and crop sizes).
+    public static let largestSide = 65_500
+
     /// Creates limits; the defaults match what Pillow accepts without a warning.
-    public init(maxPixels: Int = 178_956_970, maxSide: Int = 65_500) {
+    public init(maxPixels: Int = 178_956_970, maxSide: Int = DecodeLimits.largestSide) {
         self.maxPixels = maxPixels
         self.maxSide = maxSide
     }

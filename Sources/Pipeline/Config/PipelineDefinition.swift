@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Models
 import Yams
 
@@ -108,8 +109,8 @@ public struct PipelineDefinition: Sendable, Equatable {
                     throw field.error("must be one of \(PreprocessPolicy.names.joined(separator: ", ")), not '\(s)'")
                 }
                 d.preprocess = s
-            case "load-size": d.loadSize = try field.int(1...65_500)
-            case "crop-size": d.cropSize = try field.int(1...65_500)
+            case "load-size": d.loadSize = try field.int(1...DecodeLimits.largestSide)
+            case "crop-size": d.cropSize = try field.int(1...DecodeLimits.largestSide)
             case "max-side": d.maxSide = try field.int(1...)
             case "format":
                 let s = try field.string()

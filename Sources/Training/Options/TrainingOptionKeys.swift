@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Models
 import Yams
 
@@ -43,8 +44,8 @@ extension TrainingOptions {
         int("output-nc", "output_nc", \.outputNC, min: 1).only(.pix2pix, .cyclegan),
         choice("direction", "direction", \.direction).only(.pix2pix, .cyclegan),
         choice("preprocess", "preprocess", \.preprocess).only(.pix2pix, .cyclegan),
-        int("load-size", "load_size", \.loadSize, min: 1, max: 65_500).only(.pix2pix, .cyclegan),
-        int("crop-size", "crop_size", \.cropSize, min: 1, max: 65_500).also("celeba_crop_size", "rafd_crop_size").only(.pix2pix, .cyclegan, .stargan),
+        int("load-size", "load_size", \.loadSize, min: 1, max: DecodeLimits.largestSide).only(.pix2pix, .cyclegan),
+        int("crop-size", "crop_size", \.cropSize, min: 1, max: DecodeLimits.largestSide).also("celeba_crop_size", "rafd_crop_size").only(.pix2pix, .cyclegan, .stargan),
         flag("no-flip", "no_flip", \.noFlip).only(.pix2pix, .cyclegan, .stargan),
         flag("serial-batches", "serial_batches", \.serialBatches).only(.pix2pix, .cyclegan),
         int("batch-size", "batch_size", \.batchSize, min: 1),
@@ -66,7 +67,7 @@ extension TrainingOptions {
         Key(name: "domains", reference: "domains", isFlag: false, set: { o, v in
             o.domains = v.split(separator: ",").map(String.init)
         }, get: { $0.domains.joined(separator: ",") }).only(.stargan),
-        int("image-size", "image_size", \.imageSize, min: 4, max: 65_500).only(.stargan),
+        int("image-size", "image_size", \.imageSize, min: 4, max: DecodeLimits.largestSide).only(.stargan),
         int("nz", "nz", \.nz, min: 1).only(.dcgan),
         int("g-repeat-num", "g_repeat_num", \.gRepeatNum, min: 0).only(.stargan),
         int("d-repeat-num", "d_repeat_num", \.dRepeatNum, min: 1).only(.stargan),
