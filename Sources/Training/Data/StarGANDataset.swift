@@ -96,7 +96,8 @@ public final class StarGANDataset: @unchecked Sendable {
     public var count: Int { files.count }
 
     /// One image (1×3×imageSize×imageSize in [−1, 1]) and its labels.
-    public func item(_ index: Int, random: RandomSource) throws -> (image: Tensor, labels: [Float]) {
+    /// `flip: false` reads the image unflipped whatever the dataset's setting (sample rows).
+    public func item(_ index: Int, random: RandomSource, flip: Bool? = nil) throws -> (image: Tensor, labels: [Float]) {
         let decoded = try TrainingDataset.decode(files[index])
         guard decoded.width >= cropSize, decoded.height >= cropSize else {
             throw TrainingError(.invalidSetting, "\(files[index]): \(decoded.width)×\(decoded.height) is smaller than --crop-size \(cropSize)")
@@ -105,7 +106,7 @@ public final class StarGANDataset: @unchecked Sendable {
         guard PlanarImage.fits(width: r.width, height: r.height) else {
             throw TrainingError(.invalidSetting, "\(files[index]): --crop-size \(cropSize) and --image-size \(imageSize) would make it \(r.width)×\(r.height), too large an image")
         }
-        let flipped = flip && random.nextUnit() < 0.5
+        let flipped = (flip ?? self.flip) && random.nextUnit() < 0.5
         let image = Self.transform(decoded, cropSize: cropSize, imageSize: imageSize, flip: flipped)
         return (try ReferenceTransform.tensor(image, channels: 3), labels[index])
     }

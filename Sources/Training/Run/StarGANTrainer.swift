@@ -55,11 +55,8 @@ public final class StarGANTrainer {
         optimizerD = try Adam(parameters: discriminator.root.parameters(prefix: "D."), lr: options.dLR ?? options.lr, betas: (options.beta1, 0.999))
         // The solver's x_fixed is its first batch; these are the data's first images, unflipped.
         let sampler = RandomSource(seed: 0)
-        let unflipped = try StarGANDataset(folder: options.data, attributeTable: options.attributes.isEmpty ? nil : options.attributes,
-                                           selected: options.selectedAttrs, cropSize: options.cropSize, imageSize: options.imageSize, flip: false,
-                                           holdOut: options.holdOut)
-        let count = unflipped.count
-        fixed = try (0..<min(4, count)).map { try unflipped.item($0 * max(1, count / 4), random: sampler) }
+        let data = dataset, count = data.count
+        fixed = try (0..<min(4, count)).map { try data.item($0 * max(1, count / 4), random: sampler, flip: false) }
         let logURL = run.url.appendingPathComponent("losses.jsonl")
         if options.continueTraining {
             try resume()
