@@ -28,11 +28,11 @@ struct Forward: ParsableCommand {
             guard let t = file.stateDict["input"] ?? (file.stateDict.count == 1 ? file.stateDict[file.stateDict.keys[0]] : nil) else {
                 throw fail("\(input): no tensor named 'input' (found \(file.stateDict.keys.prefix(5).joined(separator: ", ")))")
             }
-            let x = try Tensor(shape: t.shape, values: t.values)
+            let x = try Tensor(t)
             let settings = try inference.settings()
             let condition = try settings.conditionTensor(for: generator.architecture, batch: t.shape.first ?? 1)
             let y = try generator.forward(x, condition: condition, context: settings.context(backend: inference.backend()))
-            try SafetensorsWriter.write(StateDict([("output", CheckpointTensor(shape: y.shape, values: y.values))]),
+            try SafetensorsWriter.write(StateDict([("output", CheckpointTensor(y))]),
                                         to: URL(fileURLWithPath: output))
         } catch let error as CheckpointError {
             throw fail(error.description)

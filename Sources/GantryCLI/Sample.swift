@@ -72,7 +72,7 @@ struct Sample: ParsableCommand {
             let context = ForwardContext(backend: backend, batchNorm: .runningStatistics)
             let noise = try DCGAN.noise(count: n, nz: o.nz, random: RandomSource(seed: seed))
             let images = try generator.forward(noise, context)
-            let png = try DCGANTrainer.grid(images, columns: columns)
+            let png = try DCGANRecipe.grid(images, columns: columns)
             // Written beside and renamed into place: the grid appears whole or not at all.
             do { try png.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
                 throw TrainingError(.writeFailed, "\(output): \(error.localizedDescription)")

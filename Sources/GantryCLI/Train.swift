@@ -34,25 +34,12 @@ struct Train: ParsableCommand {
         do {
             let resolved = try TrainingOptions.resolveCommandLine(recipe, arguments: options)
             let backend = try DNNLBackend(algorithm: .winograd, threads: resolved.threads)
-            if recipe == .stargan {
-                try trainStarGAN(resolved, backend: backend, stop: stop)
-                return
-            }
-            if recipe == .dcgan {
-                try trainDCGAN(resolved, backend: backend, stop: stop)
-                return
-            }
             let trainer = try Trainer(resolved, backend: backend)
             let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: trainer.epochs)
             for note in trainer.notes { progress.handle(.note(note)) }
-            print("training \(model) on \(trainer.dataset.count) images (\(trainer.dataset.layout.rawValue)), epochs \(trainer.nextEpoch)…\(trainer.epochs.upperBound), run folder \(resolved.run)")
+            print(Self.starting(trainer))
             let outcome = try stop.watching(progress) { try trainer.train(until: $0, report: $1) }
-            switch outcome {
-            case .finished:
-                print("finished; the generator: gantry convert IMAGES -m \(resolved.run) -o OUT")
-            case .stopped(let epoch, let images):
-                print("stopped in epoch \(epoch) after \(images) images; saved. Continue with: gantry train \(model) --run \(resolved.run) --continue")
-            }
+            print(Self.ended(trainer, outcome))
         } catch let error as ExitCode {
             throw error
         } catch {
@@ -60,36 +47,38 @@ struct Train: ParsableCommand {
             throw fail("train \(model): \(error)")
         }
     }
-}
 
-extension Train {
-    func trainStarGAN(_ resolved: TrainingOptions, backend: DNNLBackend, stop: TrainingStop) throws {
-        let trainer = try StarGANTrainer(resolved, backend: backend)
-        let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: 1...1)
-        let held = trainer.dataset.heldOut.count
-        let heldNote = held == 0 ? "" : " (\(held) held out for testing as the solver does, listed in held_out.txt)"
-        print("training stargan on \(trainer.dataset.count) images\(heldNote), domains \(trainer.options.domains.joined(separator: ", ")), iterations \(trainer.iteration + 1)…\(resolved.numIters), run folder \(resolved.run)")
-        let outcome = try stop.watching(progress) { try trainer.train(until: $0, report: $1) }
-        switch outcome {
-        case .finished:
-            let domains = trainer.options.domains.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")
-            print("finished; the generator: gantry convert IMAGES -m \(resolved.run) -o OUT with --domain K (\(domains)) or --condition v1,v2,… (one 0/1 per domain)")
-        case .stopped(_, let iterations):
-            print("stopped after \(iterations) iterations; saved. Continue with: gantry train stargan --run \(resolved.run) --continue")
+    /// What is about to train, on what, into where.
+    static func starting(_ trainer: Trainer) -> String {
+        let o = trainer.options, run = "run folder \(o.run)"
+        switch trainer.recipe {
+        case let r as StarGANRecipe:
+            let held = r.dataset.heldOut.count
+            let heldNote = held == 0 ? "" : " (\(held) held out for testing as the solver does, listed in held_out.txt)"
+            return "training stargan on \(r.dataset.count) images\(heldNote), domains \(o.domains.joined(separator: ", ")), iterations \(trainer.iterations + 1)…\(o.numIters), \(run)"
+        case let r as DCGANRecipe:
+            return "training dcgan (\(o.ganMode.rawValue)) on \(r.images.count) images, epochs \(trainer.nextEpoch)…\(trainer.epochs.upperBound), \(run)"
+        default:
+            let layout = (trainer.recipe.data as? TrainingDataset).map { " (\($0.layout.rawValue))" } ?? ""
+            return "training \(o.model.rawValue) on \(trainer.recipe.data.count) images\(layout), epochs \(trainer.nextEpoch)…\(trainer.epochs.upperBound), \(run)"
         }
     }
-}
 
-extension Train {
-    func trainDCGAN(_ resolved: TrainingOptions, backend: DNNLBackend, stop: TrainingStop) throws {
-        let trainer = try DCGANTrainer(resolved, backend: backend)
-        let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: trainer.epochs)
-        print("training dcgan (\(resolved.ganMode.rawValue)) on \(trainer.files.count) images, epochs \(trainer.nextEpoch)…\(trainer.epochs.upperBound), run folder \(resolved.run)")
-        let outcome = try stop.watching(progress) { try trainer.train(until: $0, report: $1) }
-        switch outcome {
-        case .finished: print("finished; new images: gantry sample -m \(resolved.run) -n 64 -o grid.png")
-        case .stopped(let epoch, let images):
-            print("stopped in epoch \(epoch) after \(images) images; saved. Continue with: gantry train dcgan --run \(resolved.run) --continue")
+    /// How it ended, and what to run next.
+    static func ended(_ trainer: Trainer, _ outcome: TrainingOutcome) -> String {
+        let o = trainer.options
+        switch (outcome, o.model) {
+        case (.finished, .stargan):
+            let domains = o.domains.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")
+            return "finished; the generator: gantry convert IMAGES -m \(o.run) -o OUT with --domain K (\(domains)) or --condition v1,v2,… (one 0/1 per domain)"
+        case (.finished, .dcgan):
+            return "finished; new images: gantry sample -m \(o.run) -n 64 -o grid.png"
+        case (.finished, _):
+            return "finished; the generator: gantry convert IMAGES -m \(o.run) -o OUT"
+        case (.stopped(_, let iterations), .stargan):
+            return "stopped after \(iterations) iterations; saved. Continue with: gantry train stargan --run \(o.run) --continue"
+        case (.stopped(let epoch, let images), _):
+            return "stopped in epoch \(epoch) after \(images) images; saved. Continue with: gantry train \(o.model.rawValue) --run \(o.run) --continue"
         }
     }
 }

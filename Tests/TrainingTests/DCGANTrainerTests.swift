@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 import Training
 
-/// `DCGANTrainer`'s run folder over time: stopped anywhere and continued, a run is the run that
+/// A DCGAN run folder over time: stopped anywhere and continued, a run is the run that
 /// was never stopped.
 struct DCGANTrainerTests {
     static func options(_ dir: TemporaryDirectory, extra: [(String, String)] = []) throws -> TrainingOptions {
@@ -22,19 +22,19 @@ struct DCGANTrainerTests {
     }
 
     /// 8 images in batches of 3 (the last of 2): stopped after 4 iterations (inside epoch 2) or
-    /// after 3 (at epoch 1's end), then continued, both networks end bit for bit as in an
+    /// after 3 (at epoch 1's end, after its checkpoints), then continued, both networks end bit for bit as in an
     /// uninterrupted run, and the loss log has the same lines.
     @Test(arguments: [4, 3])
     func continuesExactly(stopAfter: Int) throws {
         let a = try TemporaryDirectory(), b = try TemporaryDirectory()
         try Self.faces(a)
         try Self.faces(b)
-        try DCGANTrainer(try Self.options(a), backend: Backends.direct).train()
+        try Trainer(try Self.options(a), backend: Backends.direct).train()
         var calls = 0
-        let first = try DCGANTrainer(try Self.options(b), backend: Backends.direct)
+        let first = try Trainer(try Self.options(b), backend: Backends.direct)
         let outcome = try first.train(until: { calls += 1; return calls == stopAfter })
-        #expect(outcome == (stopAfter == 4 ? .stopped(epoch: 2, images: 3) : .stopped(epoch: 1, images: 8)))
-        let second = try DCGANTrainer(try Self.options(b, extra: [("continue", "true")]), backend: Backends.direct)
+        #expect(outcome == (stopAfter == 4 ? .stopped(epoch: 2, images: 3) : .stopped(epoch: 2, images: 0)))
+        let second = try Trainer(try Self.options(b, extra: [("continue", "true")]), backend: Backends.direct)
         #expect(second.nextEpoch == 2)
         try second.train()
         for name in ["G", "D"] {
@@ -57,14 +57,14 @@ struct DCGANTrainerTests {
         let dir = try TemporaryDirectory()
         try Self.faces(dir)
         try FileManager.default.createDirectory(atPath: dir.path("run"), withIntermediateDirectories: true)
-        #expect { _ = try DCGANTrainer(try Self.options(dir, extra: [("continue", "true")]), backend: Backends.direct) } throws: {
-            "\($0)".contains("state.json does not exist")
+        #expect { _ = try Trainer(try Self.options(dir, extra: [("continue", "true")]), backend: Backends.direct) } throws: {
+            "\($0)".contains("latest_net_G.pth does not exist; drop --continue")
         }
         var calls = 0
-        let first = try DCGANTrainer(try Self.options(dir), backend: Backends.direct)
+        let first = try Trainer(try Self.options(dir), backend: Backends.direct)
         _ = try first.train(until: { calls += 1; return calls == 2 })
         try FileManager.default.removeItem(atPath: dir.path("faces/7.png"))
-        #expect { _ = try DCGANTrainer(try Self.options(dir, extra: [("continue", "true")]), backend: Backends.direct) } throws: {
+        #expect { _ = try Trainer(try Self.options(dir, extra: [("continue", "true")]), backend: Backends.direct) } throws: {
             "\($0)".contains("does not fit the 7 images")
         }
     }

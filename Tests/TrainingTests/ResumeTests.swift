@@ -112,7 +112,7 @@ struct ResumeTests {
         #expect(latest.notes.contains { $0.contains("latest weights with fresh optimizer state") }, "\(latest.notes)")
         // What PyTorch saved is what the networks hold, buffers included.
         let saved = try Checkpoint.load(contentsOf: run.appendingPathComponent("latest_net_G.pth")).stateDict
-        try latest.run.saveNetworks([("G", latest.generators[0].net.root)], epoch: "check")
+        try latest.run.saveNetworks(Array(latest.recipe.networks.prefix(1)), epoch: "check")
         let loaded = try Checkpoint.load(contentsOf: run.appendingPathComponent("check_net_G.pth")).stateDict
         #expect(saved.keys.allSatisfy { saved[$0]!.values == loaded[$0]!.values })
 

@@ -15,7 +15,7 @@ struct StarGANTesterTests {
         let dir = try TemporaryDirectory()
         try StarGANTrainerTests.discs(dir, count: 3)
         let options = try StarGANTrainerTests.options(dir, iterations: 4, extra: [("batch-size", "4"), ("model-save-step", "2")])
-        try StarGANTrainer(options, backend: Backends.direct).train()
+        try Trainer(options, backend: Backends.direct).train()
         let run = try TrainedRun(URL(fileURLWithPath: dir.path("run")))
         let tester = try StarGANTester(run: run)
         // Domain folders hold nothing out: every image is a test image, 4 rows to a file.

@@ -43,7 +43,7 @@ struct StarGANTrainerTests {
     @Test func writesTheRunFolder() throws {
         let dir = try TemporaryDirectory()
         try Self.discs(dir, count: 3)
-        let trainer = try StarGANTrainer(try Self.options(dir, iterations: 10, extra: [("model-save-step", "5")]), backend: Backends.direct)
+        let trainer = try Trainer(try Self.options(dir, iterations: 10, extra: [("model-save-step", "5")]), backend: Backends.direct)
         try trainer.train()
         let files = Set(try FileManager.default.subpathsOfDirectory(atPath: dir.path("run")))
         for f in ["config.yaml", "losses.jsonl", "loss_curves.svg", "state.json", "models/5-G.ckpt", "models/10-D.ckpt",
@@ -75,12 +75,12 @@ struct StarGANTrainerTests {
         let a = try TemporaryDirectory(), b = try TemporaryDirectory()
         try Self.discs(a, count: 3)
         try Self.discs(b, count: 3)
-        try StarGANTrainer(try Self.options(a, iterations: 8), backend: Backends.direct).train()
+        try Trainer(try Self.options(a, iterations: 8), backend: Backends.direct).train()
         var calls = 0
-        let first = try StarGANTrainer(try Self.options(b, iterations: 8), backend: Backends.direct)
+        let first = try Trainer(try Self.options(b, iterations: 8), backend: Backends.direct)
         #expect(try first.train(until: { calls += 1; return calls == 4 }) == .stopped(epoch: 1, images: 4))
-        let second = try StarGANTrainer(try Self.options(b, iterations: 8, extra: [("continue", "true")]), backend: Backends.direct)
-        #expect(second.iteration == 4)
+        let second = try Trainer(try Self.options(b, iterations: 8, extra: [("continue", "true")]), backend: Backends.direct)
+        #expect(second.iterations == 4)
         try second.train()
         for name in ["G", "D"] {
             let differing = try differingTensors(URL(fileURLWithPath: a.path("run/models/8-\(name).ckpt")),
@@ -99,7 +99,7 @@ struct StarGANTrainerTests {
         // 600 iterations: at 300 some seeds have not yet learned the second colour; at 600 the CLI
         // got every translation right on these discs over three seeds (small discs, r 5–9, made
         // one seed of three collapse: the attribute must cover enough of the image).
-        let trainer = try StarGANTrainer(try Self.options(dir, iterations: 600), backend: Backends.direct)
+        let trainer = try Trainer(try Self.options(dir, iterations: 600), backend: Backends.direct)
         try trainer.train()
         let run = try TrainedRun(URL(fileURLWithPath: dir.path("run")))
         let g = try Generator(try run.generatorArchitecture("G"))
@@ -155,14 +155,15 @@ struct StarGANTrainerTests {
             }
         }
         try dir.write("attrs.csv", Data(table.utf8))
-        let trainer = try StarGANTrainer(try Self.options(dir, iterations: 800, extra: [
+        let trainer = try Trainer(try Self.options(dir, iterations: 800, extra: [
             ("attributes", dir.path("attrs.csv")), ("selected-attrs", "Red,Big"),
         ]), backend: Backends.direct)
         try trainer.train()
-        let g = trainer.model.generator
+        let recipe = try #require(trainer.recipe as? StarGANRecipe)
+        let g = recipe.model.generator
         let context = ForwardContext(backend: Backends.direct)
         var passed = 0, checks = 0
-        for (file, labels) in zip(trainer.dataset.files, trainer.dataset.labels) {
+        for (file, labels) in zip(recipe.dataset.files, recipe.dataset.labels) {
             let decoded = PlanarImage(try ImageCodec.decodeFile(atPath: file))
             let image = try ReferenceTransform.tensor(StarGANDataset.transform(decoded, cropSize: 40, imageSize: 32, flip: false), channels: 3)
             for flipped in 0..<2 {
@@ -206,17 +207,17 @@ struct StarGANTrainerTests {
     /// 1000, ending at 9.99e-5.
     @Test func learningRateFollowsTheSolver() throws {
         let o = TrainingOptions.defaults(for: .stargan)
-        #expect(StarGANTrainer.learningRate(after: 100_000, o) == 1e-4)
-        #expect(abs(StarGANTrainer.learningRate(after: 101_000, o) - (1e-4 - 1e-9)) < 1e-18)
-        #expect(abs(StarGANTrainer.learningRate(after: 101_999, o) - (1e-4 - 1e-9)) < 1e-18)
-        #expect(abs(StarGANTrainer.learningRate(after: 200_000, o) - 9.99e-5) < 1e-15)
+        #expect(try StarGANRecipe.learningRate(after: 100_000, o) == 1e-4)
+        #expect(abs(try StarGANRecipe.learningRate(after: 101_000, o) - (1e-4 - 1e-9)) < 1e-18)
+        #expect(abs(try StarGANRecipe.learningRate(after: 101_999, o) - (1e-4 - 1e-9)) < 1e-18)
+        #expect(abs(try StarGANRecipe.learningRate(after: 200_000, o) - 9.99e-5) < 1e-15)
         // d_lr: D's own rate, decaying from its own start; "same" (the default) follows lr.
         var separate = o
         try separate.set("d_lr", to: "4e-4")
-        #expect(StarGANTrainer.learningRate(after: 100_000, separate, network: "D") == 4e-4)
-        #expect(abs(StarGANTrainer.learningRate(after: 200_000, separate, network: "D") - 3.996e-4) < 1e-15)
-        #expect(StarGANTrainer.learningRate(after: 100_000, separate, network: "G") == 1e-4)
-        #expect(StarGANTrainer.learningRate(after: 100_000, o, network: "D") == 1e-4)
+        #expect(try StarGANRecipe.learningRate(after: 100_000, separate, network: "D") == 4e-4)
+        #expect(abs(try StarGANRecipe.learningRate(after: 200_000, separate, network: "D") - 3.996e-4) < 1e-15)
+        #expect(try StarGANRecipe.learningRate(after: 100_000, separate, network: "G") == 1e-4)
+        #expect(try StarGANRecipe.learningRate(after: 100_000, o, network: "D") == 1e-4)
         #expect(separate.settings.contains { $0 == ("d-lr", "0.0004") })
         #expect { try separate.set("d-lr", to: "-1") } throws: { "\($0)".contains("--d-lr") }
     }

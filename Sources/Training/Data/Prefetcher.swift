@@ -13,8 +13,8 @@ import Foundation
 /// the next items, as a run of days should not die on one bad file.
 final class Prefetcher: @unchecked Sendable {
     struct Batch {
-        var input: Tensor
-        var target: Tensor
+        /// The items' parts stacked: part k of every item in one N×… tensor.
+        var parts: [Tensor]
         /// The epoch's order, and how many of its entries are consumed after this batch.
         var order: [Int]
         var position: Int
@@ -28,7 +28,7 @@ final class Prefetcher: @unchecked Sendable {
         case failed(Error)
     }
 
-    private let dataset: TrainingDataset
+    private let dataset: any TrainingData
     private let random: RandomSource
     private let batchSize: Int
     private let condition = NSCondition()
@@ -41,7 +41,7 @@ final class Prefetcher: @unchecked Sendable {
 
     /// Starts the thread: a fresh epoch (`order` nil: shuffled now from `random`) or the rest of
     /// a stopped one (`order` and the entries already consumed).
-    init(dataset: TrainingDataset, random: RandomSource, batchSize: Int, order: [Int]?, position: Int) {
+    init(dataset: any TrainingData, random: RandomSource, batchSize: Int, order: [Int]?, position: Int) {
         self.dataset = dataset
         self.random = random
         self.batchSize = batchSize
@@ -102,22 +102,20 @@ final class Prefetcher: @unchecked Sendable {
     private func produce(order: [Int], from start: Int) {
         var position = start
         while position < order.count {
-            var inputs: [Tensor] = [], targets: [Tensor] = []
-            while inputs.count < batchSize && position < order.count {
+            var items: [[Tensor]] = []
+            while items.count < batchSize && position < order.count {
                 let index = order[position]
                 position += 1
                 do {
-                    let item = try dataset.item(index, random: random)
-                    inputs.append(item.input)
-                    targets.append(item.target)
+                    items.append(try dataset.parts(index, random: random))
                 } catch {
                     guard push(.skipped("\(error)")) else { return }
                 }
             }
-            guard !inputs.isEmpty else { continue }
+            guard !items.isEmpty else { continue }
             do {
-                let batch = Batch(input: try stack(inputs, order, position), target: try stack(targets, order, position),
-                                  order: order, position: position, images: inputs.count, randomState: random.state)
+                let parts = try items[0].indices.map { k in try stack(items.map { $0[k] }) }
+                let batch = Batch(parts: parts, order: order, position: position, images: items.count, randomState: random.state)
                 guard push(.batch(batch)) else { return }
             } catch {
                 _ = push(.failed(error))
@@ -126,12 +124,13 @@ final class Prefetcher: @unchecked Sendable {
         }
     }
 
-    /// N images 1×C×H×W as one N×C×H×W batch (the reference's default collate).
-    private func stack(_ images: [Tensor], _ order: [Int], _ position: Int) throws -> Tensor {
+    /// N tensors 1×… as one N×… batch (the reference's default collate).
+    private func stack(_ images: [Tensor]) throws -> Tensor {
         guard images.count > 1 else { return images[0] }
         let shape = images[0].shape
         if let odd = images.first(where: { $0.shape != shape }) {
-            throw TrainingError(.invalidSetting, "--batch-size \(batchSize) needs images of one size after preprocessing, but a batch holds \(shape[3])×\(shape[2]) and \(odd.shape[3])×\(odd.shape[2]); use --preprocess resize_and_crop or crop, or --batch-size 1")
+            let size = { (s: [Int]) in s.count == 4 ? "\(s[3])×\(s[2])" : "\(s)" }
+            throw TrainingError(.invalidSetting, "--batch-size \(batchSize) needs images of one size after preprocessing, but a batch holds \(size(shape)) and \(size(odd.shape)); use --preprocess resize_and_crop or crop, or --batch-size 1")
         }
         let batch = try Tensor(uninitialized: [images.count] + shape.dropFirst())
         batch.withUnsafeMutableBufferPointer { out in

@@ -11,6 +11,9 @@ public enum LearningRatePolicy: Equatable, Sendable {
     case cosine(tMax: Int, etaMin: Double)
     /// `ReduceLROnPlateau`, stepped with a metric.
     case plateau(PlateauSettings)
+    /// yunjey/stargan's solver, stepped once per iteration: after iteration i, once i >
+    /// `numIters − numItersDecay`, every `updateEvery` iterations lr −= lr₀ / `numItersDecay`.
+    case starGAN(numIters: Int, numItersDecay: Int, updateEvery: Int)
 
     /// `--lr_policy step` as the reference builds it (gamma 0.1).
     public static func step(decayEvery: Int) -> LearningRatePolicy { .step(decayEvery: decayEvery, gamma: 0.1) }
@@ -109,6 +112,12 @@ public final class LearningRateScheduler {
                 lr = (1 + cos(Double.pi * Double(lastEpoch) / t)) / (1 + cos(Double.pi * Double(lastEpoch - 1) / t))
                     * (lr - etaMin) + etaMin
             }
+        case .starGAN(let numIters, let decay, let every):
+            lastEpoch += 1
+            // The solver's closed form (bit for bit: one subtraction of a product from lr₀).
+            guard decay > 0 else { break }
+            let steps = max(0, lastEpoch / every - (numIters - decay) / every)
+            lr = baseLR - Double(steps) * (baseLR / Double(decay))
         case .plateau(let s):
             guard let current = metric else {
                 throw TrainingError(.invalidSetting, "the plateau learning-rate policy is stepped with a metric; none was given")
@@ -171,6 +180,10 @@ public final class LearningRateScheduler {
         case .cosine(let tMax, let etaMin):
             guard tMax >= 1 else { throw fail("cosine lr policy needs n_epochs (T_max) ≥ 1; got \(tMax)") }
             guard etaMin.isFinite else { throw fail("cosine lr policy needs a finite eta_min; got \(etaMin)") }
+        case .starGAN(let numIters, let decay, let every):
+            guard numIters >= 0, decay >= 0, every >= 1 else {
+                throw fail("StarGAN's lr policy needs num_iters, num_iters_decay ≥ 0 and lr_update_step ≥ 1; got \(numIters), \(decay), \(every)")
+            }
         case .plateau(let s):
             guard s.factor < 1, s.factor >= 0 else { throw fail("plateau lr policy needs a factor in [0, 1); got \(s.factor)") }
             guard s.patience >= 0, s.cooldown >= 0 else {

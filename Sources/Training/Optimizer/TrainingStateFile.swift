@@ -230,6 +230,8 @@ extension LearningRatePolicy {
             return ["name": "step", "lr_decay_iters": "\(every)", "gamma": e(gamma)]
         case .cosine(let tMax, let etaMin):
             return ["name": "cosine", "t_max": "\(tMax)", "eta_min": e(etaMin)]
+        case .starGAN(let numIters, let decay, let every):
+            return ["name": "stargan", "num_iters": "\(numIters)", "num_iters_decay": "\(decay)", "lr_update_step": "\(every)"]
         case .plateau(let s):
             return ["name": "plateau", "mode": s.mode.rawValue, "factor": e(s.factor), "patience": "\(s.patience)",
                     "threshold": e(s.threshold), "threshold_mode": s.thresholdMode.rawValue, "cooldown": "\(s.cooldown)",

@@ -19,6 +19,14 @@ public struct RunFolder: Sendable {
     /// Creates the folder. A fresh run (not `--continue`) refuses a folder that already holds
     /// files unless `overwrite`: forgetting `--continue` must not replace a trained model.
     public func create(fresh: Bool = false, overwrite: Bool = false) throws {
+        try check(fresh: fresh, overwrite: overwrite)
+        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+            throw TrainingError(.writeFailed, "\(url.path): cannot create the run folder (\(error.localizedDescription))")
+        }
+    }
+
+    /// `create`'s refusal, without creating anything.
+    public func check(fresh: Bool, overwrite: Bool) throws {
         if fresh && !overwrite {
             let present = ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
             if !present.isEmpty {
@@ -26,8 +34,12 @@ public struct RunFolder: Sendable {
                 throw TrainingError(.invalidSetting, "\(url.path) already holds files (\(names)): --continue carries that run on, --overwrite starts over in it (replacing its checkpoints), or choose a new --run")
             }
         }
-        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-            throw TrainingError(.writeFailed, "\(url.path): cannot create the run folder (\(error.localizedDescription))")
+    }
+
+    /// Writes `data` as the run folder's file `name`, whole or not at all.
+    public func write(_ data: Data, to name: String) throws {
+        do { try data.write(to: url.appendingPathComponent(name), options: .atomic) } catch {
+            throw TrainingError(.writeFailed, "\(url.path)/\(name): \(error.localizedDescription)")
         }
     }
 
@@ -36,8 +48,7 @@ public struct RunFolder: Sendable {
     /// file appears whole or not at all.
     public func saveNetworks(_ networks: [(name: String, module: Module)], epoch: String) throws {
         for (name, module) in networks {
-            var sd = StateDict()
-            for (key, value, _, _) in module.namedTensors() { sd[key] = CheckpointTensor(shape: value.shape, values: value.values) }
+            let sd = module.stateDict()
             let pth = networkURL(epoch: epoch, name: name)
             do {
                 try TorchWriter.write(sd, to: pth)
@@ -72,14 +83,21 @@ public struct RunFolder: Sendable {
                 let saved = savedEpochs(network: name)
                 throw TrainingError(.stateMismatch, "\(file.path) does not exist; \(saved.isEmpty ? "the run has no saved \(name)" : "saved epochs: \(saved.map(String.init).joined(separator: ", "))")")
             }
-            do {
-                let checkpoint = try Checkpoint.load(contentsOf: file)
-                notes += try module.loadStrictly(checkpoint.stateDict, network: "net_\(name)").map { "\(file.lastPathComponent): \($0)" }
-            } catch {
-                throw TrainingError(.stateMismatch, "\(file.path): \(error)")
-            }
+            notes += try load(module, name: name, from: file)
         }
         return notes
+    }
+
+    /// Loads the checkpoint `file` into `module` strictly; returns the loader's notes.
+    func load(_ module: Module, name: String, from file: URL) throws -> [String] {
+        do {
+            let checkpoint = try Checkpoint.load(contentsOf: file)
+            return try module.loadStrictly(checkpoint.stateDict, network: "net_\(name)").map { "\(file.lastPathComponent): \($0)" }
+        } catch let error as TrainingError {
+            throw error
+        } catch {
+            throw TrainingError(.stateMismatch, "\(file.path): \(error)")
+        }
     }
 
     /// Epoch numbers with a saved `<N>_net_<name>.pth`, ascending.

@@ -67,7 +67,7 @@ public struct StarGANTester {
                 let (image, labels) = try dataset.item(index, random: unused)
                 var row = [image]
                 for k in dataset.domains.indices {
-                    let target = StarGANTrainer.targetLabels(labels, domain: k, names: dataset.domains, kind: dataset.kind)
+                    let target = StarGANRecipe.targetLabels(labels, domain: k, names: dataset.domains, kind: dataset.kind)
                     let condition = try Tensor(shape: [1, target.count], values: target)
                     row.append(try generator.forward(image, condition: condition, context: context))
                 }

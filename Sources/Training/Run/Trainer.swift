@@ -18,145 +18,112 @@ public enum TrainingEvent {
 public enum TrainingOutcome: Equatable, Sendable {
     /// Every epoch ran.
     case finished
-    /// A stop was asked for; a resumable state was saved after `iteration` images of `epoch`
-    /// (0: at the end of the epoch before).
+    /// A stop was asked for and a resumable state saved: after `images` images of `epoch`, or for
+    /// a run counted in iterations, after `images` iterations (epoch 1).
     case stopped(epoch: Int, images: Int)
 }
 
-/// Trains a pix2pix or CycleGAN model as the reference's `train.py` does, into a run folder:
-/// each epoch, the dataset in (shuffled) order through the recipe's `optimize_parameters`, one
-/// `losses.jsonl` line per iteration, then the learning-rate step, `latest_net_*` (and
-/// `<epoch>_net_*` every `--save-epoch-freq`), the loss curves, a sample grid, and a resumable
-/// `state.json` — also written when a stop is asked for between iterations.
+/// The training loop: runs any `Recipe` into a run folder. Each epoch (a pass over the data) goes
+/// in shuffled order through a background `Prefetcher` to the recipe's `step`, one
+/// `losses.jsonl` line per iteration; the schedules step after each unit of the run's length (an
+/// epoch, or a StarGAN iteration); and at the recipe's `Cadence` the loop saves `latest_net_*` with
+/// a resumable `state.json` (`ResumeState`), numbered checkpoints, the loss curves, a sample grid and
+/// `index.html`. A stop asked for between iterations saves a state `--continue` resumes from bit
+/// for bit; a loss that turns non-finite stops the run before anything is saved over the last
+/// good checkpoints.
 ///
 /// Randomness comes from two seeded generators: one for the data (shuffle, crops, flips, drawn on
-/// the prefetch thread) and one for the model (initialisation, dropout, image pools), so the
+/// the prefetch thread) and one for the model (initialisation, dropout, pools, noise), so the
 /// background decoding cannot change what a seed trains.
 public final class Trainer {
-    public private(set) var options: TrainingOptions
-    public let dataset: TrainingDataset
+    public let recipe: any Recipe
     public let run: RunFolder
     let dataRandom: RandomSource
     let modelRandom: RandomSource
-    let context: TrainingContext
-    let generators: [(name: String, net: Generator)]
-    let discriminators: [(name: String, net: Discriminator)]
-    let optimizerG: any Optimizer, optimizerD: any Optimizer
-    var schedulerG: LearningRateScheduler!, schedulerD: LearningRateScheduler!
-    let pix2pix: Pix2PixModel?
-    let cyclegan: CycleGANModel?
-    var log: LossLog!
+    var log: LossLog?
     /// Where training continues: the epoch, its order and consumed entries when stopped inside it.
     var next: (epoch: Int, order: [Int]?, position: Int, images: Int)
-    var iterations = 0
+    /// Completed iterations over the whole run.
+    public internal(set) var iterations = 0
     var skipped: [String] = [], skippedCount = 0
     var logRecords = 0
+    /// A fresh run's files are written when training starts, not before: a run that fails its
+    /// checks leaves nothing behind.
+    var started = false, createdFolder = false
+    /// Set by an exact `--continue` (`restore`).
+    var restoredExactly = false
     /// What `--continue` did, for the person to read.
     public internal(set) var notes: [String] = []
 
-    /// Checks the options and the dataset, builds and initialises the networks (or, with
-    /// `--continue`, loads them and whatever training state the run folder holds), and writes
-    /// the run folder's `config.yaml`.
+    /// Checks the options, builds the recipe and its data, initialises the networks (or, with
+    /// `--continue`, loads them and whatever training state the run folder holds). Writes nothing.
     public init(_ options: TrainingOptions, backend: ConvolutionBackend) throws {
-        guard [.pix2pix, .cyclegan].contains(options.model) else {
-            throw TrainingError(.invalidSetting, "\(options.model.rawValue) trains with its own trainer (`gantry train \(options.model.rawValue)`)")
-        }
         try options.validate()
-        self.options = options
-        dataset = try TrainingDataset(options)
+        var options = options
         run = RunFolder(options.run)
-        try run.create(fresh: !options.continueTraining, overwrite: options.overwrite)
+        try run.check(fresh: !options.continueTraining, overwrite: options.overwrite)
         modelRandom = RandomSource(seed: options.seed)
         // A different stream for the data; its seed is derived so one --seed sets both.
         dataRandom = RandomSource(seed: options.seed ^ 0x6461_7461_5F72_6E67)
-        context = TrainingContext(backend: backend, dropout: options.noDropout ? nil : modelRandom)
-        let g = try options.generatorArchitecture()
-        switch options.model {
-        case .pix2pix:
-            let gen = try Generator(g), d = try Discriminator(options.discriminatorArchitecture(channels: options.inputNC + options.outputNC))
-            generators = [("G", gen)]
-            discriminators = [("D", d)]
-            pix2pix = Pix2PixModel(generator: gen, discriminator: d, objective: options.ganMode, lambdaL1: Float(options.lambdaL1),
-                                   penalty: GradientPenalty(lambda: Float(options.lambdaGP)), random: modelRandom, context: context)
-            pix2pix!.clip = Float(options.clip)
-            cyclegan = nil
-        case .cyclegan:
-            var reverse = g
-            (reverse.inputChannels, reverse.outputChannels) = (g.outputChannels, g.inputChannels)
-            let gA = try Generator(g), gB = try Generator(reverse)
-            let dA = try Discriminator(options.discriminatorArchitecture(channels: options.outputNC))
-            let dB = try Discriminator(options.discriminatorArchitecture(channels: options.inputNC))
-            generators = [("G_A", gA), ("G_B", gB)]
-            discriminators = [("D_A", dA), ("D_B", dB)]
-            pix2pix = nil
-            cyclegan = try CycleGANModel(generatorA: gA, generatorB: gB, discriminatorA: dA, discriminatorB: dB,
-                                         objective: options.ganMode, lambdaA: Float(options.lambdaA), lambdaB: Float(options.lambdaB),
-                                         lambdaIdentity: Float(options.lambdaIdentity), poolSize: options.poolSize,
-                                         penalty: GradientPenalty(lambda: Float(options.lambdaGP)), random: modelRandom,
-                                         context: context)
-            cyclegan!.clip = Float(options.clip)
-        case .stargan, .dcgan:
-            throw TrainingError(.invalidSetting, "\(options.model.rawValue) trains with its own trainer")
-        }
-        // The reference initialises G before D, each with init_weights, from one generator here.
-        for (_, net) in generators { try net.root.initializeWeights(options.initType, gain: Float(options.initGain), random: modelRandom) }
-        for (_, net) in discriminators { try net.root.initializeWeights(options.initType, gain: Float(options.initGain), random: modelRandom) }
-        func named(_ list: [(name: String, root: Module)]) -> [(name: String, variable: Variable)] {
-            list.flatMap { $0.root.parameters(prefix: "\($0.name).") }
-        }
-        func optimizer(_ parameters: [(name: String, variable: Variable)]) throws -> any Optimizer {
-            switch options.resolvedOptimizer {
-            case .rmsprop: try RMSprop(parameters: parameters, lr: options.lr)
-            case .adam, .auto: try Adam(parameters: parameters, lr: options.lr, betas: (options.beta1, 0.999))
-            }
-        }
-        optimizerG = try optimizer(named(generators.map { ($0.name, $0.net.root) }))
-        optimizerD = try optimizer(named(discriminators.map { ($0.name, $0.net.root) }))
-        next = (options.epochCount, nil, 0, 0)
-        if options.continueTraining, let start = try continueFromRunFolder() {
+        let exact = options.continueTraining ? try ResumeState.find(in: run, epoch: options.epoch) : nil
+        if options.continueTraining, exact == nil, let n = Int(options.epoch), options.epochCount == 1 {
             // Weights alone from epoch N: the schedule starts at N + 1 as if it had run there.
-            self.options.epochCount = start
-            next.epoch = start
+            options.epochCount = n + 1
         }
-        schedulerG = try LearningRateScheduler(policy: self.options.learningRatePolicy, baseLR: options.lr)
-        schedulerD = try LearningRateScheduler(policy: self.options.learningRatePolicy, baseLR: options.lr)
-        if options.continueTraining { try restoreExactState() }
-        do {
-            try Data(self.options.yaml.utf8).write(to: run.url.appendingPathComponent("config.yaml"), options: .atomic)
-        } catch {
-            throw TrainingError(.writeFailed, "\(run.url.path)/config.yaml: \(error.localizedDescription)")
-        }
-        if log == nil {
-            // A new run starts a new log; a continued one keeps the lines its state counts.
-            if !options.continueTraining { try? FileManager.default.removeItem(at: run.url.appendingPathComponent("losses.jsonl")) }
-            log = try LossLog(url: run.url.appendingPathComponent("losses.jsonl"))
-            logRecords = (try? LossLog.read(log.url).count) ?? 0
+        recipe = try makeRecipe(options, backend: backend, random: modelRandom)
+        next = (1, nil, 0, 0)
+        if case .epochs(let range) = recipe.length { next.epoch = range.lowerBound }
+        if let exact {
+            try restore(exact)
+        } else if options.continueTraining {
+            try continueFromWeights()
         }
     }
 
-    /// The epochs the reference runs: `epoch_count` … `n_epochs + n_epochs_decay`.
-    public var epochs: ClosedRange<Int> { options.epochCount...max(options.epochCount, options.nEpochs + options.nEpochsDecay) }
+    public var options: TrainingOptions { recipe.options }
+
+    /// The epochs the run trains (for a run counted in iterations, 1…1).
+    public var epochs: ClosedRange<Int> {
+        if case .epochs(let range) = recipe.length { range } else { 1...1 }
+    }
 
     /// The epoch the next iteration belongs to (past `epochs` when training is complete).
     public var nextEpoch: Int { next.epoch }
 
-    /// Trains from where the run stands to the last epoch, or until `shouldStop` answers true
-    /// (asked after every iteration): then saves a state `--continue` resumes exactly from.
+    /// Trains from where the run stands to its end, or until `shouldStop` answers true (asked
+    /// once after every iteration; at an epoch's last iteration the stop waits for the epoch's
+    /// checkpoints): then saves a state `--continue` resumes exactly from.
     @discardableResult
     public func train(until shouldStop: () -> Bool = { false }, report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingOutcome {
-        let last = epochs.upperBound
-        while next.epoch <= last {
+        let firstSession = !started && iterations == 0
+        do {
+            try start()
+            return try loop(until: shouldStop, report: report)
+        } catch {
+            // A fresh run that failed before its first iteration (a network too deep for the
+            // crops, say) leaves nothing behind, so the corrected command is not refused.
+            if firstSession, iterations == 0, !options.continueTraining { removeStartFiles() }
+            throw error
+        }
+    }
+
+    private func loop(until shouldStop: () -> Bool, report: (TrainingEvent) -> Void) throws -> TrainingOutcome {
+        let counted: Int? = if case .iterations(let n) = recipe.length { n } else { nil }
+        let began = DispatchTime.now().uptimeNanoseconds
+        var lastRecord: LossRecord?
+        if let counted { report(.epochStarted(epoch: 1, batches: counted)) }
+        while !finished {
             let epoch = next.epoch
             let start = DispatchTime.now().uptimeNanoseconds
-            let remaining = (next.order?.count ?? dataset.count) - next.position
+            let remaining = (next.order?.count ?? recipe.data.count) - next.position
             let batches = (remaining + options.batchSize - 1) / options.batchSize
-            report(.epochStarted(epoch: epoch, batches: batches))
-            let prefetcher = Prefetcher(dataset: dataset, random: dataRandom, batchSize: options.batchSize,
+            if counted == nil { report(.epochStarted(epoch: epoch, batches: batches)) }
+            let prefetcher = Prefetcher(dataset: recipe.data, random: dataRandom, batchSize: options.batchSize,
                                         order: next.order, position: next.position)
             defer { prefetcher.finish() }
-            var images = next.images, batch = 0
-            var lastRecord: LossRecord?, lastBatch: Prefetcher.Batch?
-            while let b = try prefetcher.next(skipped: { message in
+            var images = next.images, batch = 0, stopAtEnd = false
+            var lastBatch: Prefetcher.Batch?
+            while !finished, let b = try prefetcher.next(skipped: { message in
                 // Each file once (it fails again every epoch), and a bounded list.
                 if skipped.count < 10_000, !skipped.contains(message) { skipped.append(message) }
                 skippedCount += 1
@@ -164,100 +131,139 @@ public final class Trainer {
             }) {
                 let iterationStart = DispatchTime.now().uptimeNanoseconds
                 let updateGenerator = (iterations + 1) % options.nCritic == 0
-                let losses = try step(b, updateGenerator: updateGenerator)
-                let skipped = updateGenerator ? [] : (pix2pix != nil ? Pix2PixModel.Losses.generatorTerms : CycleGANModel.Losses.generatorTerms)
-                if let (name, value) = losses.first(where: { !$0.1.isFinite && !skipped.contains($0.0) }) {
+                let losses = try recipe.step(b.parts, updateGenerator: updateGenerator)
+                if let bad = losses.first(where: { !$0.value.isFinite && !(recipe.generatorTerms.contains($0.name) && !updateGenerator) }) {
                     // The optimizers have already applied this step: saving now would overwrite
                     // the last good checkpoints with non-finite weights.
-                    throw TrainingError(.diverged, "loss \(name) became \(value) at epoch \(epoch), image \(images + b.images): training diverged (--gan-mode \(options.ganMode.rawValue), --lr \(options.lr)); \(run.url.path) keeps the checkpoints of the last finished epoch")
+                    let at = counted == nil ? "epoch \(epoch), image \(images + b.images)" : "iteration \(iterations + 1)"
+                    throw TrainingError(.diverged, "loss \(bad.name) became \(bad.value) at \(at): training diverged (--gan-mode \(options.ganMode.rawValue), --lr \(options.lr)); \(run.url.path) keeps the checkpoints saved before")
                 }
                 images += b.images
                 batch += 1
                 iterations += 1
-                let record = LossRecord(epoch: epoch, iter: images, lr: optimizerG.lr, losses: losses.map { (name: $0.0, value: $0.1) },
+                next = (epoch, b.order, b.position, images)
+                lastBatch = b
+                if counted != nil { try stepSchedules() }
+                let record = LossRecord(epoch: counted == nil ? epoch : 1, iter: counted == nil ? images : iterations,
+                                        lr: recipe.optimizers[0].optimizer.lr, losses: losses,
                                         seconds: Double(DispatchTime.now().uptimeNanoseconds - iterationStart) / 1e9)
-                try log.append(record)
+                try log!.append(record)
                 logRecords += 1
-                report(.iteration(record, batch: batch, batches: batches))
-                (lastRecord, lastBatch) = (record, b)
-                if shouldStop() && (b.position < b.order.count) {
-                    prefetcher.finish()
-                    next = (epoch, b.order, b.position, images)
-                    try run.saveNetworks(networks, epoch: "latest")
-                    try saveState(dataState: b.randomState, interrupted: true)
-                    return .stopped(epoch: epoch, images: images)
+                lastRecord = record
+                report(.iteration(record, batch: counted == nil ? batch : iterations, batches: counted ?? batches))
+                if counted != nil { try unitFinished(iterations, lastBatch: b.parts, dataState: b.randomState) }
+                guard shouldStop(), !finished else { continue }
+                if counted == nil && b.position >= b.order.count {
+                    stopAtEnd = true  // after the epoch's checkpoints
+                    continue
                 }
+                prefetcher.finish()
+                try saveCheckpoint(dataState: b.randomState, interrupted: true)
+                return .stopped(epoch: counted == nil ? epoch : 1, images: counted == nil ? images : iterations)
             }
             prefetcher.finish()
-            try finishEpoch(epoch, lastBatch: lastBatch)
+            guard lastBatch != nil || remaining == 0 else {
+                throw TrainingError(.invalidSetting, "\(options.data): no item of the data could be read in epoch \(epoch) (\(skippedCount) skipped); the first: \(skipped.first ?? "?")")
+            }
+            if counted != nil {
+                // A pass over the data is complete, or the run is: then `next` keeps its place.
+                if !finished { next = (epoch + 1, nil, 0, 0) }
+                continue
+            }
             next = (epoch + 1, nil, 0, 0)
-            let stopping = epoch < last && shouldStop()
-            try saveState(dataState: dataRandom.state, interrupted: stopping)
+            try stepSchedules()
+            try unitFinished(epoch, lastBatch: lastBatch?.parts, dataState: dataRandom.state)
             report(.epochFinished(epoch: epoch, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, last: lastRecord))
-            if stopping { return .stopped(epoch: epoch + 1, images: 0) }
+            if stopAtEnd && !finished {
+                try saveCheckpoint(dataState: dataRandom.state, interrupted: true)
+                return .stopped(epoch: epoch + 1, images: 0)
+            }
+        }
+        if counted != nil {
+            report(.epochFinished(epoch: 1, seconds: Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9, last: lastRecord))
         }
         return .finished
     }
 
-    /// One iteration: the D step, and the G step every `--n-critic` iterations (as StarGAN:
-    /// after the n-th, 2n-th, … critic step).
-    private func step(_ b: Prefetcher.Batch, updateGenerator: Bool) throws -> [(String, Double)] {
-        if let pix2pix {
-            return try pix2pix.optimize(realA: b.input, realB: b.target, optimizerG: optimizerG, optimizerD: optimizerD,
-                                        updateGenerator: updateGenerator).named
+    /// Whether the run has trained its whole length.
+    var finished: Bool {
+        switch recipe.length {
+        case .epochs(let range): next.epoch > range.upperBound
+        case .iterations(let n): iterations >= n
         }
-        return try cyclegan!.optimize(realA: b.input, realB: b.target, optimizerG: optimizerG, optimizerD: optimizerD,
-                                      updateGenerator: updateGenerator).named
     }
 
-    var networks: [(name: String, module: Module)] {
-        generators.map { ($0.name, $0.net.root) } + discriminators.map { ($0.name, $0.net.root) }
-    }
-
-    /// The reference's end of an epoch: the learning-rate step (2025 code: after the epoch),
-    /// then the checkpoints; then our curves, grid and page.
-    private func finishEpoch(_ epoch: Int, lastBatch: Prefetcher.Batch?) throws {
-        for (scheduler, optimizer) in [(schedulerG!, optimizerG), (schedulerD!, optimizerD)] {
-            try scheduler.step(metric: options.lrPolicy == .plateau ? 0 : nil)
-            optimizer.lr = scheduler.lr
+    /// The run's last unit (epoch or iteration).
+    var lastUnit: Int {
+        switch recipe.length {
+        case .epochs(let range): range.upperBound
+        case .iterations(let n): n
         }
-        try run.saveNetworks(networks, epoch: "latest")
-        if epoch % options.saveEpochFreq == 0 { try run.saveNetworks(networks, epoch: String(epoch)) }
-        try write(LossCurves.svg(try LossLog.read(log.url)), to: "loss_curves.svg")
-        if let lastBatch { try writeSamples(epoch: epoch, input: lastBatch.input, target: lastBatch.target) }
-        try RunIndex.update(runFolder: run.url, model: options.model, epochsTotal: epochs.upperBound,
-                            finished: epoch == epochs.upperBound)
     }
 
-    private func writeSamples(epoch: Int, input batchInput: Tensor, target batchTarget: Tensor) throws {
-        // The batch's first pair, drawn with the networks as they are now, BatchNorm's buffers untouched.
-        let input = try firstImage(batchInput), target = try firstImage(batchTarget)
-        let quiet = TrainingContext(backend: context.backend, updatesRunningStatistics: false)
-        let rows: [[Tensor]]
-        if options.model == .pix2pix {
-            rows = [[input, try generators[0].net.forward(Variable(input), context: quiet).data, target]]
-        } else {
-            let (gA, gB) = (generators[0].net, generators[1].net)
-            let fakeB = try gA.forward(Variable(input), context: quiet).data, fakeA = try gB.forward(Variable(target), context: quiet).data
-            rows = [[input, fakeB, try gB.forward(Variable(fakeB), context: quiet).data, try gB.forward(Variable(input), context: quiet).data],
-                    [target, fakeA, try gA.forward(Variable(fakeA), context: quiet).data, try gA.forward(Variable(target), context: quiet).data]]
+    /// The schedules' step after a unit (the reference's, after the epoch; StarGAN's, after each
+    /// iteration), and the optimizers' rates from them.
+    func stepSchedules() throws {
+        for o in recipe.optimizers {
+            guard let schedule = o.schedule else { continue }
+            // Plateau watches the reference's self.metric, always 0.
+            try schedule.step(metric: 0)
+            o.optimizer.lr = schedule.lr
         }
-        let folder = run.url.appendingPathComponent("samples")
-        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try write(try SampleGrid.png(rows), to: "samples/" + String(format: "epoch_%03d.png", epoch))
     }
 
-    private func firstImage(_ batch: Tensor) throws -> Tensor {
-        guard batch.shape[0] > 1 else { return batch }
-        let n = batch.count / batch.shape[0]
-        return try Tensor(shape: [1] + batch.shape.dropFirst(), values: batch.withUnsafeBufferPointer { Array($0.prefix(n)) })
+    /// The end of unit `n` (an epoch or an iteration): what the recipe's cadence asks for.
+    func unitFinished(_ n: Int, lastBatch: [Tensor]?, dataState: [UInt64]) throws {
+        let cadence = recipe.cadence, last = n == lastUnit
+        if n % cadence.state == 0 || last { try saveCheckpoint(dataState: dataState, interrupted: false) }
+        if n % cadence.numbered == 0 || (last && cadence.numberedAtEnd) { try recipe.saveNumbered(n, in: run) }
+        if n % cadence.samples == 0 || last { try writeSamples(n, lastBatch: lastBatch) }
     }
 
-    func write(_ text: String, to name: String) throws { try write(Data(text.utf8), to: name) }
+    /// `latest_net_*` and the resumable state; on a stop, the recipe's numbered checkpoint too
+    /// when it keeps one at the end of every session (StarGAN's `models/<iter>-*.ckpt`).
+    func saveCheckpoint(dataState: [UInt64], interrupted: Bool) throws {
+        try run.saveNetworks(recipe.networks, epoch: "latest")
+        try saveState(dataState: dataState, interrupted: interrupted)
+        if interrupted, recipe.cadence.numberedAtEnd { try recipe.saveNumbered(iterations, in: run) }
+    }
 
-    func write(_ data: Data, to name: String) throws {
-        do { try data.write(to: run.url.appendingPathComponent(name), options: .atomic) } catch {
-            throw TrainingError(.writeFailed, "\(run.url.path)/\(name): \(error.localizedDescription)")
+    /// The sample grid of unit `n`, the loss curves and `index.html`.
+    func writeSamples(_ n: Int, lastBatch: [Tensor]?) throws {
+        if let png = try recipe.samples(lastBatch: lastBatch) {
+            try? FileManager.default.createDirectory(at: run.url.appendingPathComponent("samples"), withIntermediateDirectories: true)
+            try run.write(png, to: RunIndex.samplePath(n, model: options.model))
+        }
+        try run.write(Data(LossCurves.svg(try LossLog.read(log!.url)).utf8), to: "loss_curves.svg")
+        try RunIndex.update(runFolder: run.url, model: options.model, epochsTotal: lastUnit, finished: n == lastUnit)
+    }
+
+    /// The run folder's files, written when training starts: the folder, `config.yaml`, the
+    /// recipe's own files and the loss log (a continued run keeps the lines its state counts).
+    func start() throws {
+        guard !started else { return }
+        let fresh = !options.continueTraining
+        createdFolder = !FileManager.default.fileExists(atPath: run.url.path)
+        try run.create(fresh: fresh, overwrite: options.overwrite)
+        try run.write(Data(options.yaml.utf8), to: "config.yaml")
+        for (name, contents) in recipe.startFiles { try run.write(Data(contents.utf8), to: name) }
+        let url = run.url.appendingPathComponent("losses.jsonl")
+        if fresh { try? FileManager.default.removeItem(at: url) }
+        log = try LossLog(url: url)
+        // An exact continuation has truncated the log to its state's lines; otherwise it is kept.
+        if !restoredExactly { logRecords = (try? LossLog.read(url).count) ?? 0 }
+        started = true
+    }
+
+    /// Undoes `start` for a fresh run that never trained.
+    func removeStartFiles() {
+        guard started else { return }
+        if createdFolder {
+            try? FileManager.default.removeItem(at: run.url)
+            return
+        }
+        for name in ["config.yaml", "losses.jsonl"] + recipe.startFiles.map(\.name) {
+            try? FileManager.default.removeItem(at: run.url.appendingPathComponent(name))
         }
     }
 }
