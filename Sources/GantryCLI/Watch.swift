@@ -28,7 +28,7 @@ struct Watch: ParsableCommand {
     @Option(help: "Seconds to finish files in flight after SIGTERM/SIGINT.") var grace: Double = 60
     @Option(name: .customLong("log-format"), help: "text or json: one line per file.") var logFormat: String = "text"
     @Option(name: .customLong("status-port"), help: "Serve /healthz and Prometheus /metrics on this port (0: a free one, logged).") var statusPort: UInt16?
-    @Option(name: .customLong("status-address"), help: "Address or host name for --status-port (all its addresses; 0.0.0.0 for every interface).") var statusAddress = "127.0.0.1"
+    @Option(name: .customLong("status-address"), help: "Address or host name for --status-port (all its addresses; 0.0.0.0 for every interface; default 127.0.0.1).") var statusAddress: String?
     @Option(help: "A file touched every 2 s while the service runs (for container health checks).") var heartbeat: String?
     @OptionGroup var conversion: ConversionOptions
 
@@ -43,6 +43,8 @@ struct Watch: ParsableCommand {
         }
         if !["text", "json"].contains(logFormat) { throw ValidationError("--log-format must be text or json") }
         if deleteInputs && done != nil { throw ValidationError("--delete-inputs and --done contradict each other") }
+        // Refused rather than ignored: without a port no server starts, and nothing would say so.
+        if statusAddress != nil && statusPort == nil { throw ValidationError("--status-address needs --status-port (the port to serve on; 0 for a free one)") }
     }
 
     func run() throws {
@@ -77,7 +79,7 @@ struct Watch: ParsableCommand {
         }
         let server = try statusPort.map { port in
             do {
-                return try StatusServer(host: statusAddress, port: Int(port), registry: registry, metrics: service.metrics)
+                return try StatusServer(host: statusAddress ?? "127.0.0.1", port: Int(port), registry: registry, metrics: service.metrics)
             } catch { throw fail("\(error)", code: 64) }
         }
         for address in server?.addresses ?? [] { service.log(["event": "status", "address": address]) }

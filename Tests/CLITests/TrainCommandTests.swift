@@ -40,6 +40,25 @@ struct TrainCommandTests {
         }
     }
 
+    /// A run that fails its checks before the first iteration (unet_128 on 64×64 crops) leaves no
+    /// files (it used to leave config.yaml and losses.jsonl, and the corrected command was then
+    /// refused until --overwrite); the corrected command then trains in the same folder.
+    @Test func aRunThatFailsBeforeItsFirstIterationLeavesNothing() throws {
+        let dir = try TemporaryDirectory()
+        for i in 0..<2 { try dir.write("data/train/\(i).png", try TestImages.png(width: 128, height: 64, seed: i)) }
+        let common = ["train", "pix2pix", "--data", dir.path("data"), "--ngf", "2", "--ndf", "2", "--preprocess", "none",
+                      "--n-epochs", "1", "--n-epochs-decay", "0", "--threads", "1"]
+        for run in ["new", "existing"] {
+            try FileManager.default.createDirectory(atPath: dir.path("existing"), withIntermediateDirectories: true)
+            let r = try runGantry(common + ["--run", dir.path(run), "--net-g", "unet_128"])
+            #expect(r.status == 1 && r.stderr.contains("unet_128 needs height and width divisible by 128"), "\(r.stderr)")
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: dir.path(run))) ?? []
+            #expect(run == "new" ? !FileManager.default.fileExists(atPath: dir.path(run)) : left.isEmpty, "\(run): \(left)")
+            let fixed = try runGantry(common + ["--run", dir.path(run), "--net-g", "resnet_6blocks"])
+            #expect(fixed.status == 0, "\(fixed.stderr)")
+        }
+    }
+
     /// Starts `gantry train`, waits until `lines` iterations are logged, sends `signals`
     /// (`gap` seconds apart) and waits for the exit.
     func interrupt(_ arguments: [String], log: String, lines: Int, signals: [Int32], gap: Double = 0) throws -> (status: Int32, stderr: String) {

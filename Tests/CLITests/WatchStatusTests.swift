@@ -68,4 +68,13 @@ extension WatchCommandTests {
         }
         #expect(FileManager.default.fileExists(atPath: dir.path("in/one.png")), "a file was taken by a service that could not start")
     }
+
+    /// An address without a port is refused (it used to start no server and say nothing).
+    @Test func statusAddressNeedsAPort() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/one.png", TestImages.png(width: 16, height: 16))
+        let r = try runGantry(["watch", dir.path("in"), "-o", dir.path("out"), "-m", "unused.pth", "--status-address", "127.0.0.1"])
+        #expect(r.status == 64 && r.stderr.contains("--status-address needs --status-port"), "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.path("in/one.png")))
+    }
 }

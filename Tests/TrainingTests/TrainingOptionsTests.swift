@@ -24,6 +24,26 @@ struct TrainingOptionsTests {
         #expect(try p.discriminatorArchitecture(channels: 6) == .nLayers(3, ndf: 64, norm: .batch, inputChannels: 6))
     }
 
+    /// Every name, reference spelling and alias is accepted with `-` or `_` between its words,
+    /// names the same option either way, and no two options share a spelling.
+    @Test func everySpellingTakesEitherSeparator() throws {
+        var owners: [String: String] = [:]
+        for key in TrainingOptions.keys {
+            for spelling in [key.name, key.reference] + key.aliases {
+                for variant in [spelling.replacingOccurrences(of: "_", with: "-"), spelling.replacingOccurrences(of: "-", with: "_")] {
+                    #expect(TrainingOptions.key(named: "--" + variant)?.name == key.name, "--\(variant)")
+                    if let other = owners[variant], other != key.name { Issue.record("--\(variant) names both \(other) and \(key.name)") }
+                    owners[variant] = key.name
+                }
+            }
+        }
+        var o = TrainingOptions.defaults(for: .stargan)
+        try o.set("--g-conv-dim", to: "16")
+        try o.set("--d_conv_dim", to: "8")
+        #expect(o.ngf == 16 && o.ndf == 8)
+        #expect(TrainingOptions.key(named: "--g-conv") == nil)
+    }
+
     /// A reference command line works with its own spellings: `--netG`, `--lambda_L1`, `--continue_train`.
     @Test func referenceSpellingsEqualKebabCase() throws {
         let reference = try TrainingOptions.resolve(.pix2pix, flags: [

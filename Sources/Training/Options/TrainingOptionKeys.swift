@@ -107,10 +107,15 @@ extension TrainingOptions {
     ]
 
     /// The option spelled `name` (kebab case or the reference's spelling, with or without `--`).
+    /// Every spelling is accepted with `-` or `_` between its words (`--g-conv-dim` as well as
+    /// the solver's `--g_conv_dim`, `--lambda_l1` as well as `--lambda-l1`).
     public static func key(named name: String) -> Key? {
-        let bare = name.hasPrefix("--") ? String(name.dropFirst(2)) : name
-        return keys.first { $0.name == bare || $0.reference == bare || $0.aliases.contains(bare) }
+        let bare = spelling(name.hasPrefix("--") ? String(name.dropFirst(2)) : name)
+        return keys.first { key in ([key.name, key.reference] + key.aliases).contains { spelling($0) == bare } }
     }
+
+    /// A name with its word separators made one: what two spellings of an option share.
+    static func spelling(_ name: String) -> String { name.replacingOccurrences(of: "_", with: "-") }
 
     /// Sets the option spelled `name` from its text (`"true"` for a flag given on a command line).
     public mutating func set(_ name: String, to value: String) throws {
