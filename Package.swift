@@ -7,6 +7,7 @@ let package = Package(
     // from Debian. No Apple platform is declared until the package builds there.
     products: [
         .executable(name: "gantry", targets: ["GantryCLI"]),
+        .library(name: "AtomicFiles", targets: ["AtomicFiles"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Checkpoints", targets: ["Checkpoints"]),
         .library(name: "Models", targets: ["Models"]),
@@ -32,12 +33,14 @@ let package = Package(
         .target(name: "CGantrySystem", path: "Sources/CGantrySystem"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        // Every file Gantry writes appears whole or not at all; the lowest module, no dependencies.
+        .target(name: "AtomicFiles"),
         .target(name: "Engine", dependencies: ["CDNNL"]),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"]),
         .target(
             name: "Pipeline",
             dependencies: [
-                "Engine", "Models", "Imaging", "CGantrySystem", .product(name: "Yams", package: "Yams"),
+                "Engine", "Models", "Imaging", "CGantrySystem", "AtomicFiles", .product(name: "Yams", package: "Yams"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
@@ -53,23 +56,23 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        .target(name: "Checkpoints"),
+        .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints"]),
         .target(
             name: "Training",
-            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "Pipeline", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "Pipeline", "AtomicFiles", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "GantryCLI",
             dependencies: [
-                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Training", "CGantrySystem",
+                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Training", "CGantrySystem", "AtomicFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .target(name: "TestSupport", dependencies: ["Engine", "Checkpoints", "Models", "Imaging"], path: "Tests/TestSupport"),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], exclude: ["Fixtures", "make_image_fixtures.py"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Imaging", "Models", "Engine", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Imaging", "Models", "Engine", "AtomicFiles", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
         .testTarget(
             name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"],

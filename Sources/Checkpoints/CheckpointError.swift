@@ -1,3 +1,5 @@
+import AtomicFiles
+import Foundation
 /// Why a checkpoint could not be loaded.
 ///
 /// Every failure of `Checkpoint.load` — unreadable file, unknown format, truncated
@@ -22,6 +24,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
         case refusedGlobal
         /// The file loads but does not hold a single dict of tensors.
         case notAStateDict
+        /// Writing a checkpoint failed (full disk, permissions, I/O error): see `cause`.
+        case writeFailed
     }
 
     /// Broad category of the failure.
@@ -32,6 +36,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     public let message: String
     /// Lower-level detail (e.g. a system error), if any.
     public let underlying: String?
+    /// The error underneath, e.g. an `AtomicFileError` with the path and errno of a failed write.
+    public var cause: (any Error)?
 
     /// Creates an error; `message` should say what is wrong and how to fix it.
     public init(code: Code, path: String, message: String, underlying: String? = nil) {
@@ -46,6 +52,15 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
         var line = path.isEmpty ? message : "\(path): \(message)"
         if let underlying { line += " (\(underlying))" }
         return line
+    }
+}
+
+extension CheckpointError {
+    /// A failed write of `what`, keeping the path, the OS error and the write error itself.
+    init(writing error: AtomicFileError, what: String) {
+        self.init(code: .writeFailed, path: error.path, message: "cannot write the \(what): \(error.message)",
+                  underlying: error.errno.map { String(cString: strerror($0)) } ?? error.cause.map { "\($0)" })
+        cause = error
     }
 }
 

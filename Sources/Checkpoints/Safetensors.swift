@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 /// Reads safetensors files: a little-endian u64 header length N, N bytes of JSON
@@ -125,20 +126,17 @@ public enum SafetensorsWriter {
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
 
         // Streamed tensor by tensor: an optimizer state of a few hundred MB is never held twice.
-        try AtomicFileWriter.write(url, what: "safetensors file") { sink throws(CheckpointError) in
-            do {
-                try withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { try sink($0) }
-                try headerBytes.withUnsafeBytes { try sink($0) }
+        do {
+            try AtomicFile.write(to: url) { sink in
+                try withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { try sink.write($0) }
+                try headerBytes.withUnsafeBytes { try sink.write($0) }
                 for (_, tensor) in stateDict {
                     let littleEndian = tensor.values.map { $0.bitPattern.littleEndian }
-                    try littleEndian.withUnsafeBytes { try sink($0) }
+                    try littleEndian.withUnsafeBytes { try sink.write($0) }
                 }
-            } catch let error as CheckpointError {
-                throw error
-            } catch {
-                throw CheckpointError(code: .unreadable, path: url.path, message: "cannot write safetensors file",
-                                      underlying: "\(error)")
             }
+        } catch {
+            throw CheckpointError(writing: error, what: "safetensors file")
         }
     }
 

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 /// Writes a state dict the way `torch.save(net.state_dict(), path)` does since PyTorch 1.6: a
@@ -19,12 +20,12 @@ public enum TorchWriter {
             entries.append(("archive/data/\(index)", { isInteger(key) ? int64Bytes(tensor) : float32Bytes(tensor) }))
         }
         entries.append(("archive/version", { Array("3\n".utf8) }))
-        try AtomicFileWriter.write(url, what: "checkpoint") { sink throws(CheckpointError) in
-            do { try zip(entries, to: sink) } catch is TooLarge {
-                throw CheckpointError(code: .unreadable, path: url.path, message: "cannot write a checkpoint this large (zip64 is not supported)")
-            } catch {
-                throw CheckpointError(code: .unreadable, path: url.path, message: "cannot write checkpoint", underlying: "\(error)")
-            }
+        do {
+            try AtomicFile.write(to: url) { sink in try zip(entries, to: { try sink.write($0) }) }
+        } catch let error where error.cause is TooLarge {
+            throw CheckpointError(code: .writeFailed, path: url.path, message: "cannot write a checkpoint this large (zip64 is not supported)")
+        } catch {
+            throw CheckpointError(writing: error, what: "checkpoint")
         }
     }
 

@@ -29,8 +29,8 @@ struct ConversionOptions: ParsableArguments {
     @OptionGroup var architecture: ArchitectureOptions
 
     func validate() throws {
-        if let quality, !(1...100).contains(quality) { throw ValidationError("--quality must be from 1 to 100") }
-        if let jobs, ConvertConfiguration.Jobs(jobs) == nil { throw ValidationError("--jobs must look like 1:1:2 (load:process:save)") }
+        if let quality, !ConversionLimits.quality.contains(quality) { throw ValidationError("--quality must be from 1 to 100") }
+        if let jobs, ConversionPlan.Jobs(jobs) == nil { throw ValidationError("--jobs must look like 1:1:2 (load:process:save, each 1 to 64)") }
         if let memoryLimit, MemoryBudget.parse(memoryLimit) == nil { throw ValidationError("--memory-limit '\(memoryLimit)' must be a positive size like 4G or 800M (at most 1048576G)") }
         if let preprocess, !PreprocessPolicy.names.contains(preprocess) {
             throw ValidationError("--preprocess must be one of \(PreprocessPolicy.names.joined(separator: ", "))")
@@ -39,9 +39,9 @@ struct ConversionOptions: ParsableArguments {
         if let epoch, epoch != "latest", Int(epoch).map({ $0 < 0 }) ?? true {
             throw ValidationError("--epoch must be latest or an epoch number, got '\(epoch)'")
         }
-        if let suffix, let problem = Discovery.suffixProblem(suffix) { throw ValidationError("--suffix \(problem)") }
+        if let suffix, let problem = OutputNaming.suffixProblem(suffix) { throw ValidationError("--suffix \(problem)") }
         for (name, v) in [("--load-size", loadSize), ("--crop-size", cropSize), ("--max-side", maxSide)] {
-            if let v, !(1...DecodeLimits.largestSide).contains(v) { throw ValidationError("\(name) must be between 1 and \(DecodeLimits.largestSide), got \(v)") }
+            if let v, !ConversionLimits.side.contains(v) { throw ValidationError("\(name) must be between 1 and \(DecodeLimits.largestSide), got \(v)") }
         }
         if let scratch {
             var isFolder: ObjCBool = false
@@ -84,16 +84,22 @@ struct ConversionOptions: ParsableArguments {
         }
     }
 
-    /// Pipeline file values, overridden by flags given on the command line (the library's
-    /// `ConvertConfiguration.resolve`; a condition that does not fit the model exits 64).
-    func configuration(_ d: PipelineDefinition, for generator: Generator) throws -> ConvertConfiguration {
+    /// The flags these options give (nil where not given); a command adds its own.
+    func flags() throws -> ConvertFlags {
         var f = ConvertFlags()
         (f.preprocess, f.loadSize, f.cropSize, f.maxSide) = (preprocess, loadSize, cropSize, maxSide)
-        (f.format, f.quality, f.jobs) = (format, quality, jobs.flatMap(ConvertConfiguration.Jobs.init))
+        (f.format, f.quality, f.jobs, f.suffix) = (format, quality, jobs.flatMap(ConversionPlan.Jobs.init), suffix)
+        (f.threads, f.algorithm) = (inference.engine.threads, inference.engine.algorithm)
         f.memoryLimit = memoryLimit.flatMap(MemoryBudget.parse)
         f.scratch = scratch.map { URL(fileURLWithPath: $0) }
         f.settings = try inference.settings()
-        do { return try ConvertConfiguration.resolve(f, pipeline: d, architecture: generator.architecture) } catch {
+        return f
+    }
+
+    /// The plan: pipeline file values overridden by `flags` (the library's `ConversionPlan.resolve`;
+    /// a condition that does not fit the model exits 64).
+    func plan(_ d: PipelineDefinition, flags f: ConvertFlags, for generator: Generator) throws -> ConversionPlan {
+        do { return try ConversionPlan.resolve(f, pipeline: d, architecture: generator.architecture) } catch {
             // Labels from the pipeline file are worded with its keys; otherwise with the flags.
             if let problem = (error as? ModelError)?.condition, inference.condition == nil, inference.domain == nil,
                let pipeline, problem != .missing(labels: generator.architecture.conditionChannels) {
@@ -103,11 +109,6 @@ struct ConversionOptions: ParsableArguments {
         }
     }
 
-    func threads(_ d: PipelineDefinition) -> Int? { inference.engine.threads ?? d.threads }
-
-    func algorithm(_ d: PipelineDefinition) -> DNNLBackend.Algorithm {
-        inference.engine.algorithm ?? d.algorithm.flatMap(DNNLBackend.Algorithm.init) ?? .winograd
-    }
 }
 
 

@@ -33,23 +33,21 @@ struct Convert: ParsableCommand {
         if overwrite && skipExisting { throw ValidationError("--overwrite and --skip-existing contradict each other") }
         if quiet && verbose { throw ValidationError("--quiet and --verbose contradict each other") }
         if let shard, Shard(shard) == nil { throw ValidationError("--shard must be I/N with 0 ≤ I < N, e.g. 0/4") }
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let batch, !ConversionLimits.batch.contains(batch) { throw ValidationError("--batch must be from 1 to 64, got \(batch)") }
     }
 
     func run() throws {
         let definition = try conversion.definition()
         let source = try conversion.source(definition)
         let generator = try conversion.loadGenerator(source)
-        var config = try conversion.configuration(definition, for: generator)
-        config.overwrite = overwrite
-        config.skipExisting = skipExisting
-        config.batch = batch ?? definition.batch ?? 1
+        var flags = try conversion.flags()
+        (flags.batch, flags.overwrite, flags.skipExisting, flags.shard) = (batch, overwrite, skipExisting, shard.flatMap(Shard.init))
+        let config = try conversion.plan(definition, flags: flags, for: generator)
 
         let inputURL = URL(fileURLWithPath: input), outputURL = URL(fileURLWithPath: output)
         let discovery: Discovery
         do {
-            discovery = try Discovery.discover(input: inputURL, output: outputURL, format: config.format,
-                                               suffix: conversion.suffix ?? definition.suffix ?? "", shard: shard.flatMap(Shard.init))
+            discovery = try Discovery.discover(input: inputURL, output: outputURL, plan: config)
         } catch { throw fail("\(error)", code: 64) }
         for p in discovery.problems where !quiet { warn("skipped \(p.path): \(p.reason)") }
         for r in discovery.renamed where !quiet { warn("\(r.input) -> \(r.output) (another input already maps to the plain name)") }
@@ -78,28 +76,34 @@ struct Convert: ParsableCommand {
                                                  ? outputURL : outputURL.deletingLastPathComponent(),
                                                  withIntermediateDirectories: true)
         AtomicWriter.removeStaleTemporaries(under: outputURL)
-        let reportHandle = try report.map { path -> FileHandle in
-            guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-                throw fail("\(path): cannot create the report file", code: 64)
+        if let report {
+            // Checked before any work: the report itself appears whole, at the end.
+            var isDirectory: ObjCBool = false
+            let folder = URL(fileURLWithPath: report).deletingLastPathComponent().path
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue,
+                  FileManager.default.isWritableFile(atPath: folder) else {
+                throw fail("\(report): cannot create the report file (its folder is missing or not writable)", code: 64)
             }
-            return h
         }
         let printer = ProgressPrinter(total: discovery.items.count, style: quiet ? .quiet : ProgressPrinter.defaultStyle,
-                                      verbose: verbose, report: reportHandle)
+                                      verbose: verbose, keepsReport: report != nil)
         for name in discovery.nonImages {
-            let r = ItemResult(input: inputURL.appendingPathComponent(name).path, output: nil, status: .skipped,
-                               error: "not an image (by extension)")
-            if let reportHandle, let line = try? JSONEncoder().encode(r) { reportHandle.write(line + Data("\n".utf8)) }
+            printer.record(ItemResult(input: inputURL.appendingPathComponent(name).path, output: nil, status: .skipped,
+                                      error: "not an image (by extension)"))
         }
         let job = ConvertJob(generator: generator, configuration: config, observer: printer)
         let signals = SignalWatcher { job.cancel() }
-        let summary = try job.run(discovery.items, threads: conversion.threads(definition), algorithm: conversion.algorithm(definition))
+        let summary = try job.run(discovery.items)
         withExtendedLifetime(signals) {}
         var extra: [String] = []
         if !discovery.nonImages.isEmpty { extra.append("\(discovery.nonImages.count) non-image files ignored") }
         if !discovery.problems.isEmpty { extra.append("\(discovery.problems.count) paths could not be read") }
         printer.finish(summary, extra: extra)
-        try? reportHandle?.close()
+        if let report {
+            do { try AtomicWriter.write(printer.report, to: URL(fileURLWithPath: report), mode: .replace) } catch {
+                throw fail("\(error)")
+            }
+        }
         if summary.interrupted { throw ExitCode(130) }
         if summary.failed > 0 || !discovery.problems.isEmpty { throw ExitCode(1) }
     }

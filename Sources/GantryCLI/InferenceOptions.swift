@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Models
+import Pipeline
 
 /// The reference test script's behaviour switches, shared by every command that runs a generator.
 struct InferenceOptions: ParsableArguments {
@@ -54,7 +55,9 @@ struct EngineOptions: ParsableArguments {
 
     func validate() throws {
         // As pipeline files bound it: far more threads than any machine has cores only fails in OpenMP.
-        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024, got \(threads)") }
+        if let threads, !ConversionLimits.threads.contains(threads) {
+            throw ValidationError("--threads must be between \(ConversionLimits.threads.lowerBound) and \(ConversionLimits.threads.upperBound), got \(threads)")
+        }
     }
 
     /// `threads` overrides `--threads` (bench resolves the default to the core count).

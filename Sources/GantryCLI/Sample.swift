@@ -1,3 +1,4 @@
+import AtomicFiles
 import ArgumentParser
 import Engine
 import Foundation
@@ -73,9 +74,8 @@ struct Sample: ParsableCommand {
             let noise = try DCGAN.noise(count: n, nz: o.nz, random: RandomSource(seed: seed))
             let images = try generator.forward(noise, context)
             let png = try DCGANRecipe.grid(images, columns: columns)
-            // Written beside and renamed into place: the grid appears whole or not at all.
-            do { try png.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                throw TrainingError(.writeFailed, "\(output): \(error.localizedDescription)")
+            do { try AtomicFile.write(png, to: URL(fileURLWithPath: output)) } catch {
+                throw TrainingError(.writeFailed, "\(error)", cause: error)
             }
             print("\(n) images from \(model) (\(epoch)) → \(output)")
         } catch let error as ExitCode {
@@ -94,7 +94,7 @@ struct Sample: ParsableCommand {
         }
         let tester = try StarGANTester(run: run, data: data, attributes: attributes, iteration: epoch)
         print("testing \(tester.checkpoint.path) on \(tester.dataset.count) images into \(tester.dataset.domains.count) domains → \(output) (\(tester.fileCount) files)")
-        let progress = ProgressPrinter(total: tester.dataset.count, style: ProgressPrinter.defaultStyle, verbose: false, report: nil)
+        let progress = ProgressPrinter(total: tester.dataset.count, style: ProgressPrinter.defaultStyle, verbose: false)
         let started = Date()
         let files = try tester.run(into: folder, backend: try DNNLBackend(algorithm: .winograd), observer: progress)
         var summary = ConvertSummary()

@@ -56,23 +56,20 @@ struct Watch: ParsableCommand {
         var config = WatchConfiguration(layout: InboxLayout(
             inbox: URL(fileURLWithPath: inbox), outbox: URL(fileURLWithPath: output),
             done: done.map { URL(fileURLWithPath: $0) }, failed: failed.map { URL(fileURLWithPath: $0) }))
-        config.convert = try conversion.configuration(definition, for: generator)
+        config.convert = try conversion.plan(definition, flags: try conversion.flags(), for: generator)
         config.settle = settle
         config.poll = poll
         config.rescan = rescan
         config.grace = grace
         config.deleteInputs = deleteInputs
-        config.suffix = conversion.suffix ?? definition.suffix ?? ""
         config.jsonLogs = logFormat == "json"
         config.heartbeat = heartbeat.map { URL(fileURLWithPath: $0) }
         guard FileManager.default.fileExists(atPath: inbox) else { throw fail("\(inbox): inbox folder not found", code: 64) }
-        let algorithm = conversion.algorithm(definition)
-        let threads = max(1, (conversion.threads(definition) ?? ProcessInfo.processInfo.activeProcessorCount) / max(1, config.convert.jobs.process))
         let registry = PrometheusCollectorRegistry()
         let service: WatchService
         do {
             service = try WatchService(generator: generator, configuration: config,
-                                       makeBackend: { try DNNLBackend(algorithm: algorithm, threads: threads) },
+                                       makeBackend: { try config.convert.makeBackend() },
                                        metricsFactory: StatusServer.metricsFactory(registry))
         } catch let e as PipelineError where e.code == .invalidDefinition {
             throw fail(e.message, code: 64)

@@ -7,10 +7,13 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
 
     public let code: Code
     public let message: String
+    /// The error underneath, e.g. an `AtomicFileError` with the path and errno of a failed write.
+    public let cause: (any Error)?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.cause = cause
     }
 
     public var description: String { message }

@@ -32,7 +32,7 @@ struct PipelineDefinitionTests {
         #expect(d.direction == "BtoA" && d.condition == [0, 1, 0.5] && d.eval == true)
         #expect(d.preprocess == "scale-width" && d.loadSize == 512 && d.cropSize == 256 && d.maxSide == 4000)
         #expect(d.format == .jpg && d.quality == 80 && d.suffix == "_x")
-        #expect(d.jobs == ConvertConfiguration.Jobs(load: 2, process: 1, save: 3) && d.batch == 4 && d.threads == 2)
+        #expect(d.jobs == ConversionPlan.Jobs(load: 2, process: 1, save: 3) && d.batch == 4 && d.threads == 2)
         #expect(d.memoryLimit?.bytes == 2 << 30 && d.algorithm == "direct")
         #expect(d.scratch == dir.url.appendingPathComponent("tmp/spill").standardizedFileURL)
     }

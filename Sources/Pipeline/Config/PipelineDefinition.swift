@@ -29,7 +29,7 @@ public struct PipelineDefinition: Sendable, Equatable {
     public var format: OutputFormat?
     public var quality: Int?
     public var suffix: String?
-    public var jobs: ConvertConfiguration.Jobs?
+    public var jobs: ConversionPlan.Jobs?
     public var batch: Int?
     public var threads: Int?
     public var memoryLimit: MemoryBudget?
@@ -109,24 +109,24 @@ public struct PipelineDefinition: Sendable, Equatable {
                     throw field.error("must be one of \(PreprocessPolicy.names.joined(separator: ", ")), not '\(s)'")
                 }
                 d.preprocess = s
-            case "load-size": d.loadSize = try field.int(1...DecodeLimits.largestSide)
-            case "crop-size": d.cropSize = try field.int(1...DecodeLimits.largestSide)
-            case "max-side": d.maxSide = try field.int(1...)
+            case "load-size": d.loadSize = try field.int(ConversionLimits.side)
+            case "crop-size": d.cropSize = try field.int(ConversionLimits.side)
+            case "max-side": d.maxSide = try field.int(ConversionLimits.side)
             case "format":
                 let s = try field.string()
                 guard let f = OutputFormat(name: s) else { throw field.error("must be png, jpg or same, not '\(s)'") }
                 d.format = f
-            case "quality": d.quality = try field.int(1...100)
+            case "quality": d.quality = try field.int(ConversionLimits.quality)
             case "suffix":
                 let s = try field.string()
-                if let problem = Discovery.suffixProblem(s) { throw field.error(problem) }
+                if let problem = OutputNaming.suffixProblem(s) { throw field.error(problem) }
                 d.suffix = s
             case "jobs":
                 let s = try field.string()
-                guard let j = ConvertConfiguration.Jobs(s) else { throw field.error("must look like 1:1:2 (load:process:save threads), not '\(s)'") }
+                guard let j = ConversionPlan.Jobs(s) else { throw field.error("must look like 1:1:2 (load:process:save threads), not '\(s)'") }
                 d.jobs = j
-            case "batch": d.batch = try field.int(1...64)
-            case "threads": d.threads = try field.int(1...1024)
+            case "batch": d.batch = try field.int(ConversionLimits.batch)
+            case "threads": d.threads = try field.int(ConversionLimits.threads)
             case "memory-limit":
                 let s = try field.string()
                 guard let m = MemoryBudget.parse(s) else { throw field.error("must be a size like 4G or 800M, not '\(s)'") }

@@ -12,7 +12,7 @@ struct DecodedItem {
 /// normalise it for the generator. A file that cannot be used comes back as its failed result.
 struct DecodeStage: Sendable {
     let conversion: ItemConversion
-    var configuration: ConvertConfiguration { conversion.configuration }
+    var configuration: ConversionPlan { conversion.configuration }
 
     func callAsFunction(_ item: ConvertItem) -> Result<DecodedItem, ItemResultFailure> {
         var result = ItemResult(input: item.input.path, output: item.output.path, status: .failed)

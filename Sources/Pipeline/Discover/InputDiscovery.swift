@@ -26,24 +26,17 @@ public struct Discovery: Sendable {
 
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "jpe", "png"]
 
-    /// Why `suffix` cannot be added to output names, or nil: it goes inside a file name, so a
-    /// `/` would move outputs out of the output folder (`/../x` wrote beside it).
-    public static func suffixProblem(_ suffix: String) -> String? {
-        if suffix.contains("/") { return "must not contain '/': it is part of a file name" }
-        if suffix.contains("\0") { return "must not contain a NUL character" }
-        if suffix.utf8.count > 200 { return "is too long for a file name (\(suffix.utf8.count) bytes, 200 at most)" }
-        return nil
-    }
 
     /// Walks `input` (a folder, recursively, or a single file) and maps each image to
-    /// `<output>/<relative dir>/<stem><suffix>.<ext>`.
+    /// `<output>/<relative dir>/<stem><suffix>.<ext>` (`OutputNaming`), with the plan's format,
+    /// suffix and shard.
     ///
     /// Names are decided over the whole folder before sharding, so every shard of a split job
     /// agrees on them. When two inputs map to one name (`a.jpg` and `a.png` → `a.png`), the first
     /// in path order keeps it and the others become `a-jpg.png`-style names, reported in `renamed`.
-    public static func discover(input: URL, output: URL, format: OutputFormat, suffix: String = "",
-                                shard: Shard? = nil) throws -> Discovery {
-        if let problem = suffixProblem(suffix) { throw PipelineError(.invalidDefinition, "suffix '\(suffix)' \(problem)") }
+    public static func discover(input: URL, output: URL, plan: ConversionPlan) throws -> Discovery {
+        let (format, suffix) = (plan.format, plan.suffix)
+        if let problem = OutputNaming.suffixProblem(suffix) { throw PipelineError(.invalidDefinition, "suffix '\(suffix)' \(problem)") }
         var d = Discovery()
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: input.path, isDirectory: &isDir) else {
@@ -70,14 +63,12 @@ public struct Discovery: Sendable {
                 d.items.append(ConvertItem(input: url, relativePath: rel, output: output))
                 continue
             }
-            let outExt = format.fileExtension(forInput: rel)
-            let dir = (rel as NSString).deletingLastPathComponent
-            let stem = ((rel as NSString).lastPathComponent as NSString).deletingPathExtension
-            var name = stem + suffix + "." + outExt
+            let dir = (rel as NSString).deletingLastPathComponent, stem = OutputNaming.stem(rel)
+            var name = OutputNaming.name(stem: stem, suffix: suffix, format: format, input: rel)
             var key = (dir as NSString).appendingPathComponent(name).lowercased()
             if taken.contains(key) {
                 // photo.jpg and photo.png both want photo.png: the later one says where it came from.
-                let base = stem + suffix + "-" + ext + "." + outExt
+                let base = OutputNaming.name(stem: stem, suffix: suffix + "-" + ext, format: format, input: rel)
                 for n in 0... {
                     name = UniqueName.numbered(base, n == 0 ? 0 : n + 1)
                     key = (dir as NSString).appendingPathComponent(name).lowercased()
@@ -89,7 +80,7 @@ public struct Discovery: Sendable {
             let out = output.appendingPathComponent(dir).appendingPathComponent(name)
             d.items.append(ConvertItem(input: url, relativePath: rel, output: out))
         }
-        if let shard { d.items = d.items.filter { shard.contains($0.relativePath) } }
+        if let shard = plan.shard { d.items = d.items.filter { shard.contains($0.relativePath) } }
         return d
     }
 

@@ -28,7 +28,7 @@ public final class GeneratorRunner: @unchecked Sendable {
 
     /// A runner for one of `workers` running side by side under `configuration`'s memory budget
     /// (each gets its share) and scratch folder.
-    public convenience init(generator: Generator, configuration c: ConvertConfiguration, backend: ConvolutionBackend,
+    public convenience init(generator: Generator, configuration c: ConversionPlan, backend: ConvolutionBackend,
                             workers: Int = 1) {
         let share = max(1, workers)
         // A streamed image needs a few bands at least, whatever the budget says.

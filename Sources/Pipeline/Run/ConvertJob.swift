@@ -10,12 +10,12 @@ import Models
 /// the output does not depend on `--jobs`, `--batch` or `--memory-limit`.
 public final class ConvertJob: @unchecked Sendable {
     public let generator: Generator
-    public let configuration: ConvertConfiguration
+    public let configuration: ConversionPlan
     public let conversion: ItemConversion
     private let observer: ConvertObserver?
     private let cancelled = AtomicFlag()
 
-    public init(generator: Generator, configuration: ConvertConfiguration, observer: ConvertObserver?) {
+    public init(generator: Generator, configuration: ConversionPlan, observer: ConvertObserver?) {
         self.generator = generator
         self.configuration = configuration
         self.observer = observer
@@ -25,12 +25,9 @@ public final class ConvertJob: @unchecked Sendable {
     /// Stops taking new inputs; images already decoded are finished.
     public func cancel() { cancelled.set() }
 
-    /// oneDNN with `algorithm` on `threads` compute threads (default: every core) split evenly
-    /// between the inference workers.
-    public func run(_ items: [ConvertItem], threads: Int? = nil, algorithm: DNNLBackend.Algorithm = .winograd) throws -> ConvertSummary {
-        let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        let perWorker = max(1, cores / configuration.jobs.process)
-        return try run(items) { try DNNLBackend(algorithm: algorithm, threads: perWorker) }
+    /// oneDNN as the plan says: its algorithm, its threads split evenly between the inference workers.
+    public func run(_ items: [ConvertItem]) throws -> ConvertSummary {
+        try run(items) { try configuration.makeBackend() }
     }
 
     /// Converts `items` with one backend from `makeBackend` per inference worker (any
@@ -38,7 +35,7 @@ public final class ConvertJob: @unchecked Sendable {
     public func run(_ items: [ConvertItem], makeBackend: () throws -> ConvolutionBackend) throws -> ConvertSummary {
         let start = DispatchTime.now().uptimeNanoseconds
         let c = configuration
-        BufferPool.shared.idleLimit = c.memory.poolShare
+        c.applyProcessLimits()
         let runners = try (0..<c.jobs.process).map { _ in
             GeneratorRunner(generator: generator, configuration: c, backend: try makeBackend(), workers: c.jobs.process)
         }

@@ -8,11 +8,11 @@ import Models
 /// streamed when over the memory budget) → 8-bit image (alpha and ICC profile kept) → PNG/JPEG
 /// bytes. Where the bytes go (an output folder, a watch claim's work file) is the caller's.
 public struct ItemConversion: Sendable {
-    public let configuration: ConvertConfiguration
+    public let configuration: ConversionPlan
     public let preprocessor: Preprocessor
     public let family: GeneratorArchitecture.Family
 
-    public init(architecture: GeneratorArchitecture, configuration: ConvertConfiguration) {
+    public init(architecture: GeneratorArchitecture, configuration: ConversionPlan) {
         self.configuration = configuration
         family = architecture.family
         preprocessor = Preprocessor(policy: configuration.preprocess, maxSide: configuration.maxSide, architecture: architecture,

@@ -2,14 +2,15 @@ import Foundation
 
 /// Shows a run's progress: a redrawn bar on a terminal, a plain line every few seconds
 /// otherwise (logs, CI), one line per file with `verbose`, and every failure as it happens.
-/// Also writes the `--report` JSON lines.
+/// Also keeps the `--report` JSON lines, which the caller writes whole when the run ends.
 public final class ProgressPrinter: ConvertObserver, @unchecked Sendable {
     public enum Style: Sendable { case bar, lines, quiet }
 
     private let total: Int
     private let style: Style
     private let verbose: Bool
-    private let report: FileHandle?
+    private let keepsReport: Bool
+    private var reportLines = Data()
     private let lock = NSLock()
     private let start = DispatchTime.now().uptimeNanoseconds
     private var done = 0, converted = 0, skipped = 0, failed = 0
@@ -21,11 +22,19 @@ public final class ProgressPrinter: ConvertObserver, @unchecked Sendable {
         return e
     }()
 
-    public init(total: Int, style: Style, verbose: Bool, report: FileHandle?) {
+    public init(total: Int, style: Style, verbose: Bool, keepsReport: Bool = false) {
         self.total = total
         self.style = style
         self.verbose = verbose
-        self.report = report
+        self.keepsReport = keepsReport
+    }
+
+    /// The `--report` JSON lines so far, one per input.
+    public var report: Data { lock.withLock { reportLines } }
+
+    /// Adds a result to the report without counting it as progress (files that are not images).
+    public func record(_ r: ItemResult) {
+        lock.withLock { if keepsReport, let line = try? encoder.encode(r) { reportLines += line + Data("\n".utf8) } }
     }
 
     /// `bar` when stderr is a terminal, `lines` otherwise.
@@ -40,9 +49,7 @@ public final class ProgressPrinter: ConvertObserver, @unchecked Sendable {
         case .skipped: skipped += 1
         case .failed: failed += 1
         }
-        if let report, let line = try? encoder.encode(r) {
-            report.write(line + Data("\n".utf8))
-        }
+        if keepsReport, let line = try? encoder.encode(r) { reportLines += line + Data("\n".utf8) }
         if r.status == .failed, style != .quiet {
             emit("failed: \(r.error ?? r.input)")
         } else if verbose {

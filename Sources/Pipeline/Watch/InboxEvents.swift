@@ -25,6 +25,9 @@ final class InboxEvents {
 
     var isActive: Bool { unavailable == nil }
 
+    /// The descriptor that becomes readable when events arrive (-1 when polling).
+    var descriptor: Int32 { isActive ? fd : -1 }
+
     /// Watches `folder` (once). Exhausting the watch limit switches to polling.
     func watch(_ folder: URL) {
         guard isActive, !watched.contains(folder.path) else { return }

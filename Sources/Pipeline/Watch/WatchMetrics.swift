@@ -12,7 +12,8 @@ public final class WatchMetrics: @unchecked Sendable {
     /// Upper bounds (seconds) of the conversion-time histogram.
     public static let conversionTimeBuckets: [Double] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
 
-    private let lock = NSLock()
+    /// A condition, not just a lock: a stop waits on it for the files in flight to finish.
+    private let lock = NSCondition()
     private var flight = 0
     private var lastBeat = Date()
     private let processed, failures: CoreMetrics.Counter
@@ -39,7 +40,16 @@ public final class WatchMetrics: @unchecked Sendable {
 
     // Recorded under the lock, so the gauge never shows an older count after a newer one.
     func claimed() { lock.withLock { flight += 1; inFlightGauge.record(flight) } }
-    func released() { lock.withLock { flight -= 1; inFlightGauge.record(flight) } }
+    func released() { lock.withLock { flight -= 1; inFlightGauge.record(flight); lock.broadcast() } }
+
+    /// Waits (without polling) until no file is in flight or `deadline` passes; returns how many
+    /// are still in flight.
+    func waitUntilIdle(before deadline: Date) -> Int {
+        lock.withLock {
+            while flight > 0 && lock.wait(until: deadline) {}
+            return flight
+        }
+    }
     func failed() { failures.increment() }
     func beat() { lock.withLock { lastBeat = Date() } }
     func setQueueDepth(_ n: Int) { depth.record(n) }

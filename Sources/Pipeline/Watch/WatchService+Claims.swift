@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 import Imaging
 
@@ -67,7 +68,7 @@ extension WatchService {
     func beat() {
         registry.beat()
         if let file = configuration.heartbeat {
-            _ = FileManager.default.createFile(atPath: file.path, contents: Data("\(Date().timeIntervalSince1970)\n".utf8))
+            try? AtomicFile.write("\(Date().timeIntervalSince1970)\n", to: file)
         }
         metrics.beat()
     }
@@ -95,7 +96,7 @@ extension WatchService {
             }
             var published: URL?
             if st.st_nlink < 2 {
-                let rel = (claim.relative as NSString).deletingPathExtension + configuration.suffix + "." + ext
+                let rel = OutputNaming.relativeOutput(for: claim.relative, suffix: configuration.convert.suffix, format: configuration.convert.format)
                 published = try publish(work, as: rel)
             }
             try retire(input, relative: claim.relative, to: layout.done)

@@ -7,7 +7,8 @@ import Models
 /// Settings of `gantry watch`.
 public struct WatchConfiguration: Sendable {
     public var layout: InboxLayout
-    public var convert = ConvertConfiguration()
+    /// The conversion, resolved as `convert` resolves it (its suffix names the outputs).
+    public var convert = ConversionPlan()
     /// Seconds a file's size and mtime must stay unchanged before it is taken.
     public var settle: Double = 2
     /// Poll every this many seconds instead of using inotify (network and Docker Desktop mounts).
@@ -17,7 +18,6 @@ public struct WatchConfiguration: Sendable {
     /// Seconds to finish files in flight after SIGTERM/SIGINT.
     public var grace: Double = 60
     public var deleteInputs = false
-    public var suffix = ""
     public var jsonLogs = false
     /// Extra heartbeat file touched every few seconds (for container health checks).
     public var heartbeat: URL?
@@ -51,6 +51,18 @@ public final class WatchService: @unchecked Sendable {
     /// Claim folders being converted now, with the attempt count each one recorded.
     private var converting: [URL: Int] = [:]
     private let stopping = AtomicFlag()
+    /// A pipe that becomes readable once `stop()` was asked: the main loop sleeps in poll(2) on
+    /// it and on inotify's descriptor, so a stop or a new file wakes it at once and nothing polls
+    /// on a timer.
+    private let wakeup: (read: Int32, write: Int32) = {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return (-1, -1) }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        return (fds[0], fds[1])
+    }()
     let lock = NSLock()
 
     /// - Parameters:
@@ -59,13 +71,14 @@ public final class WatchService: @unchecked Sendable {
     public init(generator: Generator, configuration: WatchConfiguration, makeBackend: () throws -> ConvolutionBackend,
                 metricsFactory: any MetricsFactory = MetricsSystem.factory) throws {
         try configuration.layout.validate()
-        if let problem = Discovery.suffixProblem(configuration.suffix) {
-            throw PipelineError(.invalidDefinition, "suffix '\(configuration.suffix)' \(problem)")
+        if let problem = OutputNaming.suffixProblem(configuration.convert.suffix) {
+            throw PipelineError(.invalidDefinition, "suffix '\(configuration.convert.suffix)' \(problem)")
         }
         self.generator = generator
         self.configuration = configuration
         metrics = WatchMetrics(factory: metricsFactory)
         let c = configuration.convert
+        c.applyProcessLimits()
         // Workers convert side by side, so each gets a share of the budget.
         let workers = max(1, c.jobs.process)
         runners = try (0..<workers).map { _ in
@@ -75,8 +88,23 @@ public final class WatchService: @unchecked Sendable {
         registry = WorkerRegistry(folder: configuration.layout.workers)
     }
 
+    deinit { for fd in [wakeup.read, wakeup.write] where fd >= 0 { close(fd) } }
+
     /// Asks the service to stop taking files; files in flight are finished (within `grace`).
-    public func stop() { stopping.set() }
+    /// Safe from any thread, including a signal handler's dispatch queue.
+    public func stop() {
+        stopping.set()
+        if wakeup.write >= 0 { var byte: UInt8 = 1; _ = write(wakeup.write, &byte, 1) }
+    }
+
+    /// Sleeps until inotify has events, `stop()` is asked, or `seconds` pass (the next deadline:
+    /// a file's settle time, the heartbeat, a rescan) — whichever comes first.
+    private func wait(_ events: InboxEvents, seconds: Double) {
+        var fds = [pollfd(fd: wakeup.read, events: Int16(POLLIN), revents: 0)]
+        if events.descriptor >= 0 { fds.append(pollfd(fd: events.descriptor, events: Int16(POLLIN), revents: 0)) }
+        let ms = Int32(max(0, min(seconds, 3600)) * 1000) + 1
+        _ = fds.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t($0.count), ms) }
+    }
 
     // MARK: - Main loop
 
@@ -142,13 +170,14 @@ public final class WatchService: @unchecked Sendable {
                 for claim in recoverDeadClaims() { queue.put(claim) }
                 registry.removeDeadEntries()
             }
-            usleep(ready.isEmpty ? 200_000 : 10_000)
+            guard ready.isEmpty, !stopping.isSet else { continue }
+            // Until the next thing that is due: the earliest settle deadline, the heartbeat, a rescan.
+            let settles = pending.values.map { $0.size < 0 ? 0 : $0.stableSince + configuration.settle - now() }
+            wait(events, seconds: ([lastBeat + 2 - now(), lastScan + scanEvery - now()] + settles).min()!)
         }
         log(["event": "stopping", "in_flight": String(metrics.inFlight)])
         queue.close()
-        let deadline = now() + configuration.grace
-        while metrics.inFlight > 0 && now() < deadline { usleep(50_000) }
-        let left = metrics.inFlight
+        let left = metrics.waitUntilIdle(before: Date(timeIntervalSinceNow: configuration.grace))
         if left == 0 { workers() } else { withdrawAttempts() }
         log(["event": "stopped", "unfinished": String(left)])
         return left

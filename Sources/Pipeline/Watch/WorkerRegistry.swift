@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 /// The workers of one inbox, and whether the owner of a claim is still running.
@@ -48,29 +49,20 @@ final class WorkerRegistry: @unchecked Sendable {
 
     deinit { if fd >= 0 { close(fd) } }
 
-    /// Creates and locks this worker's file. The file is locked under a temporary name first and
-    /// only then renamed into place, so no other worker can ever see it unlocked and remove it.
+    /// Creates and locks this worker's file. The file is locked under its temporary name first
+    /// and only then published, so no other worker can ever see it unlocked and remove it.
     func register() throws {
-        let temp = folder.appendingPathComponent("\(id).new")
         let final = folder.appendingPathComponent(id)
-        let fd = open(temp.path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw PipelineError(.writeFailed, "\(temp.path): cannot create the worker file (\(String(cString: strerror(errno)))); check that the inbox is writable")
-        }
-        // A file system without locks (NFS mounted with nolock) leaves us with the heartbeat rule.
-        holdsLock = flock(fd, LOCK_EX | LOCK_NB) == 0
         let record = "host=\(machine.host)\nboot=\(machine.bootID ?? "")\npid=\(getpid())\n"
-        _ = record.withCString { write(fd, $0, strlen($0)) }
-        fsync(fd)
-        guard rename(temp.path, final.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            unlink(temp.path)
-            throw PipelineError(.writeFailed, "\(final.path): cannot register the worker (\(reason)); check that the inbox is writable")
+        do {
+            fd = try AtomicFile.writeKeepingOpen(to: final) { sink in
+                // A file system without locks (NFS mounted with nolock) leaves us with the heartbeat rule.
+                holdsLock = flock(sink.fd, LOCK_EX | LOCK_NB) == 0
+                try sink.write(Data(record.utf8))
+            }
+        } catch {
+            throw PipelineError(.writeFailed, "\(error): cannot register the worker; check that the inbox is writable", cause: error)
         }
-        let dfd = open(folder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
-        self.fd = fd
     }
 
     /// Touches the file (its mtime is the heartbeat other machines read).
@@ -117,7 +109,7 @@ final class WorkerRegistry: @unchecked Sendable {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
         for name in names where name != id && !name.hasPrefix(".") {
             if name.hasSuffix(".new") {
-                // A worker that died between creating and publishing its file.
+                // A worker of an older gantry that died between creating and publishing its file.
                 var st = stat()
                 let path = folder.appendingPathComponent(name).path
                 if stat(path, &st) == 0, Date().timeIntervalSince1970 - Double(st.st_mtim.tv_sec) > staleAfter { unlink(path) }

@@ -60,12 +60,9 @@ public enum TrainingStateFile {
         } catch {
             throw TrainingError(.writeFailed, "cannot encode the training state: \(error)")
         }
-        try writeAtomically(url) { temporary throws(TrainingError) in
-            do {
-                try SafetensorsWriter.write(tensors, to: temporary, metadata: [metadataKey: json])
-            } catch {
-                throw TrainingError(.writeFailed, "\(url.path): cannot write the training state (\(error))")
-            }
+        // SafetensorsWriter publishes the file whole or not at all (AtomicFile).
+        do { try SafetensorsWriter.write(tensors, to: url, metadata: [metadataKey: json]) } catch {
+            throw TrainingError(.writeFailed, "\(url.path): cannot write the training state (\(error))", cause: error)
         }
     }
 
@@ -120,26 +117,6 @@ public enum TrainingStateFile {
             throw unreadable("format version \(saved.format); this Gantry reads version \(formatVersion)")
         }
         return saved
-    }
-
-    /// Runs `write` on a temporary path next to `url`, flushes it to disk and renames it over `url`.
-    static func writeAtomically(_ url: URL, _ write: (URL) throws(TrainingError) -> Void) throws(TrainingError) {
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UUID().uuidString).tmp")
-        do throws(TrainingError) {
-            try write(temporary)
-            let fd = open(temporary.path, O_RDONLY)
-            guard fd >= 0 else { throw TrainingError(.writeFailed, "\(url.path): cannot reopen the temporary file to flush it") }
-            let synced = fsync(fd) == 0
-            close(fd)
-            guard synced else { throw TrainingError(.writeFailed, "\(url.path): cannot flush the temporary file to disk (errno \(errno))") }
-            guard rename(temporary.path, url.path) == 0 else {
-                throw TrainingError(.writeFailed, "\(url.path): cannot rename the temporary file into place (errno \(errno))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
     }
 
     static func exact(_ value: Double) -> String { "\(value)" }

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 /// One training iteration's record in `RUN/losses.jsonl`: where in the run it was, the learning
@@ -97,8 +98,8 @@ public final class LossLog {
             end = i + 1
         }
         guard end < data.endIndex else { return }
-        do { try data[data.startIndex..<end].write(to: url, options: .atomic) } catch {
-            throw TrainingError(.writeFailed, "\(url.path): cannot cut the loss log back to the saved state (\(error.localizedDescription))")
+        do { try AtomicFile.write(Data(data[data.startIndex..<end]), to: url) } catch {
+            throw TrainingError(.writeFailed, "\(error): cannot cut the loss log back to the saved state", cause: error)
         }
     }
 

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Checkpoints
 import Engine
 import Foundation
@@ -115,10 +116,8 @@ struct ResumeState: Codable {
         do { data = try encoder.encode(self) } catch {
             throw TrainingError(.writeFailed, "cannot encode the run state: \(error)")
         }
-        try TrainingStateFile.writeAtomically(url) { temporary throws(TrainingError) in
-            do { try data.write(to: temporary) } catch {
-                throw TrainingError(.writeFailed, "\(url.path): \(error.localizedDescription)")
-            }
+        do { try AtomicFile.write(data, to: url) } catch {
+            throw TrainingError(.writeFailed, "\(error)", cause: error)
         }
     }
 }

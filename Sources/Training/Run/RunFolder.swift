@@ -1,3 +1,4 @@
+import AtomicFiles
 import Checkpoints
 import Foundation
 import Models
@@ -38,8 +39,8 @@ public struct RunFolder: Sendable {
 
     /// Writes `data` as the run folder's file `name`, whole or not at all.
     public func write(_ data: Data, to name: String) throws {
-        do { try data.write(to: url.appendingPathComponent(name), options: .atomic) } catch {
-            throw TrainingError(.writeFailed, "\(url.path)/\(name): \(error.localizedDescription)")
+        do { try AtomicFile.write(data, to: url.appendingPathComponent(name)) } catch {
+            throw TrainingError(.writeFailed, "\(error)", cause: error)
         }
     }
 
@@ -54,7 +55,7 @@ public struct RunFolder: Sendable {
                 try TorchWriter.write(sd, to: pth)
                 try SafetensorsWriter.write(sd, to: pth.deletingPathExtension().appendingPathExtension("safetensors"))
             } catch {
-                throw TrainingError(.writeFailed, "\(error)")
+                throw TrainingError(.writeFailed, "\(error)", cause: error)
             }
         }
     }

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 /// `RUN/index.html`: a page to keep open in a browser while a run trains — the run's status,
@@ -84,17 +85,8 @@ public struct RunIndex: Sendable {
     /// Writes `index.html` into `runFolder` whole or not at all (a temporary file in the folder,
     /// renamed over the old page), so a browser reloading it never reads half a page.
     public func write(to runFolder: URL) throws {
-        let target = runFolder.appendingPathComponent("index.html")
-        let temporary = runFolder.appendingPathComponent(".index.html.\(UUID().uuidString).tmp")
-        do {
-            try Data(html().utf8).write(to: temporary)
-        } catch {
-            throw TrainingError(.writeFailed, "\(target.path): \(error.localizedDescription)")
-        }
-        guard rename(temporary.path, target.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw TrainingError(.writeFailed, "\(target.path): \(reason)")
+        do { try AtomicFile.write(html(), to: runFolder.appendingPathComponent("index.html")) } catch {
+            throw TrainingError(.writeFailed, "\(error)", cause: error)
         }
     }
 

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Checkpoints
 import Engine
 import Foundation
@@ -75,10 +76,9 @@ public struct StarGANTester {
                 observer?.finished(ItemResult(input: dataset.files[index], output: nil, status: .converted))
             }
             let url = folder.appendingPathComponent("\(file + 1)-images.png")
-            do { try SampleGrid.png(rows, gap: 0, quantization: .round).write(to: url, options: .atomic) } catch let e as TrainingError {
-                throw e
-            } catch {
-                throw TrainingError(.writeFailed, "\(url.path): \(error.localizedDescription)")
+            let png = try SampleGrid.png(rows, gap: 0, quantization: .round)
+            do { try AtomicFile.write(png, to: url) } catch {
+                throw TrainingError(.writeFailed, "\(error)", cause: error)
             }
             written.append(url)
         }
