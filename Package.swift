@@ -57,10 +57,10 @@ let package = Package(
             ]
         ),
         .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
-        .target(name: "Models", dependencies: ["Engine", "Checkpoints"]),
+        .target(name: "Models", dependencies: ["Engine", "Checkpoints", "Imaging"]),
         .target(
             name: "Training",
-            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "Pipeline", "AtomicFiles", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "AtomicFiles", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "GantryCLI",
@@ -83,6 +83,6 @@ let package = Package(
             name: "ModelsTests",
             dependencies: ["Models", "Checkpoints", "Engine", "TestSupport"]
         ),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Checkpoints", "Pipeline", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Checkpoints", "Models", "Imaging", "TestSupport"]),
     ]
 )

@@ -96,7 +96,9 @@ struct Sample: ParsableCommand {
         print("testing \(tester.checkpoint.path) on \(tester.dataset.count) images into \(tester.dataset.domains.count) domains → \(output) (\(tester.fileCount) files)")
         let progress = ProgressPrinter(total: tester.dataset.count, style: ProgressPrinter.defaultStyle, verbose: false)
         let started = Date()
-        let files = try tester.run(into: folder, backend: try DNNLBackend(algorithm: .winograd), observer: progress)
+        let files = try tester.run(into: folder, backend: try DNNLBackend(algorithm: .winograd)) { path in
+            progress.finished(ItemResult(input: path, output: nil, status: .converted))
+        }
         var summary = ConvertSummary()
         summary.converted = tester.dataset.count
         summary.seconds = Date().timeIntervalSince(started)

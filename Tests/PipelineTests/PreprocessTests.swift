@@ -106,12 +106,15 @@ struct PreprocessTests {
         #expect(got == greyFirst)
     }
 
-    @Test func postprocessorQuantisesLikeTheReference() throws {
+    @Test func outputsQuantiseLikeTheReference() throws {
         let out = try Tensor(shape: [1, 1, 1, 3], values: [-1, 0, 1])
-        let prepared = PreparedImage(tensor: out, content: (0, 0, 3, 1), alpha: nil, iccProfile: nil, sourceSize: (3, 1))
         // tensor2im truncates: (0 + 1) / 2 · 255 = 127.5 → 127; StarGAN rounds → 128.
-        #expect(Postprocessor.image(from: out, prepared: prepared, quantization: .truncate).samples == [0, 127, 255])
-        #expect(Postprocessor.image(from: out, prepared: prepared, quantization: .round).samples == [0, 128, 255])
+        #expect(out.quantized(content: (0, 0, 3, 1), .truncate).samples == [0, 127, 255])
+        #expect(out.quantized(.round).samples == [0, 128, 255])
+        // The content region and the alpha plane, as convert crops padding and re-attaches alpha.
+        let padded = try Tensor(shape: [1, 1, 1, 3], values: [1, 0, -1])
+        let cropped = padded.quantized(content: (1, 0, 2, 1), alpha: [0.5, 1], .round)
+        #expect(cropped.samples == [128, 128, 0, 255] && cropped.hasAlpha && cropped.width == 2)
     }
 }
 

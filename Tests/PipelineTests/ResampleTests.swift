@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 @testable import Pipeline
 import Testing
 import TestSupport

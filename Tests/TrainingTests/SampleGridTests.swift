@@ -1,7 +1,6 @@
 import Engine
 import Foundation
 import Imaging
-import Pipeline
 import Testing
 import TestSupport
 import Training

@@ -2,7 +2,6 @@
 import Engine
 import Foundation
 import Imaging
-import Pipeline
 import Testing
 import TestSupport
 

@@ -3,7 +3,6 @@ import Engine
 import Foundation
 import Imaging
 import Models
-import Pipeline
 import Testing
 import TestSupport
 import Training
@@ -38,7 +37,7 @@ struct StarGANTesterTests {
         }
         var worst = 0
         for (column, tile) in tiles.enumerated() {
-            let expected = Postprocessor.image(from: tile, quantization: .round)
+            let expected = tile.quantized(.round)
             for y in 0..<32 {
                 for x in 0..<32 {
                     for c in 0..<3 {

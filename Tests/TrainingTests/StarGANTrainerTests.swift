@@ -3,7 +3,6 @@ import Engine
 import Foundation
 import Imaging
 import Models
-import Pipeline
 import Testing
 import TestSupport
 import Training
@@ -109,7 +108,7 @@ struct StarGANTrainerTests {
         for source in ["red", "blue"] {
             for i in 0..<6 {
                 let decoded = PlanarImage(try ImageCodec.decodeFile(atPath: dir.path("data/\(source)/\(i).png")))
-                let image = try ReferenceTransform.tensor(StarGANDataset.transform(decoded, cropSize: 40, imageSize: 32, flip: false), channels: 3)
+                let image = try Tensor(normalizing: StarGANDataset.transform(decoded, cropSize: 40, imageSize: 32, flip: false), channels: 3)
                 for (k, target) in ["blue", "red"].enumerated() {
                     let out = try g.forward(image, condition: try Tensor(shape: [1, 2], values: [k == 0 ? 1 : 0, k == 1 ? 1 : 0]), context: context).values
                     let plane = 32 * 32
@@ -165,7 +164,7 @@ struct StarGANTrainerTests {
         var passed = 0, checks = 0
         for (file, labels) in zip(recipe.dataset.files, recipe.dataset.labels) {
             let decoded = PlanarImage(try ImageCodec.decodeFile(atPath: file))
-            let image = try ReferenceTransform.tensor(StarGANDataset.transform(decoded, cropSize: 40, imageSize: 32, flip: false), channels: 3)
+            let image = try Tensor(normalizing: StarGANDataset.transform(decoded, cropSize: 40, imageSize: 32, flip: false), channels: 3)
             for flipped in 0..<2 {
                 var target = labels
                 target[flipped] = 1 - target[flipped]

@@ -1,3 +1,4 @@
+import Imaging
 /// How an image is sized for the generator. `native` is Gantry's default; the others reproduce
 /// the reference's `--preprocess` choices at test time.
 public enum PreprocessPolicy: Sendable, Equatable, CustomStringConvertible {

@@ -77,13 +77,8 @@ public struct Preprocessor: Sendable {
         if g.resize != (w1, h1) { transform { Resampler.resize($0, width: g.resize.w, height: g.resize.h, filter: g.filter) } }
         if let c = g.crop { transform { $0.cropped(x: c.x, y: c.y, width: c.w, height: c.h) } }
 
-        let planes = planar.adaptingChannels(to: want).planes
         let (w, h) = (planar.width, planar.height)
-        var values = [Float]()
-        values.reserveCapacity(planes.count * w * h)
-        let scale = 2 / planar.maxValue
-        for p in planes { values += p.map { $0 * scale - 1 } }
-        let x = try Tensor(shape: [1, planes.count, h, w], values: values)
+        let x = try Tensor(normalizing: planar, channels: want)
         let (pw, ph) = (padded(w), padded(h))
         let top = (ph - h) / 2, left = (pw - w) / 2
         var tensor = x

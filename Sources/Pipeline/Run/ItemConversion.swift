@@ -28,8 +28,10 @@ public struct ItemConversion: Sendable {
     /// reference's quantisation for the family); `path` names it in errors.
     public func encode(_ output: Tensor, batchIndex: Int = 0, prepared: PreparedImage, as format: ImageFormat,
                        path: String) throws -> Data {
-        let image = Postprocessor.image(from: output, batchIndex: batchIndex, prepared: prepared,
-                                        quantization: .init(for: family))
+        // Crop the padding away, map [-1, 1] to 0…255 as the reference saves results, and
+        // re-attach the input's alpha and ICC profile.
+        let image = output.quantized(batchIndex: batchIndex, content: prepared.content, alpha: prepared.alpha,
+                                     iccProfile: prepared.iccProfile, Quantization(for: family))
         return try ImageCodec.encode(image, as: format, quality: configuration.quality, path: path)
     }
 

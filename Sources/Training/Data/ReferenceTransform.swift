@@ -1,5 +1,5 @@
 import Engine
-import Pipeline
+import Imaging
 
 /// The reference's training-time `get_params` / `get_transform` (data/base_dataset.py) on
 /// decoded images: resize (PIL-exact bicubic, `Resampler`), random crop, random horizontal flip,
@@ -63,12 +63,6 @@ public struct ReferenceTransform: Sendable {
         return out
     }
 
-    /// `ToTensor` + `Normalize(0.5, 0.5)`: a 1×C×H×W tensor in [-1, 1] with `channels` planes.
-    public static func tensor(_ image: PlanarImage, channels: Int) throws -> Tensor {
-        let planar = image.adaptingChannels(to: channels)
-        let scale = 2 / planar.maxValue
-        return try Tensor(shape: [1, channels, planar.height, planar.width], values: planar.planes.flatMap { $0.map { $0 * scale - 1 } })
-    }
 
     /// The resize step alone: `Resize([load, load])`, `__scale_width`, or `__make_power_2(base 4)`.
     func resized(_ w: Int, _ h: Int) -> (Int, Int) {
@@ -87,18 +81,5 @@ public struct ReferenceTransform: Sendable {
     /// `random.randint(a, b)`: uniform over the closed range.
     static func uniform(_ range: ClosedRange<Int>, _ random: RandomSource) -> Int {
         range.lowerBound + Int(random.next() % UInt64(range.count))
-    }
-}
-
-extension PlanarImage {
-    /// `RandomHorizontalFlip` when it flips.
-    func flippedHorizontally() -> PlanarImage {
-        mapPlanes(width: width, height: height) { plane in
-            var flipped = plane
-            for r in 0..<height {
-                for c in 0..<width { flipped[r * width + c] = plane[r * width + width - 1 - c] }
-            }
-            return flipped
-        }
     }
 }

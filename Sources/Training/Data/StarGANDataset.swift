@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import Pipeline
+import Imaging
 
 /// StarGAN's training data: images with domain labels — a folder per domain (one-of-K, as the
 /// reference's `ImageFolder` for RaFD) or an attribute table (multi-label, CelebA's
@@ -108,7 +108,7 @@ public final class StarGANDataset: @unchecked Sendable {
         }
         let flipped = (flip ?? self.flip) && random.nextUnit() < 0.5
         let image = Self.transform(decoded, cropSize: cropSize, imageSize: imageSize, flip: flipped)
-        return (try ReferenceTransform.tensor(image, channels: 3), labels[index])
+        return (try Tensor(normalizing: image, channels: 3), labels[index])
     }
 
     /// `RandomHorizontalFlip` (decided by the caller), `CenterCrop(crop)`, `Resize(size)`

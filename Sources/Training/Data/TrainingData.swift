@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import Pipeline
+import Imaging
 
 /// What the training loop orders, batches and prefetches: `count` items, each one or more tensors
 /// (1×…) that the loop stacks part by part into N×… batches. Each recipe's data conforms.
@@ -65,6 +65,6 @@ public final class ImageFolderData: TrainingData {
             throw TrainingError(.invalidSetting, "\(file): \(decoded.width)×\(decoded.height) would be \(r.width)×\(r.height) with its shorter side at \(size), too large an image")
         }
         let image = decoded.shorterSideResized(to: size).centreCropped(width: size, height: size)
-        return try ReferenceTransform.tensor(image, channels: 3)
+        return try Tensor(normalizing: image, channels: 3)
     }
 }

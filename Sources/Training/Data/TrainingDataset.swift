@@ -1,7 +1,6 @@
 import Engine
 import Foundation
 import Imaging
-import Pipeline
 
 /// A training set in one of the reference's layouts, listed and checked before training starts.
 ///
@@ -111,8 +110,8 @@ public final class TrainingDataset: @unchecked Sendable {
             paths = [pathA, filesB[indexB]]
         }
         let (input, target) = aToB ? (a, b) : (b, a)
-        return (try ReferenceTransform.tensor(input, channels: options.inputNC),
-                try ReferenceTransform.tensor(target, channels: options.outputNC), paths)
+        return (try Tensor(normalizing: input, channels: options.inputNC),
+                try Tensor(normalizing: target, channels: options.outputNC), paths)
     }
 
     private func check(_ file: String) throws {

@@ -1,7 +1,7 @@
 import Engine
 import Foundation
 import Imaging
-import Pipeline
+import Models
 
 /// `RUN/samples/epoch_NNN.png`: the reference's visuals for one batch image, one row per
 /// domain (pix2pix: real_A, fake_B, real_B; CycleGAN: real_A, fake_B, rec_A, idt_B and the B row),
@@ -10,7 +10,7 @@ import Pipeline
 public enum SampleGrid {
     /// The rows of tiles (each 1×C×H×W in [-1, 1], grey tiles shown as grey RGB) as PNG bytes,
     /// with a `gap`-pixel white border between tiles.
-    public static func png(_ rows: [[Tensor]], gap: Int = 4, quantization: Postprocessor.Quantization = .truncate) throws -> Data {
+    public static func png(_ rows: [[Tensor]], gap: Int = 4, quantization: Quantization = .truncate) throws -> Data {
         guard let tileH = rows.first?.first?.shape[2], let tileW = rows.first?.first?.shape[3] else {
             throw TrainingError(.invalidSetting, "a sample grid needs at least one image")
         }
@@ -22,7 +22,7 @@ public enum SampleGrid {
                 guard tile.rank == 4, tile.shape[2] == tileH, tile.shape[3] == tileW, [1, 3].contains(tile.shape[1]) else {
                     throw TrainingError(.shapeMismatch, "sample grid tile \(tile.shape) differs from 1×3×\(tileH)×\(tileW)")
                 }
-                let tileImage = Postprocessor.image(from: tile, quantization: quantization)
+                let tileImage = tile.quantized(quantization)
                 let channels = tileImage.colorChannels
                 let x0 = gap + c * (tileW + gap), y0 = gap + r * (tileH + gap)
                 for y in 0..<tileH {

@@ -3,7 +3,7 @@ import Checkpoints
 import Engine
 import Foundation
 import Models
-import Pipeline
+import Imaging
 
 /// yunjey/stargan's `main.py --mode test` on a Gantry run: the test images — CelebA's 1,999
 /// held-out lines, or every image of the data for folders (the solver tests RaFD on a folder of
@@ -53,9 +53,9 @@ public struct StarGANTester {
     public var fileCount: Int { (dataset.count + rowsPerFile - 1) / rowsPerFile }
 
     /// Writes the result files into `folder` (created if needed), each renamed into place whole;
-    /// `observer` hears of each test image. Returns the files written.
+    /// `translated` hears of each test image (its path) when done. Returns the files written.
     @discardableResult
-    public func run(into folder: URL, backend: ConvolutionBackend, observer: (any ConvertObserver)? = nil) throws -> [URL] {
+    public func run(into folder: URL, backend: ConvolutionBackend, translated: ((String) -> Void)? = nil) throws -> [URL] {
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw TrainingError(.writeFailed, "\(folder.path): \(error.localizedDescription)")
         }
@@ -73,7 +73,7 @@ public struct StarGANTester {
                     row.append(try generator.forward(image, condition: condition, context: context))
                 }
                 rows.append(row)
-                observer?.finished(ItemResult(input: dataset.files[index], output: nil, status: .converted))
+                translated?(dataset.files[index])
             }
             let url = folder.appendingPathComponent("\(file + 1)-images.png")
             let png = try SampleGrid.png(rows, gap: 0, quantization: .round)

@@ -1,11 +1,12 @@
 import Foundation
 import Pipeline
+import Training
 
 /// Shows a run's progress from its `TrainingEvent`s: on a terminal a bar redrawn in place
 /// (epoch, iteration, it/s, ETA for the epoch and the run, the last losses), otherwise a plain
 /// line every 30 seconds; a line per finished epoch and per skipped file either way.
-public final class TrainingProgress {
-    public enum Style: Sendable { case bar, lines }
+final class TrainingProgress {
+    enum Style: Sendable { case bar, lines }
 
     private let style: Style
     private let epochs: ClosedRange<Int>
@@ -19,16 +20,16 @@ public final class TrainingProgress {
     private var last: LossRecord?
 
     /// `lines` is for logs and CI; `bar` redraws one line, so only for a terminal.
-    public init(style: Style, epochs: ClosedRange<Int>, output: FileHandle = .standardError) {
+    init(style: Style, epochs: ClosedRange<Int>, output: FileHandle = .standardError) {
         self.style = style
         self.epochs = epochs
         self.output = output
     }
 
     /// `bar` when standard error is a terminal.
-    public static var defaultStyle: Style { isatty(STDERR_FILENO) != 0 ? .bar : .lines }
+    static var defaultStyle: Style { isatty(STDERR_FILENO) != 0 ? .bar : .lines }
 
-    public func handle(_ event: TrainingEvent) {
+    func handle(_ event: TrainingEvent) {
         let now = DispatchTime.now().uptimeNanoseconds
         switch event {
         case .note(let text):
@@ -56,7 +57,7 @@ public final class TrainingProgress {
     }
 
     /// Clears the bar (before the command's last words).
-    public func finish() {
+    func finish() {
         if barShown { output.write(Data("\r\u{1B}[2K".utf8)) }
         barShown = false
     }

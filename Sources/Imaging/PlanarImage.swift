@@ -1,4 +1,3 @@
-import Imaging
 /// An image as separate float planes, the form every normalisation step works on.
 ///
 /// Values keep the file's scale (0…255 for 8-bit, 0…65535 for 16-bit) until `Preprocessor`
@@ -110,5 +109,18 @@ extension PlanarImage {
     public static func shorterSide(width: Int, height: Int, to size: Int) -> (width: Int, height: Int) {
         let short = max(1, min(width, height))
         return width <= height ? (size, size * height / short) : (size * width / short, size)
+    }
+}
+
+extension PlanarImage {
+    /// `RandomHorizontalFlip` when it flips.
+    public func flippedHorizontally() -> PlanarImage {
+        mapPlanes(width: width, height: height) { plane in
+            var flipped = plane
+            for r in 0..<height {
+                for c in 0..<width { flipped[r * width + c] = plane[r * width + width - 1 - c] }
+            }
+            return flipped
+        }
     }
 }
