@@ -3,43 +3,105 @@ import Engine
 import Foundation
 import Training
 
-/// `gantry train pix2pix|cyclegan [options]`: the reference's `train.py` on Gantry's engine.
+/// `gantry train RECIPE [options]`: the reference recipes on Gantry's engine, one subcommand each,
+/// so `gantry train RECIPE --help` lists that recipe's options.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a pix2pix, CycleGAN, StarGAN or DCGAN model on your own folders into a run folder.",
         discussion: """
         gantry train pix2pix --data datasets/facades --run runs/facades --direction BtoA
-        gantry train stargan --data celeba/images --attributes celeba/list_attr_celeba.txt --selected-attrs Black_Hair,Blond_Hair,Brown_Hair,Male,Young --run runs/celeba
         gantry train stargan --data faces/ --run runs/faces   (a subfolder per domain)
-        gantry train dcgan --data faces/ --run runs/dcgan --gan-mode hinge   (then: gantry sample -m runs/dcgan -n 64 -o grid.png)
-        Every option of the reference's train.py for these models is accepted in kebab case or in the reference's own spelling (--net-g or --netG, --lambda-l1 or --lambda_L1, --continue or --continue_train, --data or --dataroot); --config FILE reads the same keys from YAML, and flags win over it. RUN/config.yaml records every resolved option.
-        Ctrl-C (or SIGTERM) finishes the current iteration, saves, and exits 0; a second Ctrl-C quits at once. --continue carries on exactly where the run stopped, with the run's own options (flags given again change them); on a folder of reference-named .pth files only (PyTorch's --continue_train), or with --epoch N, it starts from those weights with fresh optimizer state.
-        Options: \(TrainingOptions.keys.map { "--" + $0.name + ($0.isFlag ? "" : " V") + ($0.recipes.count == 1 ? " (\($0.recipes.first!.rawValue))" : "") }.joined(separator: ", ")), --config FILE. StarGAN also takes yunjey/stargan's main.py spellings (--g_conv_dim, --attr_path, --selected_attrs, --num_iters, --n_critic, ...).
-        """
+        gantry train dcgan --data faces/ --run runs/dcgan --gan-mode hinge
+        `gantry train RECIPE --help` lists the recipe's options. Each is accepted in kebab case or the reference's own spelling, with - or _ between words (--net-g or --netG, --lambda-l1 or --lambda_L1, --continue or --continue_train, --g-conv-dim or --g_conv_dim); --config FILE reads the same keys from YAML, and flags win over it. RUN/config.yaml records every resolved option.
+        Ctrl-C (or SIGTERM) finishes the current iteration, saves, and exits 0; a second Ctrl-C quits at once. --continue carries on exactly where the run stopped, with the run's own options (flags given again change them).
+        """,
+        subcommands: [TrainPix2Pix.self, TrainCycleGAN.self, TrainStarGAN.self, TrainDCGAN.self]
     )
+}
 
-    @Argument(help: "pix2pix, cyclegan, stargan or dcgan.")
-    var model: String
+struct TrainPix2Pix: RecipeCommand {
+    static let recipe = TrainingRecipe.pix2pix
+    static let configuration = recipeConfiguration("pix2pix: a conditional GAN on aligned pairs (the reference's train.py --model pix2pix).",
+        "gantry train pix2pix --data datasets/facades --run runs/facades --direction BtoA")
+    @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (listed above).") var options: [String] = []
+}
 
-    @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (see the discussion).")
-    var options: [String] = []
+struct TrainCycleGAN: RecipeCommand {
+    static let recipe = TrainingRecipe.cyclegan
+    static let configuration = recipeConfiguration("CycleGAN: two generators on unpaired folders (the reference's train.py --model cycle_gan).",
+        "gantry train cyclegan --data datasets/horse2zebra --run runs/h2z")
+    @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (listed above).") var options: [String] = []
+}
 
-    func validate() throws {
-        guard TrainingRecipe(rawValue: model) != nil else { throw ValidationError("the model must be pix2pix, cyclegan, stargan or dcgan, got '\(model)'") }
+struct TrainStarGAN: RecipeCommand {
+    static let recipe = TrainingRecipe.stargan
+    static let configuration = recipeConfiguration("StarGAN: one generator for many domains (yunjey/stargan's solver; its main.py spellings work too).",
+        "gantry train stargan --data celeba/images --attributes celeba/list_attr_celeba.txt --selected-attrs Black_Hair,Blond_Hair,Brown_Hair,Male,Young --run runs/celeba")
+    @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (listed above).") var options: [String] = []
+}
+
+struct TrainDCGAN: RecipeCommand {
+    static let recipe = TrainingRecipe.dcgan
+    static let configuration = recipeConfiguration("DCGAN: images from noise (pytorch/examples dcgan/main.py); then gantry sample -m RUN.",
+        "gantry train dcgan --data faces/ --run runs/dcgan --gan-mode hinge")
+    @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (listed above).") var options: [String] = []
+}
+
+/// One recipe's `gantry train` subcommand: its options pass through to `TrainingOptions`, which
+/// resolves them with the reference's spellings; `--help` among them prints the recipe's table.
+protocol RecipeCommand: ParsableCommand {
+    static var recipe: TrainingRecipe { get }
+    var options: [String] { get }
+}
+
+extension RecipeCommand {
+    /// The subcommand's help: an example, then the recipe's options laid out as ArgumentParser
+    /// lays out the others (every spelling, one line of help, the default).
+    static func recipeConfiguration(_ abstract: String, _ example: String) -> CommandConfiguration {
+        let rows = TrainingOptions.helpRows(for: recipe).map { row in
+            (row.spellings.joined(separator: ", ") + (row.value.map { " " + $0 } ?? ""), row.help)
+        } + [("--config <file>", "Read options from a YAML file (flags win over it).")]
+        return CommandConfiguration(commandName: recipe.rawValue, abstract: abstract,
+                                    discussion: example + "\n\n" + recipe.rawValue.uppercased() + " OPTIONS:\n" + layOut(rows))
+    }
+
+    /// `  --name, --other <value>   Help text wrapped at 80 columns.`
+    static func layOut(_ rows: [(String, String)]) -> String {
+        let indent = 28, width = 78
+        return rows.map { left, help in
+            var lines: [String] = [], line = ""
+            for word in help.split(separator: " ") {
+                if !line.isEmpty && line.count + 1 + word.count > width - indent {
+                    lines.append(line)
+                    line = ""
+                }
+                line += (line.isEmpty ? "" : " ") + word
+            }
+            if !line.isEmpty { lines.append(line) }
+            let first = "  " + left
+            let pad = String(repeating: " ", count: indent)
+            let head = first.count + 2 <= indent ? first + String(repeating: " ", count: indent - first.count) + (lines.first ?? "")
+                : first + "\n" + pad + (lines.first ?? "")
+            return ([head] + lines.dropFirst().map { pad + $0 }).joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     func run() throws {
-        let recipe = TrainingRecipe(rawValue: model)!
+        if options.contains("--help") || options.contains("-h") {
+            print(Gantry.helpMessage(for: Self.self))
+            return
+        }
+        let model = Self.recipe.rawValue
         let stop = TrainingStop()
         do {
-            let resolved = try TrainingOptions.resolveCommandLine(recipe, arguments: options)
+            let resolved = try TrainingOptions.resolveCommandLine(Self.recipe, arguments: options)
             let backend = try DNNLBackend(algorithm: .winograd, threads: resolved.threads)
             let trainer = try Trainer(resolved, backend: backend)
             let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: trainer.epochs)
             for note in trainer.notes { progress.handle(.note(note)) }
-            print(Self.starting(trainer))
+            print(Train.starting(trainer))
             let outcome = try stop.watching(progress) { try trainer.train(until: $0, report: $1) }
-            print(Self.ended(trainer, outcome))
+            print(Train.ended(trainer, outcome))
         } catch let error as ExitCode {
             throw error
         } catch {
@@ -47,7 +109,9 @@ struct Train: ParsableCommand {
             throw fail("train \(model): \(error)")
         }
     }
+}
 
+extension Train {
     /// What is about to train, on what, into where.
     static func starting(_ trainer: Trainer) -> String {
         let o = trainer.options, run = "run folder \(o.run)"

@@ -23,6 +23,21 @@ struct TrainCommandTests {
         #expect(config.contains("net-g: unet_128") && config.contains("ngf: 4") && config.contains("direction: BtoA"))
     }
 
+    /// `gantry train RECIPE --help` lists that recipe's options, each spelling with its help and
+    /// default, laid out within 80 columns; other recipes' options are not listed.
+    @Test func recipeHelpListsItsOptions() throws {
+        let r = try runGantry(["train", "stargan", "--help"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("STARGAN OPTIONS:") && r.stdout.contains("--ngf, --g_conv_dim <value>"), "\(r.stdout)")
+        #expect(r.stdout.contains("--num-iters, --num_iters <value>") && r.stdout.contains("(default: 200000)"))
+        #expect(!r.stdout.contains("--lambda-l1") && !r.stdout.contains("--pool-size"))
+        #expect(r.stdout.split(separator: "\n").allSatisfy { $0.count <= 80 }, "\(r.stdout)")
+        #expect(r.stdout.contains("USAGE: gantry train stargan"))
+        // The reference's spelling with the other separator trains too.
+        let bad = try runGantry(["train", "stargan", "--g-conv-dim", "x"])
+        #expect(bad.status == 1 && bad.stderr.contains("--ngf") && !bad.stderr.contains("unknown option"), "\(bad.stderr)")
+    }
+
     @Test func badInputIsOneLineAndExitOne() throws {
         let dir = try TemporaryDirectory()
         try dir.write("data/trainA/a.png", try TestImages.png(width: 64, height: 64, seed: 1))

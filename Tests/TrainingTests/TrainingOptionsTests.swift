@@ -44,6 +44,20 @@ struct TrainingOptionsTests {
         #expect(TrainingOptions.key(named: "--g-conv") == nil)
     }
 
+    /// `gantry train RECIPE --help` has a line of help for every option the recipe takes, and
+    /// lists no other recipe's.
+    @Test func everyOptionHasHelp() throws {
+        for recipe in TrainingRecipe.allCases {
+            let rows = TrainingOptions.helpRows(for: recipe)
+            #expect(rows.count == TrainingOptions.keys.filter { $0.recipes.contains(recipe) }.count)
+            for row in rows { #expect(row.help.count > 10, "\(recipe): \(row.spellings) has no help") }
+        }
+        let pix2pix = TrainingOptions.helpRows(for: .pix2pix)
+        #expect(pix2pix.contains { $0.spellings == ["--net-g", "--netG"] && $0.help.contains("(default: unet_256)") && $0.help.contains("unet_128") })
+        #expect(!pix2pix.contains { $0.spellings.contains("--num-iters") })
+        #expect(TrainingOptions.helpRows(for: .stargan).contains { $0.spellings == ["--ngf", "--g_conv_dim"] })
+    }
+
     /// A reference command line works with its own spellings: `--netG`, `--lambda_L1`, `--continue_train`.
     @Test func referenceSpellingsEqualKebabCase() throws {
         let reference = try TrainingOptions.resolve(.pix2pix, flags: [

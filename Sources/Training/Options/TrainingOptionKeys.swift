@@ -17,6 +17,8 @@ extension TrainingOptions {
         public var recipes: Set<TrainingRecipe> = Set(TrainingRecipe.allCases)
         /// Further accepted spellings (StarGAN's `main.py` names, e.g. `g_conv_dim` for `ngf`).
         public var aliases: [String] = []
+        /// The values a choice takes, for the help.
+        public var choices: [String]?
 
         init(name: String, reference: String, isFlag: Bool, set: @escaping @Sendable (inout TrainingOptions, String) throws -> Void,
              get: @escaping @Sendable (TrainingOptions) -> String) {
@@ -25,6 +27,7 @@ extension TrainingOptions {
 
         func only(_ recipes: TrainingRecipe...) -> Key { var k = self; k.recipes = Set(recipes); return k }
         func also(_ aliases: String...) -> Key { var k = self; k.aliases = aliases; return k }
+        func choosing(_ values: [String]) -> Key { var k = self; k.choices = values; return k }
 
         /// Both spellings, as `--name` flags.
         public var spellings: [String] { name == reference ? [name] : [name, reference] }
@@ -33,7 +36,8 @@ extension TrainingOptions {
     /// Every option, in the order `config.yaml` lists them.
     public static let keys: [Key] = [
         text("data", "dataroot", \.data).also("image_dir"), text("run", "run", \.run),
-        text("net-g", "netG", \.netG).only(.pix2pix, .cyclegan), text("net-d", "netD", \.netD).only(.pix2pix, .cyclegan),
+        text("net-g", "netG", \.netG).only(.pix2pix, .cyclegan).choosing(["resnet_9blocks", "resnet_6blocks", "unet_128", "unet_256"]),
+        text("net-d", "netD", \.netD).only(.pix2pix, .cyclegan).choosing(["basic", "n_layers", "pixel"]),
         int("n-layers-d", "n_layers_D", \.nLayersD, min: 0).only(.pix2pix, .cyclegan),
         int("ngf", "ngf", \.ngf, min: 1).also("g_conv_dim"), int("ndf", "ndf", \.ndf, min: 1).also("d_conv_dim"),
         choice("norm", "norm", \.norm).only(.pix2pix, .cyclegan, .dcgan),
@@ -228,12 +232,13 @@ private func flag(_ name: String, _ reference: String, _ path: WritableKeyPath<T
 private func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ reference: String,
                                                         _ path: WritableKeyPath<TrainingOptions, T> & Sendable) -> TrainingOptions.Key
     where T.RawValue == String {
-    .init(name: name, reference: reference, isFlag: false, set: { o, v in
+    let values = T.allCases.map(\.rawValue)
+    return TrainingOptions.Key(name: name, reference: reference, isFlag: false, set: { o, v in
         guard let x = T(rawValue: v) else {
-            throw TrainingError(.invalidSetting, "--\(name) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")); got '\(v)'")
+            throw TrainingError(.invalidSetting, "--\(name) must be one of \(values.joined(separator: ", ")); got '\(v)'")
         }
         o[keyPath: path] = x
-    }, get: { $0[keyPath: path].rawValue })
+    }, get: { $0[keyPath: path].rawValue }).choosing(values)
 }
 
 extension TrainingOptions {
