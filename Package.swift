@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Runs", targets: ["Runs"]),
         .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
@@ -58,14 +59,20 @@ let package = Package(
         ),
         .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints", "Imaging"]),
+        // What a training run is and leaves behind — its options, its folder, reading a trained
+        // run back into a generator — below Training, so convert and watch need not link it.
+        .target(
+            name: "Runs",
+            dependencies: ["Models", "Checkpoints", "Imaging", "AtomicFiles", .product(name: "Yams", package: "Yams")]
+        ),
         .target(
             name: "Training",
-            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "AtomicFiles", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "AtomicFiles", "Runs", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "GantryCLI",
             dependencies: [
-                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Training", "CGantrySystem", "AtomicFiles",
+                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Runs", "Training", "CGantrySystem", "AtomicFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -83,6 +90,6 @@ let package = Package(
             name: "ModelsTests",
             dependencies: ["Models", "Checkpoints", "Engine", "TestSupport"]
         ),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Checkpoints", "Models", "Imaging", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runs", "Engine", "Checkpoints", "Models", "Imaging", "TestSupport"]),
     ]
 )

@@ -5,7 +5,7 @@ import Foundation
 import Imaging
 import Models
 import Pipeline
-import Training
+import Runs
 
 /// What `convert` and `watch` share: the model, a pipeline file, how images are sized and
 /// written, and the generator's behaviour switches. Flags override the pipeline file.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoints
 import Foundation
 import Models
+import Runs
 import Training
 
 /// `gantry inspect CKPT`: what a checkpoint holds and how Gantry will run it.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Runs
 import Training
 
 extension Inspect {

@@ -1,9 +1,10 @@
-import AtomicFiles
 import ArgumentParser
+import AtomicFiles
 import Engine
 import Foundation
 import Models
 import Pipeline
+import Runs
 import Training
 
 /// `gantry sample -m RUN -n 64 -o grid.png`: new images from a trained DCGAN's generator;

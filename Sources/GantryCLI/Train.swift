@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Runs
 import Training
 
 /// `gantry train RECIPE [options]`: the reference recipes on Gantry's engine, one subcommand each,

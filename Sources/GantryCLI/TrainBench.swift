@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Models
+import Runs
 import Training
 
 /// Times one reference training iteration on Gantry's engine; `benchmarks/train_bench.sh` runs it

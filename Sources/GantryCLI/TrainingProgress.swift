@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import Runs
 import Training
 
 /// Shows a run's progress from its `TrainingEvent`s: on a terminal a bar redrawn in place

@@ -1,5 +1,6 @@
 import Engine
 import Models
+import Runs
 
 /// CycleGAN's training step (the reference's `CycleGANModel.optimize_parameters`): two
 /// generators G_A: A→B and G_B: B→A, two discriminators D_A (judges B) and D_B (judges A),

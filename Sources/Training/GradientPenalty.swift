@@ -1,4 +1,5 @@
 import Engine
+import Runs
 
 /// WGAN-GP's gradient penalty (Gulrajani et al. 2017): `λ·mean_i (‖∇ₓ̂ D(x̂ᵢ)‖₂ − 1)²` at random
 /// interpolates `x̂ = α·real + (1 − α)·fake`, one α ~ U[0, 1) per sample. Its gradient reaches

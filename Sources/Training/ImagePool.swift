@@ -1,4 +1,5 @@
 import Engine
+import Runs
 
 /// CycleGAN's history of generated images (the reference's `util/image_pool.py`): the
 /// discriminators see a mix of the newest fakes and older ones, which steadies their training.

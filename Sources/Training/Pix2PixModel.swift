@@ -1,5 +1,6 @@
 import Engine
 import Models
+import Runs
 
 /// pix2pix's training step (the reference's `Pix2PixModel.optimize_parameters`): a conditional
 /// GAN whose discriminator judges (A, B) pairs, plus λ·L1 pulling G(A) toward B.

@@ -1,5 +1,6 @@
 import Engine
 import Models
+import Runs
 
 /// StarGAN's training step (yunjey/stargan's `Solver.train()`): one generator G(x, c) for every
 /// domain, and a critic with two heads — real/fake (WGAN-GP) and domain classification.

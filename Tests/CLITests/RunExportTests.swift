@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The files a training run exports load strictly in PyTorch, and PyTorch computes what
 /// `gantry convert -m RUN` wrote, within one 8-bit level: tiny pix2pix and CycleGAN runs are
@@ -15,8 +15,8 @@ struct RunExportTests {
 
     /// Runs the check for one generator; returns its output. nil without torch.
     func check(_ run: String, _ inputs: String, _ outputs: String, _ extra: [String]) throws -> (status: Int32, output: String)? {
-        guard let python = ProcessInfo.processInfo.environment["GANTRY_TORCH_PYTHON"] else { return nil }
-        let r = try runCommand(URL(fileURLWithPath: python), [Self.script, run, inputs, outputs] + extra)
+        guard let python = torchPython(for: "RunExportTests: \(URL(fileURLWithPath: run).lastPathComponent) against PyTorch") else { return nil }
+        let r = try runCommand(python, [Self.script, run, inputs, outputs] + extra)
         let output = r.stdout + r.stderr
         print(output)
         return (r.status, output)
@@ -69,9 +69,9 @@ struct RunExportTests {
                                "--num-iters", "2", "--num-iters-decay", "0", "--model-save-step", "2", "--sample-step", "2", "--batch-size", "2"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: "\(run)/models/2-G.ckpt"))
-        guard let python = ProcessInfo.processInfo.environment["GANTRY_TORCH_PYTHON"] else { return }
+        guard let python = torchPython(for: "RunExportTests: StarGAN checkpoints in yunjey/stargan's model.py") else { return }
         let script = Self.script.replacingOccurrences(of: "check_run_export.py", with: "check_stargan_export.py")
-        let check = try runCommand(URL(fileURLWithPath: python), [script, run, "2"])
+        let check = try runCommand(python, [script, run, "2"])
         #expect(check.status == 0 && check.stdout.contains("loaded strictly"), "\(check.stdout)\(check.stderr)")
     }
 }

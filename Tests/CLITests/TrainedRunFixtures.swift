@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Imaging
+import Runs
 import TestSupport
 import Training
 

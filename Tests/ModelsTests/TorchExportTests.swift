@@ -2,8 +2,8 @@ import Checkpoints
 import Engine
 import Foundation
 import Models
-import Testing
 import TestSupport
+import Testing
 
 /// Checkpoints Gantry writes (`TorchWriter`) load strictly into the reference networks and give
 /// PyTorch Gantry's outputs. Needs torch: runs `tools/fixtures/check_torch_writer.py` with the
@@ -65,10 +65,10 @@ struct TorchExportTests {
             let spec: [String: Any] = ["kind": c.kind, "family": c.family, "arch": c.arch]
             try JSONSerialization.data(withJSONObject: spec).write(to: dir.url.appendingPathComponent("\(c.name).json"))
         }
-        guard let python = ProcessInfo.processInfo.environment["GANTRY_TORCH_PYTHON"] else { return }
+        guard let python = torchPython(for: "TorchExportTests: PyTorch loading Gantry's checkpoints") else { return }
         let script = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("tools/fixtures/check_torch_writer.py").path
-        let r = try runCommand(URL(fileURLWithPath: python), [script, dir.url.path])
+        let r = try runCommand(python, [script, dir.url.path])
         let output = r.stdout + r.stderr
         print(output)
         #expect(r.status == 0, "\(output)")

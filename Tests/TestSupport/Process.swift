@@ -50,3 +50,14 @@ public func runCommand(_ executable: URL, _ arguments: [String], environment: [S
 private final class DataBox: @unchecked Sendable {
     var data = Data()
 }
+
+/// The Python with torch that the PyTorch cross-checks run (`GANTRY_TORCH_PYTHON`, e.g.
+/// /work/torchenv/bin/python). Without it the check is skipped, and says so in the test output:
+/// a check that cannot run never passes silently.
+public func torchPython(for check: String) -> URL? {
+    guard let python = ProcessInfo.processInfo.environment["GANTRY_TORCH_PYTHON"], !python.isEmpty else {
+        print("SKIPPED \(check): GANTRY_TORCH_PYTHON is not set, so the PyTorch side of this check did not run (set it to a Python with torch to run it)")
+        return nil
+    }
+    return URL(fileURLWithPath: python)
+}

@@ -1,8 +1,9 @@
 import Engine
 import Foundation
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// DCGAN's networks against pytorch/examples dcgan (tools/fixtures/make_dcgan_fixtures.py):

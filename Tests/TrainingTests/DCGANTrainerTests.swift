@@ -1,8 +1,9 @@
 import Checkpoints
 import Engine
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// A DCGAN run folder over time: stopped anywhere and continued, a run is the run that

@@ -1,8 +1,9 @@
 import Engine
 import Foundation
 import Imaging
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// The reference's dataset layouts, listing order, transforms and refusals.

@@ -1,8 +1,9 @@
 @testable import Engine
 import Foundation
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// WGAN-GP's penalty against `torch.autograd.grad(..., create_graph=True)` on four critics

@@ -1,6 +1,7 @@
 import Engine
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// The reference's ImagePool rule, checked against an independent model of it driven by a

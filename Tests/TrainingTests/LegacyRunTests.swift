@@ -1,8 +1,9 @@
 import Checkpoints
 import Engine
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// Run folders written before the one training loop (f575798, `tools/fixtures/make_legacy_run_fixtures.sh`):

@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import Testing
 import TestSupport
+@testable import Runs
 @testable import Training
 
 /// `losses.jsonl` and `loss_curves.svg` of a run folder.

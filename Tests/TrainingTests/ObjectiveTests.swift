@@ -1,7 +1,8 @@
 import Engine
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// Each GAN objective's loss value and gradient against its formula on a small prediction map.

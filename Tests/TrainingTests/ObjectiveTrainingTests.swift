@@ -2,8 +2,9 @@ import Engine
 import Foundation
 import Imaging
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// Every objective trains a small pix2pix end to end: finite losses, and a critic that learns to

@@ -1,7 +1,8 @@
 import Engine
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// Adam against torch.optim.Adam (`_single_tensor_adam`) on the recorded runs.

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// Gantry's copy of CPython's `random` against what CPython computed

@@ -1,7 +1,8 @@
 import Engine
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// `RMSprop` against `torch.optim.RMSprop` (tools/fixtures/make_rmsprop_fixtures.py, float32,

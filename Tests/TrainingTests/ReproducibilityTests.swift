@@ -1,8 +1,9 @@
 import Engine
 import Foundation
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// One seed, one thread count: the same run, bit for bit (init, dropout masks, the image pool,

@@ -3,8 +3,9 @@ import Engine
 import Foundation
 import Imaging
 import Models
-import Testing
+@testable import Runs
 import TestSupport
+import Testing
 @testable import Training
 
 /// `--continue`: stopping and continuing computes bit for bit what an uninterrupted run does (at

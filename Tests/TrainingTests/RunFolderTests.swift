@@ -2,8 +2,9 @@ import Checkpoints
 import Engine
 import Foundation
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// Checkpoints in a run folder under the reference's names, saved and loaded back strictly.

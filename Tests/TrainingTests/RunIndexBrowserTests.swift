@@ -1,8 +1,9 @@
 import Engine
 import Foundation
 import Imaging
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// `RUN/index.html` as a real browser shows it: Debian's Chromium, headless, on a run folder

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// `RUN/index.html`'s text: what the page says and when it reloads (how it looks is

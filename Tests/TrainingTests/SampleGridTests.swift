@@ -1,8 +1,9 @@
 import Engine
 import Foundation
 import Imaging
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// The per-epoch sample grid: tiles where they belong, levels as the reference's tensor2im.

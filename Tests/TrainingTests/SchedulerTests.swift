@@ -1,6 +1,7 @@
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// The reference's lr policies against PyTorch's schedulers, as recorded by the fixture script.

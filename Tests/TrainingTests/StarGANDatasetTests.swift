@@ -1,9 +1,10 @@
-@testable import Training
 import Engine
 import Foundation
 import Imaging
-import Testing
+@testable import Runs
 import TestSupport
+import Testing
+@testable import Training
 
 /// StarGAN's data: its transform against Pillow (as torchvision runs it on PIL images), the two
 /// label sources, and their errors.

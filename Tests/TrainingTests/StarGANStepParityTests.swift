@@ -1,8 +1,9 @@
 import Engine
 import Foundation
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// StarGAN's training step against yunjey/stargan's `Solver.train()` in PyTorch

@@ -3,8 +3,9 @@ import Engine
 import Foundation
 import Imaging
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// The StarGAN solver's test mode on a run: result files of `batch-size` rows, each row the real

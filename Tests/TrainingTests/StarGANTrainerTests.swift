@@ -3,8 +3,9 @@ import Engine
 import Foundation
 import Imaging
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// `gantry train stargan` end to end on synthetic domains: red and blue discs on a pale ground.

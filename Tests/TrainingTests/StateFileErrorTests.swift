@@ -1,8 +1,9 @@
 import Checkpoints
 import Engine
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// Loading a state file that is damaged or belongs to another run throws a `TrainingError`

@@ -1,8 +1,9 @@
 import Checkpoints
 import Engine
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// What `tools/fixtures/make_optimizer_fixtures.py` recorded from torch (Tests/Fixtures/training).

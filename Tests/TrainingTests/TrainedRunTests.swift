@@ -1,7 +1,8 @@
 import Foundation
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// Reading run folders back without training: config.yaml in either spelling, the generator a

@@ -2,8 +2,9 @@ import Engine
 import Foundation
 import Imaging
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// The trainer end to end on tiny datasets it builds: every file of the run folder, and a loss

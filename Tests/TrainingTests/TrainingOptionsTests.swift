@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Runs
 import Testing
 import Training
 

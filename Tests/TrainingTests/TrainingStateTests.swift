@@ -1,8 +1,9 @@
 import Checkpoints
 import Engine
 import Foundation
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// Save → load → continue must equal never stopping, bit for bit; a file from another run must be

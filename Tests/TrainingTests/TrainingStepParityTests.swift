@@ -1,8 +1,9 @@
 import Engine
 import Foundation
 import Models
-import Testing
+import Runs
 import TestSupport
+import Testing
 import Training
 
 /// The first optimisation step of the reference recipes against PyTorch

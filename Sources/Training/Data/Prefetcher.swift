@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Runs
 
 /// One epoch's batches, decoded and augmented on a background thread a few batches ahead of
 /// the training step, so the cores never wait for JPEG decoding or resampling.

@@ -1,5 +1,6 @@
 import Engine
 import Imaging
+import Runs
 
 /// The reference's training-time `get_params` / `get_transform` (data/base_dataset.py) on
 /// decoded images: resize (PIL-exact bicubic, `Resampler`), random crop, random horizontal flip,

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Imaging
+import Runs
 
 /// StarGAN's training data: images with domain labels — a folder per domain (one-of-K, as the
 /// reference's `ImageFolder` for RaFD) or an attribute table (multi-label, CelebA's

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Imaging
+import Runs
 
 /// What the training loop orders, batches and prefetches: `count` items, each one or more tensors
 /// (1×…) that the loop stacks part by part into N×… batches. Each recipe's data conforms.

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Imaging
+import Runs
 
 /// A training set in one of the reference's layouts, listed and checked before training starts.
 ///

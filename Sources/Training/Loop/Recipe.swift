@@ -2,6 +2,7 @@ import Checkpoints
 import Engine
 import Foundation
 import Models
+import Runs
 
 /// How long a run trains, and so what its schedules, cadences and log count in.
 public enum RunLength: Equatable, Sendable {

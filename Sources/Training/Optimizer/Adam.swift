@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Runs
 
 /// `torch.optim.Adam` (amsgrad off, L2 `weight_decay`), step for step what PyTorch's
 /// `_single_tensor_adam` computes, so a run can be checked against PyTorch.

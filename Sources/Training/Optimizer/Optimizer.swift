@@ -1,4 +1,5 @@
 import Engine
+import Runs
 
 /// What a trainer needs of an optimizer, and what a state file saves of it (`TrainingStateFile`):
 /// PyTorch's `torch.optim` algorithms, step for step.

@@ -1,4 +1,5 @@
 import Checkpoints
+import Runs
 
 /// A saved training state checked against the optimizers and schedulers it is to be loaded into,
 /// holding what to restore. Building it validates everything; `apply()` cannot fail, so a load

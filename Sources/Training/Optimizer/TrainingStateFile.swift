@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Runs
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -2,6 +2,7 @@ import Checkpoints
 import Engine
 import Foundation
 import Models
+import Runs
 
 /// CycleGAN as the reference's `train.py --model cyclegan` runs it: two generators and two
 /// discriminators on unaligned images, with image pools of fakes for the D steps

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Models
+import Runs
 
 /// DCGAN as pytorch/examples `dcgan/main.py` trains it, with any `--gan-mode`: per batch the D
 /// step on real images and on G(z) (detached), then the G step through the updated D on the same

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Models
+import Runs
 
 /// pix2pix as the reference's `train.py --model pix2pix` runs it: a conditional GAN on aligned
 /// or paired images, the D step then the G step (GAN + λ·L1) per iteration (`Pix2PixModel`).

@@ -2,6 +2,7 @@ import Checkpoints
 import Engine
 import Foundation
 import Models
+import Runs
 
 /// StarGAN as yunjey/stargan's `Solver.train()` runs it: `num_iters` iterations over shuffled
 /// batches (a new shuffle each pass over the data), the D step every iteration and the G step

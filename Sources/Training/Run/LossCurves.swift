@@ -1,4 +1,5 @@
 import Foundation
+import Runs
 
 /// `RUN/loss_curves.svg`: one panel per loss, epochs on the x-axis, the raw values faint and an
 /// exponentially smoothed line (debiased, as TensorBoard draws it) on top.

@@ -1,5 +1,6 @@
 import AtomicFiles
 import Foundation
+import Runs
 
 /// One training iteration's record in `RUN/losses.jsonl`: where in the run it was, the learning
 /// rate, the reference's named losses, and how long the iteration took.

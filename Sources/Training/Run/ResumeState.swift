@@ -2,6 +2,7 @@ import AtomicFiles
 import Checkpoints
 import Engine
 import Foundation
+import Runs
 
 /// `RUN/state.json`, for every recipe: what `--continue` needs besides the networks' weights to
 /// carry on exactly where a run stopped — at an epoch's end or after any iteration — so that

@@ -1,5 +1,6 @@
 import AtomicFiles
 import Foundation
+import Runs
 
 /// `RUN/index.html`: a page to keep open in a browser while a run trains — the run's status,
 /// its loss curves and every epoch's sample grid, newest first.

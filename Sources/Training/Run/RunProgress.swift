@@ -1,4 +1,5 @@
 import Foundation
+import Runs
 
 /// How far a run got, from what it leaves behind: `state.json` (only `epochs_done`,
 /// `interrupted` and `iterations` are read, all optional — the rest is the trainer's business)

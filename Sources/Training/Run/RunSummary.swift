@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import Models
+import Runs
 
 /// What `gantry inspect RUN` reports about a training run folder, for its text and JSON forms:
 /// the recipe and its key options, each network as configured and as saved (its latest

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Imaging
 import Models
+import Runs
 
 /// `RUN/samples/epoch_NNN.png`: the reference's visuals for one batch image, one row per
 /// domain (pix2pix: real_A, fake_B, real_B; CycleGAN: real_A, fake_B, rec_A, idt_B and the B row),

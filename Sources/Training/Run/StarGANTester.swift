@@ -2,8 +2,9 @@ import AtomicFiles
 import Checkpoints
 import Engine
 import Foundation
-import Models
 import Imaging
+import Models
+import Runs
 
 /// yunjey/stargan's `main.py --mode test` on a Gantry run: the test images — CelebA's 1,999
 /// held-out lines, or every image of the data for folders (the solver tests RaFD on a folder of

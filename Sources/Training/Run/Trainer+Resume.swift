@@ -2,6 +2,7 @@ import Checkpoints
 import Engine
 import Foundation
 import Models
+import Runs
 
 /// `--continue`: exactly from `state.json` (any recipe), or from weights alone — a folder
 /// PyTorch's `--continue_train` would take, or a saved epoch chosen with `--epoch N` — for

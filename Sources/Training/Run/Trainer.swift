@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Models
+import Runs
 
 /// What a training run reports as it goes (the CLI draws progress from these).
 public enum TrainingEvent {

@@ -120,7 +120,7 @@ extension RunFolder {
 
 /// Reads a small text file whole, refusing one larger than `limit` bytes (a run's own files are
 /// small; a huge one is not what it claims to be).
-func readBounded(_ url: URL, limit: Int, what: String) throws -> String {
+public func readBounded(_ url: URL, limit: Int, what: String) throws -> String {
     guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path) else {
         throw TrainingError(.unreadableRun, "\(url.path): not found")
     }

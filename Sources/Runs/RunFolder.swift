@@ -63,7 +63,7 @@ public struct RunFolder: Sendable {
     /// Makes `destination` name the file `source` names now: a hard link (no copy; a later
     /// rewrite of `source` renames a new file into place and leaves this one alone), or a copy
     /// where the file system has no hard links.
-    func link(_ source: URL, to destination: URL) throws {
+    public func link(_ source: URL, to destination: URL) throws {
         try? FileManager.default.removeItem(at: destination)
         do {
             try FileManager.default.linkItem(at: source, to: destination)
@@ -90,7 +90,7 @@ public struct RunFolder: Sendable {
     }
 
     /// Loads the checkpoint `file` into `module` strictly; returns the loader's notes.
-    func load(_ module: Module, name: String, from file: URL) throws -> [String] {
+    public func load(_ module: Module, name: String, from file: URL) throws -> [String] {
         do {
             let checkpoint = try Checkpoint.load(contentsOf: file)
             return try module.loadStrictly(checkpoint.stateDict, network: "net_\(name)").map { "\(file.lastPathComponent): \($0)" }

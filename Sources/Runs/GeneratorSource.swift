@@ -29,6 +29,10 @@ public struct GeneratorSource: Sendable {
     /// One line for `--dry-run` and logs: what was picked and why.
     public var summary: String
 
+    public init(url: URL, network: String?, epoch: String?, architecture: GeneratorArchitecture?, summary: String) {
+        (self.url, self.network, self.epoch, self.architecture, self.summary) = (url, network, epoch, architecture, summary)
+    }
+
     /// Resolves `path` (file, run folder or checkpoint folder) for `request`.
     public static func resolve(_ path: URL, _ request: GeneratorRequest) throws -> GeneratorSource {
         var isDir: ObjCBool = false
