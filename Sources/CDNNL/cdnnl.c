@@ -11,6 +11,7 @@ extern int omp_get_max_threads(void);
 
 dnnl_status_t gantry_set_max_isa(dnnl_cpu_isa_t isa) { return dnnl_set_max_cpu_isa(isa); }
 void gantry_set_num_threads(int n) { omp_set_num_threads(n); }
+int gantry_get_max_threads(void) { return omp_get_max_threads(); }
 
 // libgomp's entry point for a parallel region, called directly: Swift's clang emits the LLVM
 // OpenMP ABI (__kmpc_*) for pragmas, which Debian's libgomp-based oneDNN does not provide.

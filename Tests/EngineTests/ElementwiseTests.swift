@@ -95,3 +95,20 @@ struct AllocationTests {
         }
     }
 }
+
+/// Batches: stacking items into N×… and taking item i back out, values and refusals.
+struct TensorBatchTests {
+    @Test func stackAndTakeBack() throws {
+        let a = try Tensor(shape: [1, 2, 1, 2], values: [1, 2, 3, 4]), b = try Tensor(shape: [1, 2, 1, 2], values: [5, 6, 7, 8])
+        let batch = try Tensor(stacking: [a, b])
+        #expect(batch.shape == [2, 2, 1, 2] && batch.values == [1, 2, 3, 4, 5, 6, 7, 8])
+        #expect(try batch.image(1).values == b.values && batch.image(1).shape == [1, 2, 1, 2])
+        #expect(try batch.image(0).values == a.values)
+        // Labels (N×c) stack the same way; one item is itself.
+        #expect(try Tensor(stacking: [Tensor(shape: [1, 3], values: [0, 1, 0]), Tensor(shape: [2, 3], values: [1, 0, 0, 0, 0, 1])]).values == [0, 1, 0, 1, 0, 0, 0, 0, 1])
+        #expect(try Tensor(stacking: [a]).values == a.values)
+        #expect(throws: EngineError.self) { try Tensor(stacking: [a, Tensor(shape: [1, 2, 2, 1], values: [1, 2, 3, 4])]) }
+        #expect(throws: EngineError.self) { try Tensor(stacking: []) }
+        #expect(throws: EngineError.self) { try batch.image(2) }
+    }
+}

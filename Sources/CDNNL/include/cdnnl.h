@@ -62,6 +62,7 @@ typedef enum {
 /// Caps the instruction set oneDNN may use (must run before the first primitive).
 dnnl_status_t gantry_set_max_isa(dnnl_cpu_isa_t isa);
 void gantry_set_num_threads(int n);
+int gantry_get_max_threads(void);
 
 /// Runs body(context, i) for i in 0..<count on oneDNN's OpenMP thread team, so Swift's
 /// elementwise loops share threads with the convolutions instead of competing with spinning

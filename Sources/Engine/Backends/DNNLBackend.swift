@@ -73,7 +73,13 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         self.transposedImplementation = transposedImplementation
         self.threads = threads
         self.bandBytes = bandBytes
+        _ = DNNLRuntime.defaultThreads
     }
+
+    /// OpenMP's count is per calling thread and outlives the call: every operation sets this
+    /// backend's own, so a backend without `threads` is not left with another backend's count
+    /// (two backends used from one thread, as tests and a process converting while training do).
+    private func setThreads() { gantry_set_num_threads(Int32(threads ?? DNNLRuntime.defaultThreads)) }
 
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) throws -> Tensor {
         let outShape = try conv2dOutputShape(x, weight: weight, bias: bias, geometry: geometry)
@@ -180,7 +186,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
                              buffers: () -> [Int32: UnsafeMutableRawPointer]) throws {
         let key = BackwardPlanKey(kind: kind.rawValue, input: input, weight: weight, output: output, hasBias: hasBias, geometry: geometry)
         lock.lock(); defer { lock.unlock() }
-        if let threads { gantry_set_num_threads(Int32(threads)) }
+        setThreads()
         let plan: DNNLBackwardPlan
         if let cached = backwardPlans[key] {
             plan = cached
@@ -245,7 +251,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     /// at a time, since each already uses every core.
     private func exclusive<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock(); defer { lock.unlock() }
-        if let threads { gantry_set_num_threads(Int32(threads)) }
+        setThreads()
         return try body()
     }
 
@@ -314,7 +320,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         let key = ConvPlanKey(transposed: transposed, input: x.shape, weight: weight.shape,
                               hasBias: bias != nil, geometry: geometry, winograd: winograd)
         lock.lock(); defer { lock.unlock() }
-        if let threads { gantry_set_num_threads(Int32(threads)) }
+        setThreads()
         let plan = try plan(key, outShape)
         let prepared = try preparedWeights(weight, for: plan)
         let y = try Tensor(uninitialized: outShape)

@@ -32,6 +32,11 @@ enum DNNLRuntime {
         return names.first { isa.rawValue & $0.0.rawValue == $0.0.rawValue }?.1 ?? "isa 0x\(String(isa.rawValue, radix: 16))"
     }
 
+    /// OpenMP's thread count before any backend set one (OMP_NUM_THREADS, else one per core):
+    /// what a backend without `threads` uses. Read once, at the first backend's creation, before
+    /// any operation has set a count on any thread.
+    static let defaultThreads = Int(max(1, gantry_get_max_threads()))
+
     nonisolated(unsafe) static let shared: (engine: dnnl_engine_t, stream: dnnl_stream_t)? = {
         _ = isaCap
         var engine: dnnl_engine_t?

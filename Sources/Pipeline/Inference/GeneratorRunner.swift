@@ -51,7 +51,7 @@ public final class GeneratorRunner: @unchecked Sendable {
     public func run(_ batch: Tensor) throws -> Tensor {
         let (n, _, h, w) = batch.nchw
         // Each image of a split batch was checked by its own run.
-        if n > 1 && n * h * w > pixelLimit { return try stack((0..<n).map { i in try run(try image(i, of: batch)) }) }
+        if n > 1 && n * h * w > pixelLimit { return try Tensor(stacking: (0..<n).map { i in try run(try batch.image(i)) }) }
         let output: Tensor
         if n * h * w <= pixelLimit {
             let condition = try settings.conditionTensor(for: generator.architecture, batch: n)
@@ -68,26 +68,6 @@ public final class GeneratorRunner: @unchecked Sendable {
         if bad > 0 {
             throw ModelError(.nonFiniteOutput, "the network produced \(bad) NaN or infinite values (the checkpoint's weights are NaN/Inf or overflow); no output written")
         }
-    }
-
-    private func image(_ i: Int, of batch: Tensor) throws -> Tensor {
-        let per = batch.count / batch.shape[0]
-        let one = try Tensor(uninitialized: [1] + batch.shape.dropFirst())
-        one.withUnsafeMutableBufferPointer { dst in
-            batch.withUnsafeBufferPointer { dst.baseAddress!.update(from: $0.baseAddress! + i * per, count: per) }
-        }
-        return one
-    }
-
-    private func stack(_ images: [Tensor]) throws -> Tensor {
-        let per = images[0].count
-        let out = try Tensor(uninitialized: [images.count] + images[0].shape.dropFirst())
-        out.withUnsafeMutableBufferPointer { p in
-            for (i, t) in images.enumerated() {
-                t.withUnsafeBufferPointer { (p.baseAddress! + i * per).update(from: $0.baseAddress!, count: per) }
-            }
-        }
-        return out
     }
 
     /// Whether an input of this size runs streamed (layer by layer, over row bands).

@@ -17,19 +17,7 @@ struct InferenceStage: @unchecked Sendable {
     func callAsFunction(_ batch: [DecodedItem]) -> Result<[InferredItem], ItemResultsFailure> {
         let t0 = DispatchTime.now().uptimeNanoseconds
         do {
-            let input: Tensor
-            if batch.count == 1 {
-                input = batch[0].prepared.tensor
-            } else {
-                let shape = batch[0].prepared.tensor.shape
-                input = try Tensor(uninitialized: [batch.count] + shape.dropFirst())
-                let per = batch[0].prepared.tensor.count
-                input.withUnsafeMutableBufferPointer { p in
-                    for (i, d) in batch.enumerated() {
-                        d.prepared.tensor.withUnsafeBufferPointer { (p.baseAddress! + i * per).update(from: $0.baseAddress!, count: per) }
-                    }
-                }
-            }
+            let input = try Tensor(stacking: batch.map(\.prepared.tensor))
             let (_, _, h, w) = input.nchw
             let streamed = runner.needsStreaming(width: w, height: h)
             let output = try runner.run(input)

@@ -125,20 +125,13 @@ final class Prefetcher: @unchecked Sendable {
         }
     }
 
-    /// N tensors 1×… as one N×… batch (the reference's default collate).
-    private func stack(_ images: [Tensor]) throws -> Tensor {
-        guard images.count > 1 else { return images[0] }
-        let shape = images[0].shape
-        if let odd = images.first(where: { $0.shape != shape }) {
+    /// The items' part k as one batch; images of different sizes are the user's to fix.
+    private func stack(_ parts: [Tensor]) throws -> Tensor {
+        let shape = parts[0].shape
+        if let odd = parts.first(where: { $0.shape != shape }) {
             let size = { (s: [Int]) in s.count == 4 ? "\(s[3])×\(s[2])" : "\(s)" }
             throw TrainingError(.invalidSetting, "--batch-size \(batchSize) needs images of one size after preprocessing, but a batch holds \(size(shape)) and \(size(odd.shape)); use --preprocess resize_and_crop or crop, or --batch-size 1")
         }
-        let batch = try Tensor(uninitialized: [images.count] + shape.dropFirst())
-        batch.withUnsafeMutableBufferPointer { out in
-            for (i, image) in images.enumerated() {
-                image.withUnsafeBufferPointer { (out.baseAddress! + i * image.count).update(from: $0.baseAddress!, count: image.count) }
-            }
-        }
-        return batch
+        return try Tensor(stacking: parts)
     }
 }

@@ -52,9 +52,7 @@ public final class CycleGANRecipe: Recipe {
     }
 
     public func samples(lastBatch: [Tensor]?) throws -> Data? {
-        guard let lastBatch else { return nil }
-        let input = try EpochRecipes.firstImage(lastBatch[0]), target = try EpochRecipes.firstImage(lastBatch[1])
-        let quiet = TrainingContext(backend: context.backend, updatesRunningStatistics: false)
+        guard let (input, target, quiet) = try EpochRecipes.firstPair(lastBatch, context) else { return nil }
         let (gA, gB) = (model.generatorA, model.generatorB)
         let fakeB = try gA.forward(Variable(input), context: quiet).data, fakeA = try gB.forward(Variable(target), context: quiet).data
         return try SampleGrid.png([

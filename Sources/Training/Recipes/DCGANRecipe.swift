@@ -79,10 +79,8 @@ public final class DCGANRecipe: Recipe {
 
     /// N×3×H×W images as a PNG grid, `columns` per row.
     public static func grid(_ images: Tensor, columns: Int) throws -> Data {
-        let n = images.shape[0], per = images.count / max(1, n)
-        let tiles = try (0..<n).map { i in
-            try Tensor(shape: [1] + Array(images.shape.dropFirst()), values: images.withUnsafeBufferPointer { Array($0[(i * per)..<((i + 1) * per)]) })
-        }
+        let n = images.shape[0]
+        let tiles = try (0..<n).map { try images.image($0) }
         let rows = stride(from: 0, to: n, by: max(1, columns)).map { Array(tiles[$0..<min(n, $0 + columns)]) }
         return try SampleGrid.png(rows, gap: 2, quantization: .round)
     }

@@ -41,9 +41,7 @@ public final class Pix2PixRecipe: Recipe {
 
     /// The batch's first pair, drawn with the networks as they are now, BatchNorm's buffers untouched.
     public func samples(lastBatch: [Tensor]?) throws -> Data? {
-        guard let lastBatch else { return nil }
-        let input = try EpochRecipes.firstImage(lastBatch[0]), target = try EpochRecipes.firstImage(lastBatch[1])
-        let quiet = TrainingContext(backend: context.backend, updatesRunningStatistics: false)
+        guard let (input, target, quiet) = try EpochRecipes.firstPair(lastBatch, context) else { return nil }
         return try SampleGrid.png([[input, try model.generator.forward(Variable(input), context: quiet).data, target]])
     }
 }
@@ -69,10 +67,10 @@ enum EpochRecipes {
         }
     }
 
-    /// Image 0 of a batch, 1×C×H×W.
-    static func firstImage(_ batch: Tensor) throws -> Tensor {
-        guard batch.shape[0] > 1 else { return batch }
-        let n = batch.count / batch.shape[0]
-        return try Tensor(shape: [1] + batch.shape.dropFirst(), values: batch.withUnsafeBufferPointer { Array($0.prefix(n)) })
+    /// The first pair of a batch [A, B] (1×C×H×W each) and a context that draws with the networks
+    /// as they are, BatchNorm's buffers untouched; nil before the first batch.
+    static func firstPair(_ batch: [Tensor]?, _ context: TrainingContext) throws -> (Tensor, Tensor, TrainingContext)? {
+        guard let batch else { return nil }
+        return (try batch[0].image(0), try batch[1].image(0), TrainingContext(backend: context.backend, updatesRunningStatistics: false))
     }
 }
