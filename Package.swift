@@ -67,7 +67,7 @@ let package = Package(
         ),
         .target(
             name: "Training",
-            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "AtomicFiles", "Runs", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "AtomicFiles", "Runs"]
         ),
         .executableTarget(
             name: "GantryCLI",

@@ -86,7 +86,8 @@ public enum AtomicFile {
             unlink(temporary.path)
             throw error
         }
-        // Make the new directory entry itself durable.
+        // Make the new directory entry itself durable. Best effort: the file is complete and in
+        // place already, and some file systems (FUSE, some network mounts) refuse a folder fsync.
         let dfd = Glibc.open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
         if keepOpen { isOpen = false }

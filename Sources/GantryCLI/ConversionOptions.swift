@@ -29,7 +29,7 @@ struct ConversionOptions: ParsableArguments {
     @OptionGroup var architecture: ArchitectureOptions
 
     func validate() throws {
-        if let quality, !ConversionLimits.quality.contains(quality) { throw ValidationError("--quality must be from 1 to 100") }
+        if let quality, !ConversionLimits.quality.contains(quality) { throw ValidationError("--quality must be from \(ConversionLimits.quality.lowerBound) to \(ConversionLimits.quality.upperBound)") }
         if let jobs, ConversionPlan.Jobs(jobs) == nil { throw ValidationError("--jobs must look like 1:1:2 (load:process:save, each 1 to 64)") }
         if let memoryLimit, MemoryBudget.parse(memoryLimit) == nil { throw ValidationError("--memory-limit '\(memoryLimit)' must be a positive size like 4G or 800M (at most 1048576G)") }
         if let preprocess, !PreprocessPolicy.names.contains(preprocess) {

@@ -33,7 +33,7 @@ struct Convert: ParsableCommand {
         if overwrite && skipExisting { throw ValidationError("--overwrite and --skip-existing contradict each other") }
         if quiet && verbose { throw ValidationError("--quiet and --verbose contradict each other") }
         if let shard, Shard(shard) == nil { throw ValidationError("--shard must be I/N with 0 ≤ I < N, e.g. 0/4") }
-        if let batch, !ConversionLimits.batch.contains(batch) { throw ValidationError("--batch must be from 1 to 64, got \(batch)") }
+        if let batch, !ConversionLimits.batch.contains(batch) { throw ValidationError("--batch must be from \(ConversionLimits.batch.lowerBound) to \(ConversionLimits.batch.upperBound), got \(batch)") }
     }
 
     func run() throws {

@@ -6,7 +6,7 @@ import Runs
 
 /// `RUN/samples/epoch_NNN.png`: the reference's visuals for one batch image, one row per
 /// domain (pix2pix: real_A, fake_B, real_B; CycleGAN: real_A, fake_B, rec_A, idt_B and the B row),
-/// each tile converted to 8 bits by `convert`'s own `Postprocessor` (the reference's `tensor2im`
+/// each tile converted to 8 bits as `convert` converts its outputs (`Tensor.quantized`) (the reference's `tensor2im`
 /// truncates; StarGAN's and DCGAN's `save_image` rounds).
 public enum SampleGrid {
     /// The rows of tiles (each 1×C×H×W in [-1, 1], grey tiles shown as grey RGB) as PNG bytes,
