@@ -40,29 +40,15 @@ public struct StreamedForward {
         return try gather(output)
     }
 
-    /// The module's output as a stream value; convolutions are computed here, the rest deferred.
+    /// The module's output as a stream value: the layer says what it needs (`StreamedLayer`);
+    /// convolutions are computed here, the rest deferred.
     func apply(_ module: Module, _ x: StreamValue) throws -> StreamValue {
-        switch module {
-        case let m as Sequential: return try m.layers.reduce(x) { try apply($1, $0) }
-        case let m as Root: return try apply(m.children[0].module, x)
-        case let m as Main: return try apply(m.children[0].module, x)
-        case let m as Conv2d: return try convolve(x, m)
-        case let m as ConvTranspose2d: return try convolveTransposed(x, m)
-        case let m as Pad2d: return PaddedValue(x, amount: m.amount, mode: m.mode)
-        case let m as Norm2d: return try normalized(x, m)
-        case let m as ActivationLayer: return x.activated(m.activation)
-        case is DropoutLayer: return x
-        case is ResnetBlock, is StarGANResidualBlock: return try residual(x, module.children[0].module)
-        case let m as UnetBlock:
-            let y = try apply(m.children[0].module, x)
-            return m.role == .outermost ? y : ConcatValue(x, y)
-        default:
-            // `--norm none` leaves an empty Module where the norm was: the identity.
-            guard module.children.isEmpty, module.tensors.isEmpty else {
-                throw ModelError(.invalidInput, "streamed inference does not know the layer \(type(of: module))")
-            }
-            return x
+        if let layer = module as? StreamedLayer { return try layer.streamed(x, by: self) }
+        // `--norm none` leaves an empty Module where the norm was: the identity.
+        guard module.children.isEmpty, module.tensors.isEmpty else {
+            throw ModelError(.invalidInput, "streamed inference does not know the layer \(type(of: module))")
         }
+        return x
     }
 
     /// Output rows per band for a layer reading `inRow` bytes per input row (`stride` of them per
