@@ -34,6 +34,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Path of the peer script.")
     var peerScript = "benchmarks/peer_engines.py"
 
+    @Option(help: "inference (the Tensor forwards convert runs) or autograd (the same network through training's Variable forwards, gradients off): what a forward shared by training and inference would cost.")
+    var path: ForwardPath = .inference
+
+    enum ForwardPath: String, ExpressibleByArgument, CaseIterable { case inference, autograd }
+
     @Flag(help: "One JSON object per case instead of a table.")
     var json = false
 
@@ -107,18 +112,27 @@ struct Bench: ParsableCommand {
         let counter = CountingBackend(try engine.backend(threads: threads))
         let context = ForwardContext(backend: counter)
         let x = try Tensor(shape: [1, arch.inputChannels, size.height, size.width], repeating: 0.1)
-        for _ in 0..<warmup { _ = try generator.forward(x, context: context) }
+        let forward: () throws -> Void
+        switch path {
+        case .inference: forward = { _ = try generator.forward(x, context: context) }
+        case .autograd:
+            // Per-image statistics as in inference; no gradients, so no tape is kept.
+            generator.root.setRequiresGrad(false)
+            let training = TrainingContext(backend: counter, updatesRunningStatistics: false)
+            forward = { _ = try generator.forward(Variable(x), context: training) }
+        }
+        for _ in 0..<warmup { try forward() }
         counter.flops = 0
         var times: [Double] = []
         for _ in 0..<runs {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try generator.forward(x, context: context)
+            try forward()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         return BenchResult(engine: "gantry", net: name, width: size.width, height: size.height, threads: threads,
                            runs: runs, times: times, gflop: Double(counter.flops) / Double(runs) / 1e9,
                            peakRSSMB: peakRSSMegabytes(),
-                           detail: "\(counter.wrapped.name), peak tensors \(BufferPool.shared.peakLiveBytes >> 20) MB, mapped \(BufferPool.shared.mappedBytes >> 20) MB")
+                           detail: "\(counter.wrapped.name)\(path == .autograd ? " through autograd" : ""), peak tensors \(BufferPool.shared.peakLiveBytes >> 20) MB, mapped \(BufferPool.shared.mappedBytes >> 20) MB")
     }
 
     private func runChild(_ name: String, _ size: (width: Int, height: Int), threads: Int) throws -> BenchResult {
@@ -126,7 +140,7 @@ struct Bench: ParsableCommand {
             "bench", "--in-process", "--json", "--nets", name, "--sizes", "\(size.width)x\(size.height)",
             "--runs", String(runs), "--warmup", String(warmup), "--threads", String(threads),
             "--algorithm", (engine.algorithm ?? .winograd).rawValue, "--winograd", engine.winograd.rawValue,
-            "--transposed", engine.transposed.rawValue,
+            "--transposed", engine.transposed.rawValue, "--path", path.rawValue,
         ])
         guard let line = output.split(separator: "\n").first,
               let result = try? JSONDecoder().decode(BenchResult.self, from: Data(line.utf8)) else {
