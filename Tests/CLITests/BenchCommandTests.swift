@@ -41,4 +41,20 @@ struct BenchCommandTests {
             .flatMap { Double($0.trimmingCharacters(in: .whitespaces)) })
         #expect(ratio > 1)
     }
+
+    /// `--path autograd` runs the same network through training's forwards and says so; both
+    /// paths count the same convolution work.
+    @Test func autogradPathMeasuresTheTrainingForwards() throws {
+        var gflop: [String: Double] = [:]
+        for path in ["inference", "autograd"] {
+            let r = try runGantry(["bench", "--nets", "unet_128", "--sizes", "128x128", "--runs", "1", "--warmup", "0",
+                                   "--threads", "1", "--json", "--in-process", "--path", path])
+            #expect(r.status == 0, "\(r.stderr)")
+            let line = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("{") })
+            let row = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(((row["detail"] as? String) ?? "").contains("through autograd") == (path == "autograd"), "\(row)")
+            gflop[path] = row["gflop"] as? Double
+        }
+        #expect(gflop["inference"] != nil && gflop["inference"] == gflop["autograd"], "\(gflop)")
+    }
 }
