@@ -69,4 +69,18 @@ struct DCGANTrainerTests {
             "\($0)".contains("does not fit the 7 images")
         }
     }
+
+    /// Data that cannot be read at all stops the run with one error naming a file (a pass that
+    /// yields no batch would otherwise repeat for ever), and a fresh run leaves no files.
+    @Test func unreadableDataStopsTheRun() throws {
+        let dir = try TemporaryDirectory()
+        for i in 0..<3 { try dir.write("faces/\(i).png", "not a png") }
+        let trainer = try Trainer(try Self.options(dir), backend: Backends.direct)
+        var skipped = 0
+        #expect { try trainer.train(report: { if case .skipped = $0 { skipped += 1 } }) } throws: {
+            "\($0)".contains("no item of the data could be read in epoch 1") && "\($0)".contains(".png")
+        }
+        #expect(skipped == 3)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
+    }
 }

@@ -163,7 +163,8 @@ public final class Trainer {
                 return .stopped(epoch: counted == nil ? epoch : 1, images: counted == nil ? images : iterations)
             }
             prefetcher.finish()
-            guard lastBatch != nil || remaining == 0 else {
+            // A whole pass that yielded nothing would repeat for ever; the rest of a resumed one may.
+            guard lastBatch != nil || remaining == 0 || remaining < recipe.data.count else {
                 throw TrainingError(.invalidSetting, "\(options.data): no item of the data could be read in epoch \(epoch) (\(skippedCount) skipped); the first: \(skipped.first ?? "?")")
             }
             if counted != nil {
