@@ -85,4 +85,21 @@ struct SchedulerTests {
         #expect(throws: TrainingError.self) { try LearningRateScheduler(policy: .plateau(PlateauSettings(factor: 1)), baseLR: 1e-3) }
         #expect(throws: TrainingError.self) { try LearningRateScheduler(policy: .plateau, baseLR: .nan) }
     }
+
+    /// Replaying n units (a continued run whose state has no schedules, or another policy) ends
+    /// where n steps end, bit for bit, whether the policy jumps (linear, StarGAN's) or steps.
+    @Test func replayEqualsSteppingOneByOne() throws {
+        let policies: [LearningRatePolicy] = [.linear(nEpochs: 5, nEpochsDecay: 7, epochCount: 1),
+                                              .starGAN(numIters: 5000, numItersDecay: 3000, updateEvery: 100),
+                                              .step(decayEvery: 3), .cosine(tMax: 4), .plateau]
+        for policy in policies {
+            for n in [0, 1, 6, 13, 2900] {
+                let stepped = try LearningRateScheduler(policy: policy, baseLR: 2e-4)
+                for _ in 0..<n { try stepped.step(metric: 0) }
+                let replayed = try LearningRateScheduler(policy: policy, baseLR: 2e-4)
+                try replayed.replay(n)
+                #expect(replayed.lr.bitPattern == stepped.lr.bitPattern && replayed.lastEpoch == stepped.lastEpoch, "\(policy) after \(n)")
+            }
+        }
+    }
 }

@@ -40,6 +40,20 @@ public final class LearningRateScheduler {
         }
     }
 
+    /// `count` steps (plateau's with metric 0, as the reference steps it): where a continued run
+    /// stands after `count` units. The closed-form policies jump there at once, so a counter read
+    /// from a state file (StarGAN's iterations) cannot make the replay run for hours.
+    public func replay(_ count: Int) throws(TrainingError) {
+        guard count > 0 else { return }
+        switch policy {
+        case .linear, .starGAN:
+            lastEpoch += count - 1
+            try step(metric: 0)
+        case .step, .cosine, .plateau:
+            for _ in 0..<count { try step(metric: 0) }
+        }
+    }
+
     /// `scheduler.step()`, or `scheduler.step(metric)` for plateau.
     ///
     /// - Parameter metric: the value plateau watches (the reference passes its `self.metric`,

@@ -62,7 +62,7 @@ extension Trainer {
                 continue
             }
             // Changed epochs or policy, or a state without schedules: replay the schedule to where the run is.
-            for _ in 0..<min(unitsDone, lastUnit) { try schedule.step(metric: 0) }
+            try schedule.replay(min(unitsDone, lastUnit))
             o.optimizer.lr = schedule.lr
             if o.name == "G", state.format != 0 {
                 notes.append("the learning-rate schedule differs from the saved one: continuing on the new schedule at lr \(schedule.lr)")
