@@ -12,8 +12,9 @@
 /// them in place with `Tensor.assign(from:)`, which bumps the version the oneDNN weight cache
 /// checks.
 public final class Variable: @unchecked Sendable {
-    /// The value. For a parameter this is the module's own tensor (same storage).
-    public let data: Tensor
+    /// The value. For a parameter this is the module's own tensor (same storage). A `var` only
+    /// so `reusableStorage` can ask whether its storage is shared; nothing reassigns it.
+    public fileprivate(set) var data: Tensor
     /// Accumulated gradient of a leaf that requires one (nil until a backward reaches it, and
     /// after `zeroGrad()`). Same shape as `data`.
     public var grad: Tensor?
@@ -156,6 +157,26 @@ final class Node {
         return order
     }
 }
+
+/// The storage of `value` when an op may write its result over it: `value` is not `input` (what
+/// the caller was given and may still read), is in no graph, and its tensor is held by nothing
+/// else. Inference containers (`Sequential`, residual blocks) pass this as an op's `into:` for
+/// values their own children just produced, which no one else has a handle on (a child that
+/// returns its input returns `input` itself): at 1024×768 each is 200 MB. A value a recorded op
+/// saved for backward shares its tensor, so is never reused.
+///
+/// The tensor's storage is what is checked, not the `Variable` object: Swift may keep an extra
+/// reference to an object the caller reads again later, so asking the object's uniqueness
+/// found nothing reusable in some optimised builds.
+public func reusableStorage(_ value: Variable, sparing input: Variable) -> Tensor? {
+    guard value !== input, !value.requiresGrad, value.data.isUniquelyReferenced() else { return nil }
+    return value.data
+}
+
+/// Whether an op on `inputs` records a node (some input requires a gradient): such an op keeps
+/// its inputs intact for backward, so it ignores an `into:` hint.
+@inline(__always)
+func records(_ inputs: [Variable?]) -> Bool { inputs.contains { $0?.requiresGrad == true } }
 
 /// The result of an op on `inputs`: a recorded node when any input requires a gradient, a plain
 /// value otherwise (then `backward` is never built, and nothing is kept).

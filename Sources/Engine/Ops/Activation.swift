@@ -54,9 +54,10 @@ extension Activation {
         return gx
     }
 
-    /// Differentiable activation.
-    public func callAsFunction(_ x: Variable) throws -> Variable {
-        let y = try self(x.data)
+    /// Differentiable activation; `output` (see `reusableStorage`) takes the result when nothing
+    /// is recorded.
+    public func callAsFunction(_ x: Variable, into output: Tensor? = nil) throws -> Variable {
+        let y = try self(x.data, into: records([x]) ? nil : output)
         return record("activation", y, [x]) { { g in [try self.backward(g, output: y)] } } twin: {
             { g in [try self.gradient(g, output: y)] }
         }

@@ -48,8 +48,9 @@ public func labelPlanes(_ labels: Tensor, height: Int, width: Int) throws -> Ten
 }
 
 /// Differentiable `a + b` (residual connections; summing losses): the gradient passes to both.
-public func add(_ a: Variable, _ b: Variable) throws -> Variable {
-    let y = try add(a.data, b.data)
+/// `output` (see `reusableStorage`) takes the sum when nothing is recorded.
+public func add(_ a: Variable, _ b: Variable, into output: Tensor? = nil) throws -> Variable {
+    let y = try add(a.data, b.data, into: records([a, b]) ? nil : output)
     return record("add", y, [a, b]) { { g in [g, g] } } twin: { { g in [g, g] } }
 }
 

@@ -73,12 +73,22 @@ private func planeSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n
     return (t1, t2)
 }
 
-/// Differentiable normalisation (instance norm, batch norm in training or eval mode). Returns
-/// the statistics used, for the caller's running-statistics update.
+/// Differentiable normalisation (instance norm, batch norm in training or eval mode), followed by
+/// `activation` if given. Returns the statistics used, for the caller's running-statistics update.
+///
+/// When nothing is recorded, normalisation and activation run as one pass over memory, into
+/// `output` if given (see `reusableStorage`); when a gradient is wanted they are two recorded ops,
+/// since each backward needs its own saved tensor.
 public func normalize(_ x: Variable, statistics: NormStatistics, weight: Variable?, bias: Variable?,
-                      epsilon: Float = 1e-5) throws -> (output: Variable, statistics: NormOutput) {
+                      epsilon: Float = 1e-5, activation: Activation? = nil,
+                      into output: Tensor? = nil) throws -> (output: Variable, statistics: NormOutput) {
+    guard records([x, weight, bias]) else {
+        let fused = try normalize(x.data, statistics: statistics, weight: weight?.data, bias: bias?.data, epsilon: epsilon,
+                                  activation: activation, into: output)
+        return (Variable(fused.output), fused)
+    }
     let forward = try normalize(x.data, statistics: statistics, weight: weight?.data, bias: bias?.data, epsilon: epsilon)
-    let y = record("normalize", forward.output, [x, weight, bias]) {
+    let normalized = record("normalize", forward.output, [x, weight, bias]) {
         // The statistics and the input, not the output: the next layer owns that.
         let input = x.data, w = weight?.data, mean = forward.mean, invStd = forward.invStd
         return { g in
@@ -93,5 +103,5 @@ public func normalize(_ x: Variable, statistics: NormStatistics, weight: Variabl
                                         weight: weight), nil, nil]
         }
     }
-    return (y, forward)
+    return (try activation.map { try $0(normalized) } ?? normalized, forward)
 }

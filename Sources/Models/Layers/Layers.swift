@@ -14,12 +14,8 @@ public final class Conv2d: Module {
     public var weight: Tensor { tensor("weight")! }
     public var bias: Tensor? { tensor("bias") }
 
-    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        try context.backend.conv2d(x, weight: weight, bias: bias, geometry: geometry)
-    }
-
-    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
-        try conv2d(x, weight: variable("weight")!, bias: variable("bias"), geometry: geometry, backend: context.backend)
+    public override func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable {
+        try conv2d(x, weight: parameter("weight", pass)!, bias: parameter("bias", pass), geometry: geometry, backend: pass.backend)
     }
 }
 
@@ -38,12 +34,9 @@ public final class ConvTranspose2d: Module {
     public var weight: Tensor { tensor("weight")! }
     public var bias: Tensor? { tensor("bias") }
 
-    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        try context.backend.convTranspose2d(x, weight: weight, bias: bias, geometry: geometry)
-    }
-
-    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
-        try convTranspose2d(x, weight: variable("weight")!, bias: variable("bias"), geometry: geometry, backend: context.backend)
+    public override func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable {
+        try convTranspose2d(x, weight: parameter("weight", pass)!, bias: parameter("bias", pass), geometry: geometry,
+                            backend: pass.backend)
     }
 }
 
@@ -57,11 +50,7 @@ public final class Pad2d: Module {
         self.mode = mode
     }
 
-    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        try pad2d(x, top: amount, bottom: amount, left: amount, right: amount, mode: mode)
-    }
-
-    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+    public override func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable {
         try pad2d(x, top: amount, bottom: amount, left: amount, right: amount, mode: mode)
     }
 }
@@ -103,37 +92,39 @@ public final class Norm2d: Module {
         }
     }
 
-    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        try forward(x, context, activation: nil)
+    public override func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable {
+        try forward(x, pass, activation: nil)
     }
 
-    func forward(_ x: Tensor, _ context: ForwardContext, activation: Activation?, into output: Tensor? = nil) throws -> Tensor {
+    /// The norm, then `activation` if given (`Sequential` passes the layer after it), written into
+    /// `output` where nothing is recorded (see `reusableStorage`). In training (PyTorch's `train()`)
+    /// layers with running buffers fold the batch's mean and *unbiased* variance into them with
+    /// the pass's momentum.
+    func forward(_ x: Variable, _ pass: ForwardPass, activation: Activation?, into output: Tensor? = nil) throws -> Variable {
         let statistics: NormStatistics
-        switch (kind, context.batchNorm) {
-        case (.batch, .runningStatistics):
+        switch (kind, pass.batchStatistics) {
+        case (.batch, .running):
             statistics = .running(mean: tensor("running_mean")!, variance: tensor("running_var")!)
-        case (.batch, .batchStatistics): statistics = context.batchStatisticsPerImage ? .perInstance : .perBatch
-        case (.instance, _): statistics = .perInstance
+        case (.batch, .batch): statistics = .perBatch
+        case (.batch, .perImage), (.instance, _): statistics = .perInstance
         }
-        return try normalize(x, statistics: statistics, weight: tensor("weight"), bias: tensor("bias"),
-                             activation: activation, into: output).output
-    }
-
-    /// Training mode, as PyTorch's: statistics of the batch (BatchNorm over N×H×W, InstanceNorm
-    /// per image), and layers with running buffers fold the batch's mean and *unbiased* variance
-    /// into them with the context's momentum.
-    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+        // Read before `output`, which may be x's own storage, is written.
+        let (n, c, h, w) = x.data.nchw
+        let (y, stats) = try normalize(x, statistics: statistics, weight: parameter("weight", pass),
+                                       bias: parameter("bias", pass), activation: activation, into: output)
         let perInstance: Bool
-        if case .batch = kind { perInstance = false } else { perInstance = true }
-        let (y, stats) = try normalize(x, statistics: perInstance ? .perInstance : .perBatch,
-                                       weight: variable("weight"), bias: variable("bias"))
-        if context.updatesRunningStatistics, let runningMean = tensor("running_mean"), let runningVar = tensor("running_var") {
-            let (n, c, h, w) = x.data.nchw
+        switch statistics {
+        case .running: return y
+        case .perBatch: perInstance = false
+        case .perInstance: perInstance = true
+        }
+        if let momentum = pass.runningStatisticsMomentum,
+           let runningMean = tensor("running_mean"), let runningVar = tensor("running_var") {
             let count = Double(perInstance ? h * w : n * h * w)
             let correction = count > 1 ? count / (count - 1) : 1
             // InstanceNorm with running stats averages its per-image statistics over the batch.
             let images = perInstance ? n : 1
-            let m = Double(context.momentum)
+            let m = Double(momentum)
             runningMean.withUnsafeMutableBufferPointer { rm in
                 runningVar.withUnsafeMutableBufferPointer { rv in
                     for ch in 0..<c {
@@ -159,9 +150,7 @@ public final class ActivationLayer: Module {
 
     public init(_ activation: Activation) { self.activation = activation }
 
-    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor { try activation(x) }
-
-    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable { try activation(x) }
+    public override func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable { try activation(x) }
 }
 
 /// `nn.Dropout(0.5)`: identity unless the context enables stochastic dropout.
@@ -170,13 +159,8 @@ public final class DropoutLayer: Module {
 
     public init(_ probability: Float = 0.5) { self.probability = probability }
 
-    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        guard let random = context.dropout else { return x }
-        return try dropout(x, probability: probability, random: random).output
-    }
-
-    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
-        guard let random = context.dropout else { return x }
+    public override func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable {
+        guard let random = pass.dropout else { return x }
         return try dropout(x, probability: probability, random: random)
     }
 }

@@ -1,52 +1,5 @@
 import Engine
 
-/// How the generator behaves at inference, matching the reference test script's switches.
-public struct ForwardContext {
-    public enum BatchNormMode: Sendable {
-        /// Statistics of the images being converted: what the reference `test.py` does, since it
-        /// never calls `eval()` (and what pix2pix's authors intended).
-        case batchStatistics
-        /// Stored running statistics (`--eval`).
-        case runningStatistics
-    }
-
-    public var backend: ConvolutionBackend
-    public var batchNorm: BatchNormMode
-    /// Stochastic dropout when set (`--dropout --seed N`); nil keeps output deterministic.
-    public var dropout: RandomSource?
-    /// BatchNorm batch statistics taken per image, so a batch of N gives each image exactly what a
-    /// batch of one would (the reference test script's batch size); off means PyTorch's per-batch.
-    public var batchStatisticsPerImage: Bool
-
-    public init(backend: ConvolutionBackend, batchNorm: BatchNormMode = .batchStatistics, dropout: RandomSource? = nil,
-                batchStatisticsPerImage: Bool = false) {
-        self.backend = backend
-        self.batchNorm = batchNorm
-        self.dropout = dropout
-        self.batchStatisticsPerImage = batchStatisticsPerImage
-    }
-}
-
-/// How a network runs while it trains (PyTorch's `train()` mode): normalisation from the batch
-/// being processed, running statistics updated as a side effect, and stochastic dropout.
-public struct TrainingContext {
-    public var backend: ConvolutionBackend
-    /// Dropout's random source; nil turns dropout off (`--no_dropout` networks have none anyway).
-    public var dropout: RandomSource?
-    /// Weight of the newest batch in BatchNorm's running statistics (PyTorch's `momentum`).
-    public var momentum: Float
-    /// Off for forwards that must leave the buffers alone (e.g. drawing sample grids mid-run).
-    public var updatesRunningStatistics: Bool
-
-    public init(backend: ConvolutionBackend, dropout: RandomSource? = nil, momentum: Float = 0.1,
-                updatesRunningStatistics: Bool = true) {
-        self.backend = backend
-        self.dropout = dropout
-        self.momentum = momentum
-        self.updatesRunningStatistics = updatesRunningStatistics
-    }
-}
-
 /// A layer or container, named exactly like the PyTorch module it mirrors so that
 /// `namedTensors()` produces the checkpoint's state_dict keys.
 ///
@@ -67,11 +20,26 @@ open class Module {
 
     public init() {}
 
-    open func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor { x }
+    /// The layer's one forward, for conversion and training alike (see `ForwardPass`); the
+    /// identity for layers without one (`--norm none`'s Identity, for example).
+    open func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable { x }
 
-    /// The differentiable forward used in training; the identity for layers without one (pads
-    /// of `--norm none`'s Identity, for example).
-    open func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable { x }
+    /// Conversion: `forward(_:_:)` with nothing recorded.
+    public final func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        try forward(Variable(x), ForwardPass(context)).data
+    }
+
+    /// Training: `forward(_:_:)` recording what backward needs.
+    public final func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
+        try forward(x, ForwardPass(context))
+    }
+
+    /// Parameter `name` as the pass needs it: the autograd leaf in training, a plain value in
+    /// conversion (nil if the module has none of that name).
+    func parameter(_ name: String, _ pass: ForwardPass) -> Variable? {
+        guard pass.recordsGradients else { return tensor(name).map { Variable($0) } }
+        return variable(name)
+    }
 
     /// The autograd leaf of parameter `name` (nil if the module has none of that name).
     public func variable(_ name: String) -> Variable? {
@@ -137,45 +105,5 @@ open class Module {
         if let me = self as? T { out.append(me) }
         for (_, child) in children { out += child.modules(of: type) }
         return out
-    }
-}
-
-/// `nn.Sequential`: children named "0", "1", …, including layers without tensors, so indices
-/// match PyTorch's.
-public final class Sequential: Module {
-    public init(_ layers: [Module]) {
-        super.init()
-        children = layers.enumerated().map { (String($0.offset), $0.element) }
-    }
-
-    public var layers: [Module] { children.map(\.module) }
-
-    public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        var y = x
-        var i = 0
-        while i < children.count {
-            let layer = children[i].module
-            // A norm followed by an activation runs as one pass over memory.
-            // Results overwrite intermediates nobody else holds: at 1024×768 each is 200 MB.
-            let reusable: Tensor? = y.isUniquelyReferenced() ? y : nil
-            if let norm = layer as? Norm2d {
-                let act = (i + 1 < children.count ? children[i + 1].module as? ActivationLayer : nil)?.activation
-                y = try norm.forward(y, context, activation: act, into: reusable)
-                i += act == nil ? 1 : 2
-                continue
-            }
-            if let act = layer as? ActivationLayer {
-                y = try act.activation(y, into: reusable)
-                i += 1
-                continue
-            }
-            y = try layer.forward(y, context)
-            i += 1
-        }
-        return y
-    }
-
-    public override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
-        try layers.reduce(x) { try $1.forward($0, context) }
     }
 }

@@ -20,7 +20,7 @@ public enum DCGAN {
             width /= 2
         }
         layers += [try ConvTranspose2d(width, channels, kernel: 4, stride: 2, padding: 1, bias: false), ActivationLayer(.tanh)]
-        return Main(Sequential(layers))
+        return Root("main", Sequential(layers))
     }
 
     /// The discriminator: 64×64 `channels` → one logit per image (N×1×1×1).
@@ -35,7 +35,7 @@ public enum DCGAN {
             width *= 2
         }
         layers.append(try Conv2d(width, 1, kernel: 4, stride: 1, padding: 0, bias: false))
-        return Main(Sequential(layers))
+        return Root("main", Sequential(layers))
     }
 
     /// The one image size these networks produce and judge.
@@ -50,21 +50,5 @@ public enum DCGAN {
     public static func noise(count: Int, nz: Int, random: RandomSource) throws -> Tensor {
         var gaussian = GaussianSource(random)
         return try Tensor(shape: [count, nz, 1, 1], values: (0..<(count * nz)).map { _ in Float(gaussian.next()) })
-    }
-}
-
-/// `self.main = nn.Sequential(...)`: the example's one child, so state_dict keys read `main.N.…`.
-final class Main: Module {
-    init(_ main: Sequential) {
-        super.init()
-        children = [("main", main)]
-    }
-
-    override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        try children[0].module.forward(x, context)
-    }
-
-    override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
-        try children[0].module.forward(x, context)
     }
 }

@@ -26,33 +26,37 @@ public final class Discriminator {
     /// The PatchGAN logits (no sigmoid, as in the reference) for `image` (N×C×H×W): an
     /// N×1×H'×W' map. For StarGAN this is the source head; `starGANHeads` gives both.
     public func forward(_ image: Tensor, context: ForwardContext) throws -> Tensor {
-        try checkInput(image)
-        return try root.forward(image, context)
+        try forward(Variable(image), ForwardPass(context)).data
     }
 
     /// StarGAN's `forward`: the real/fake map (N×1×H/2^r×W/2^r) and the domain logits
     /// (N×c_dim). The input must be image_size×image_size, as for the reference's `view`.
     public func starGANHeads(_ image: Tensor, context: ForwardContext) throws -> (source: Tensor, classes: Tensor) {
-        guard let net = root as? StarGANDiscriminator else {
-            throw ModelError(.invalidInput, "\(architecture.className) has one output; only StarGAN's discriminator has a class head")
-        }
-        try checkInput(image)
-        return try net.heads(image, context)
+        let (source, classes) = try heads(Variable(image), ForwardPass(context))
+        return (source.data, classes.data)
     }
 
     /// The differentiable forward of training (the source head for StarGAN).
     public func forward(_ image: Variable, context: TrainingContext) throws -> Variable {
+        try forward(image, ForwardPass(context))
+    }
+
+    private func forward(_ image: Variable, _ pass: ForwardPass) throws -> Variable {
         try checkInput(image.data)
-        return try root.forward(image, context)
+        return try root.forward(image, pass)
     }
 
     /// StarGAN's two heads, differentiable.
     public func starGANHeads(_ image: Variable, context: TrainingContext) throws -> (source: Variable, classes: Variable) {
+        try heads(image, ForwardPass(context))
+    }
+
+    private func heads(_ image: Variable, _ pass: ForwardPass) throws -> (source: Variable, classes: Variable) {
         guard let net = root as? StarGANDiscriminator else {
             throw ModelError(.invalidInput, "\(architecture.className) has one output; only StarGAN's discriminator has a class head")
         }
         try checkInput(image.data)
-        return try net.heads(image, context)
+        return try net.heads(image, pass)
     }
 
     private func checkInput(_ image: Tensor) throws {

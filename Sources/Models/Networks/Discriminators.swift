@@ -61,31 +61,17 @@ final class StarGANDiscriminator: Module {
 
     /// The source (real/fake) head alone, so the PatchGAN-style `forward` works for every
     /// family and on any size (the class head needs image_size inputs).
-    override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        try children[1].module.forward(children[0].module.forward(x, context), context)
+    override func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable {
+        try children[1].module.forward(children[0].module.forward(x, pass), pass)
     }
 
-    /// Both heads: the (N, 1, H/2^r, W/2^r) source map and the (N, c_dim) class logits.
-    func heads(_ x: Tensor, _ context: ForwardContext) throws -> (source: Tensor, classes: Tensor) {
-        let h = try children[0].module.forward(x, context)
-        let source = try children[1].module.forward(h, context)
-        let classes = try children[2].module.forward(h, context)
+    /// Both heads: the (N, 1, H/2^r, W/2^r) source map and the (N, c_dim) class logits. The
+    /// shared trunk runs once and, in training, receives both heads' gradients.
+    func heads(_ x: Variable, _ pass: ForwardPass) throws -> (source: Variable, classes: Variable) {
+        let h = try children[0].module.forward(x, pass)
+        let source = try children[1].module.forward(h, pass)
+        let classes = try children[2].module.forward(h, pass)
         // PyTorch's `out_cls.view(N, c_dim)` only works when the kernel covers the whole map.
-        guard classes.shape.count == 4, classes.shape[2] == 1, classes.shape[3] == 1 else {
-            throw ModelError(.invalidInput, "StarGAN's class head needs the map of an image_size input; it gave \(classes.shape)")
-        }
-        return (source, Tensor(reshaping: classes, to: [classes.shape[0], classes.shape[1]]))
-    }
-
-    override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
-        try children[1].module.forward(children[0].module.forward(x, context), context)
-    }
-
-    /// Both heads, differentiable: the shared trunk runs once and receives both heads' gradients.
-    func heads(_ x: Variable, _ context: TrainingContext) throws -> (source: Variable, classes: Variable) {
-        let h = try children[0].module.forward(x, context)
-        let source = try children[1].module.forward(h, context)
-        let classes = try children[2].module.forward(h, context)
         guard classes.shape.count == 4, classes.shape[2] == 1, classes.shape[3] == 1 else {
             throw ModelError(.invalidInput, "StarGAN's class head needs the map of an image_size input; it gave \(classes.shape)")
         }

@@ -54,19 +54,21 @@ public final class Generator {
 
     /// Runs the network on `image` (N×C×H×W in [-1, 1]). StarGAN needs `condition` (N×c_dim).
     public func forward(_ image: Tensor, condition: Tensor? = nil, context: ForwardContext) throws -> Tensor {
-        try validate(image.shape, condition: condition?.shape)
-        guard let condition else { return try root.forward(image, context) }
-        let labels = try labelPlanes(condition, height: image.shape[2], width: image.shape[3])
-        return try root.forward(concatChannels([image, labels]), context)
+        try forward(Variable(image), condition: condition, ForwardPass(context)).data
     }
 
     /// The differentiable forward of training (batch statistics, stochastic dropout, running
-    /// statistics updated). StarGAN's labels are data, as in its solver: no gradient reaches them.
+    /// statistics updated).
     public func forward(_ image: Variable, condition: Tensor? = nil, context: TrainingContext) throws -> Variable {
+        try forward(image, condition: condition, ForwardPass(context))
+    }
+
+    /// StarGAN's labels are data, as in its solver: no gradient reaches them.
+    private func forward(_ image: Variable, condition: Tensor?, _ pass: ForwardPass) throws -> Variable {
         try validate(image.shape, condition: condition?.shape)
-        guard let condition else { return try root.forward(image, context) }
+        guard let condition else { return try root.forward(image, pass) }
         let labels = Variable(try labelPlanes(condition, height: image.shape[2], width: image.shape[3]))
-        return try root.forward(concatChannels([image, labels]), context)
+        return try root.forward(concatChannels([image, labels]), pass)
     }
 
     /// Every trainable parameter with its state_dict key (what the optimizer updates).

@@ -41,39 +41,12 @@ enum ResnetGenerator {
 }
 
 /// `ResnetBlock`: x + conv_block(x), where conv_block is pad-conv-norm-relu-[dropout]-pad-conv-norm.
-final class ResnetBlock: Module {
+final class ResnetBlock: ResidualBlock {
     init(_ dim: Int, norm: GeneratorArchitecture.Norm, dropout: Bool, bias: Bool) throws {
-        super.init()
         var layers: [Module] = try [Pad2d(1, mode: .reflect), Conv2d(dim, dim, kernel: 3, bias: bias),
                                 ResnetGenerator.norm(norm, dim), ActivationLayer(.relu)]
         if dropout { layers.append(DropoutLayer(0.5)) }
         layers += try [Pad2d(1, mode: .reflect), Conv2d(dim, dim, kernel: 3, bias: bias), ResnetGenerator.norm(norm, dim)]
-        children = [("conv_block", Sequential(layers))]
-    }
-
-    override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        var residual = try children[0].module.forward(x, context)
-        let reuse = residual.isUniquelyReferenced()
-        return try add(x, residual, into: reuse ? residual : nil)
-    }
-
-    override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
-        try add(x, children[0].module.forward(x, context))
-    }
-}
-
-/// A network whose forward is its single child's: `self.model(x)` / `self.main(x)` in PyTorch.
-final class Root: Module {
-    init(_ name: String, _ child: Module) {
-        super.init()
-        children = [(name, child)]
-    }
-
-    override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        try children[0].module.forward(x, context)
-    }
-
-    override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
-        try children[0].module.forward(x, context)
+        super.init("conv_block", body: Sequential(layers))
     }
 }

@@ -25,21 +25,10 @@ enum StarGANGenerator {
 }
 
 /// StarGAN's `ResidualBlock`: x + main(x), main = conv-IN-ReLU-conv-IN.
-final class StarGANResidualBlock: Module {
+final class StarGANResidualBlock: ResidualBlock {
     init(_ dim: Int, norm: (Int) throws -> Module) throws {
-        super.init()
-        children = try [("main", Sequential([Conv2d(dim, dim, kernel: 3, padding: 1, bias: false), norm(dim),
-                                         ActivationLayer(.relu), Conv2d(dim, dim, kernel: 3, padding: 1, bias: false),
-                                         norm(dim)]))]
-    }
-
-    override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        var residual = try children[0].module.forward(x, context)
-        let reuse = residual.isUniquelyReferenced()
-        return try add(x, residual, into: reuse ? residual : nil)
-    }
-
-    override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
-        try add(x, children[0].module.forward(x, context))
+        super.init("main", body: try Sequential([Conv2d(dim, dim, kernel: 3, padding: 1, bias: false), norm(dim),
+                                                  ActivationLayer(.relu), Conv2d(dim, dim, kernel: 3, padding: 1, bias: false),
+                                                  norm(dim)]))
     }
 }

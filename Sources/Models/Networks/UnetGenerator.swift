@@ -52,16 +52,11 @@ final class UnetBlock: Module {
         children = [("model", Sequential(layers))]
     }
 
-    override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        let y = try children[0].module.forward(x, context)
-        return role == .outermost ? y : try concatChannels([x, y])
-    }
-
     // The reference's in-place LeakyReLU also rewrites the skip tensor x; the parent's ReLU
     // makes that invisible in values and gradients alike (ReLU∘LeakyReLU = ReLU), so the skip
     // carries x itself here.
-    override func forward(_ x: Variable, _ context: TrainingContext) throws -> Variable {
-        let y = try children[0].module.forward(x, context)
+    override func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable {
+        let y = try children[0].module.forward(x, pass)
         return role == .outermost ? y : try concatChannels([x, y])
     }
 }

@@ -14,17 +14,12 @@ extension Sequential: StreamedLayer {
     }
 }
 
-/// A wrapper whose one child is the network (`Root`, DCGAN's `Main`).
-protocol WrapperLayer: StreamedLayer {}
-
-extension WrapperLayer where Self: Module {
+/// A wrapper whose one child is the network.
+extension Root: StreamedLayer {
     func streamed(_ x: StreamValue, by forward: StreamedForward) throws -> StreamValue {
         try forward.apply(children[0].module, x)
     }
 }
-
-extension Root: WrapperLayer {}
-extension Main: WrapperLayer {}
 
 extension Conv2d: StreamedLayer {
     func streamed(_ x: StreamValue, by forward: StreamedForward) throws -> StreamValue { try forward.convolve(x, self) }
@@ -52,16 +47,11 @@ extension DropoutLayer: StreamedLayer {
 }
 
 /// A block whose output is its input plus its one child's output.
-protocol ResidualLayer: StreamedLayer {}
-
-extension ResidualLayer where Self: Module {
+extension ResidualBlock: StreamedLayer {
     func streamed(_ x: StreamValue, by forward: StreamedForward) throws -> StreamValue {
         try forward.residual(x, children[0].module)
     }
 }
-
-extension ResnetBlock: ResidualLayer {}
-extension StarGANResidualBlock: ResidualLayer {}
 
 extension UnetBlock: StreamedLayer {
     /// The skip: every block but the outermost concatenates its input with its output.
