@@ -86,12 +86,17 @@ public enum AtomicFile {
             unlink(temporary.path)
             throw error
         }
-        // Make the new directory entry itself durable. Best effort: the file is complete and in
-        // place already, and some file systems (FUSE, some network mounts) refuse a folder fsync.
-        let dfd = Glibc.open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
+        syncFolder(dir)
         if keepOpen { isOpen = false }
         return keepOpen ? fd : -1
+    }
+
+    /// Makes the entries of `folder` durable (a link or rename into it survives a power cut), for
+    /// callers that move finished files themselves. Best effort: the files are in place already,
+    /// and some file systems (FUSE, some network mounts) refuse a folder fsync.
+    public static func syncFolder(_ folder: URL) {
+        let dfd = Glibc.open(folder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
     }
 
     /// Appends bytes to the temporary file.

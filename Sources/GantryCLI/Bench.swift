@@ -34,7 +34,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Path of the peer script.")
     var peerScript = "benchmarks/peer_engines.py"
 
-    @Option(help: "inference (the Tensor forwards convert runs) or autograd (the same network through training's Variable forwards, gradients off): what a forward shared by training and inference would cost.")
+    @Option(help: "inference (the pass convert runs) or autograd (the same layers' forward as training runs it, gradients off): what conversion's in-place reuse of intermediates saves.")
     var path: ForwardPath = .inference
 
     enum ForwardPath: String, ExpressibleByArgument, CaseIterable { case inference, autograd }
@@ -116,7 +116,8 @@ struct Bench: ParsableCommand {
         switch path {
         case .inference: forward = { _ = try generator.forward(x, context: context) }
         case .autograd:
-            // Per-image statistics as in inference; no gradients, so no tape is kept.
+            // Per-image statistics as in inference; no gradients, so no tape is kept, but a
+            // training pass reuses no intermediate.
             generator.root.setRequiresGrad(false)
             let training = TrainingContext(backend: counter, updatesRunningStatistics: false)
             forward = { _ = try generator.forward(Variable(x), context: training) }

@@ -1,3 +1,4 @@
+import AtomicFiles
 import CGantrySystem
 import Foundation
 
@@ -86,6 +87,7 @@ public struct InboxLayout: Sendable {
             // rename would silently replace an existing file; RENAME_NOREPLACE refuses instead,
             // and unlike link + unlink leaves no moment with the file in both places.
             if gantry_rename_noreplace(source.path, candidate.path) == 0 {
+                AtomicFile.syncFolder(candidate.deletingLastPathComponent())
                 return candidate
             }
             if errno == EXDEV {
@@ -93,7 +95,17 @@ public struct InboxLayout: Sendable {
                 let temp = folder.appendingPathComponent(".gantry-move-\(getpid())-\(UUID().uuidString)")
                 try FileManager.default.copyItem(at: source, to: temp)
                 defer { unlink(temp.path) }
+                // The copy on disk before the original goes: a power cut must not leave only a
+                // truncated copy.
+                let fd = open(temp.path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0, fsync(fd) == 0 else {
+                    let code = errno
+                    if fd >= 0 { close(fd) }
+                    throw PipelineError(.writeFailed, "\(candidate.path): cannot flush the copy of \(source.path) to disk (\(String(cString: strerror(code))))")
+                }
+                close(fd)
                 if link(temp.path, candidate.path) == 0 {
+                    AtomicFile.syncFolder(candidate.deletingLastPathComponent())
                     unlink(source.path)
                     return candidate
                 }

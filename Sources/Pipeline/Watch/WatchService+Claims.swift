@@ -121,7 +121,12 @@ extension WatchService {
         let target = configuration.layout.outbox.appendingPathComponent(rel)
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         for candidate in UniqueName.candidates(target) {
-            if link(work.path, candidate.path) == 0 { return candidate }
+            if link(work.path, candidate.path) == 0 {
+                // Durable before the input is retired: a power cut must not keep the retired
+                // input and lose its output.
+                AtomicFile.syncFolder(candidate.deletingLastPathComponent())
+                return candidate
+            }
             guard errno == EEXIST else {
                 throw PipelineError(.writeFailed, "\(candidate.path): cannot publish (\(String(cString: strerror(errno))))")
             }
