@@ -64,6 +64,9 @@ public enum AtomicFile {
             } catch {
                 throw AtomicFileError(.write, url, "cannot write", cause: error)
             }
+            if let injected = TestFault.errno(for: url.path) {
+                throw AtomicFileError(.write, url, "cannot flush to disk", errno: injected)
+            }
             guard fsync(fd) == 0 else { throw AtomicFileError(.write, url, "cannot flush to disk", errno: errno) }
             if !keepOpen {
                 isOpen = false
@@ -178,4 +181,20 @@ private final class Counter: @unchecked Sendable {
     private var value = 0
     private let lock = NSLock()
     func next() -> Int { lock.withLock { value += 1; return value } }
+}
+
+/// Test-only seam for the faults a test cannot make for real (EIO): with
+/// `GANTRY_TEST_FAULT_FILE=PATH`, while the file PATH holds `EIO TEXT` (or `ENOSPC TEXT`, …),
+/// every atomic write to a path containing TEXT fails with that error after its data is written,
+/// as a failing disk's fsync does. Removing the file ends the fault. Nothing else sets it.
+enum TestFault {
+    private static let file = ProcessInfo.processInfo.environment["GANTRY_TEST_FAULT_FILE"]
+    private static let names: [String: Int32] = ["EIO": EIO, "ENOSPC": ENOSPC, "EROFS": EROFS, "EACCES": EACCES]
+
+    static func errno(for path: String) -> Int32? {
+        guard let file, !file.isEmpty, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, let code = names[String(parts[0])], path.contains(parts[1]) else { return nil }
+        return code
+    }
 }

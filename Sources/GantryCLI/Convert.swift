@@ -1,4 +1,5 @@
 import ArgumentParser
+import AtomicFiles
 import Checkpoints
 import Engine
 import Foundation
@@ -13,10 +14,15 @@ struct Convert: ParsableCommand {
         discussion: """
             Mirrors IN's folder tree under OUT as <stem><suffix>.<ext>. Outputs appear only when complete, \
             existing outputs are never replaced without --overwrite, and a bad input is reported and skipped \
-            without stopping the batch. Exit status: 0 all converted (or skipped), 1 some inputs failed, \
-            64 usage error, 130 interrupted.
+            without stopping the batch. A full disk or an I/O error on the output side stops the run \
+            instead (no partial file; --skip-existing finishes the rest). Exit status: 0 all converted \
+            (or skipped), 1 some inputs failed, 64 usage error, 75 stopped by a full disk, I/O error or \
+            unwritable output folder, 130 interrupted.
             """
     )
+
+    /// Stopped by a transient fault on the output side (EX_TEMPFAIL): try again later.
+    static let faultExitCode: Int32 = 75
 
     @Argument(help: "Input folder (searched recursively) or image file.") var input: String
     @OptionGroup var conversion: ConversionOptions
@@ -99,11 +105,19 @@ struct Convert: ParsableCommand {
         if !discovery.nonImages.isEmpty { extra.append("\(discovery.nonImages.count) non-image files ignored") }
         if !discovery.problems.isEmpty { extra.append("\(discovery.problems.count) paths could not be read") }
         printer.finish(summary, extra: extra)
+        var reportProblem: String?
         if let report {
             do { try AtomicWriter.write(printer.report, to: URL(fileURLWithPath: report), mode: .replace) } catch {
-                throw fail("\(error)")
+                reportProblem = "\(error)"
             }
         }
+        if let fault = summary.fault {
+            // Not the inputs' fault: nothing is marked failed, and the same command finishes the rest.
+            StandardStreams.error("gantry: stopped: \(fault.folder ?? outputURL.path): \(fault.reason); \(summary.notDone) not done. Free space (or fix the folder) and run the same command with --skip-existing to finish them\n")
+            if let reportProblem { StandardStreams.error("gantry: the report was not written: \(reportProblem)\n") }
+            throw ExitCode(Self.faultExitCode)
+        }
+        if let reportProblem { throw fail(reportProblem) }
         if summary.interrupted { throw ExitCode(130) }
         if summary.failed > 0 || !discovery.problems.isEmpty { throw ExitCode(1) }
     }

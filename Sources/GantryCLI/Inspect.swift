@@ -1,3 +1,4 @@
+import AtomicFiles
 import ArgumentParser
 import Checkpoints
 import Foundation
@@ -60,7 +61,7 @@ struct Inspect: ParsableCommand {
 
 /// Prints a one-line error to stderr and returns the exit code to throw.
 func fail(_ message: String, code: Int32 = 1) -> ExitCode {
-    FileHandle.standardError.write(Data("gantry: error: \(message)\n".utf8))
+    StandardStreams.error("gantry: error: \(message)\n")
     return ExitCode(code)
 }
 

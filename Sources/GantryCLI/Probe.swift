@@ -1,3 +1,4 @@
+import AtomicFiles
 import ArgumentParser
 import Checkpoints
 import Foundation
@@ -65,6 +66,6 @@ struct Probe: ParsableCommand {
     }
 
     private func emit(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))  // unbuffered: survives a crash
+        StandardStreams.output(line + "\n")  // unbuffered: survives a crash
     }
 }

@@ -1,7 +1,8 @@
+import AtomicFiles
 import Foundation
 
 func warn(_ message: String) {
-    FileHandle.standardError.write(Data("gantry: \(message)\n".utf8))
+    StandardStreams.error("gantry: \(message)\n")
 }
 
 /// Turns SIGINT/SIGTERM into a call (stop taking inputs, finish those in flight).

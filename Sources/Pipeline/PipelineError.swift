@@ -1,3 +1,6 @@
+import AtomicFiles
+import Foundation
+
 /// An error that stops a whole run (bad options, missing input, unusable model), as opposed to
 /// one input failing.
 public struct PipelineError: Error, CustomStringConvertible, Sendable {
@@ -17,4 +20,17 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { message }
+}
+
+extension PipelineError: CausedError {
+    public var underlyingError: (any Error)? { cause }
+}
+
+extension PipelineError {
+    /// A failed system call on `path`, keeping its errno as the cause (so `TransientFault.find`
+    /// can tell a full disk from bad input).
+    static func failed(_ code: Code, _ message: String, errno: Int32) -> PipelineError {
+        PipelineError(code, "\(message) (\(String(cString: strerror(errno))))",
+                      cause: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO))
+    }
 }

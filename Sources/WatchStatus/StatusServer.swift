@@ -117,10 +117,12 @@ private final class StatusHandler: ChannelInboundHandler {
         }
         switch head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/" {
         case "/healthz":
-            // Healthy while the main loop keeps beating.
+            // Healthy while the main loop keeps beating. During a transient fault the service
+            // is alive and holding files (a restart would not help): 200, "degraded" and why.
             let age = metrics.secondsSinceHeartbeat
-            return age < 15 ? (.ok, text, Array("ok\n".utf8))
-                : (.serviceUnavailable, text, Array("main loop stalled for \(Int(age)) s\n".utf8))
+            guard age < 15 else { return (.serviceUnavailable, text, Array("main loop stalled for \(Int(age)) s\n".utf8)) }
+            if let fault = metrics.faultReason { return (.ok, text, Array("degraded: \(fault); files held and retried\n".utf8)) }
+            return (.ok, text, Array("ok\n".utf8))
         case "/metrics":
             return (.ok, "text/plain; version=0.0.4; charset=utf-8", registry.emitToBuffer())
         default:

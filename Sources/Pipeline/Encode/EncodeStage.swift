@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 import Imaging
 import Models
@@ -16,7 +17,9 @@ struct EncodeStage: Sendable {
             result.status = .converted
             result.encodeMilliseconds = milliseconds(since: t0)
         } catch {
-            result.status = .failed
+            // A full disk or an I/O error is no fault of the image: it is left for a rerun.
+            result.fault = TransientFault.find(in: error)
+            result.status = result.fault == nil ? .failed : .notDone
             result.error = "\(error)"
         }
         return result

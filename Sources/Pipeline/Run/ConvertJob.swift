@@ -1,3 +1,4 @@
+import AtomicFiles
 import Engine
 import Foundation
 import Imaging
@@ -46,8 +47,11 @@ public final class ConvertJob: @unchecked Sendable {
         let toSave = BoundedQueue<InferredItem>(capacity: 2 * c.jobs.save)
         let next = AtomicCounter()
         let tally = Tally()
-        let report: @Sendable (ItemResult) -> Void = { [observer] r in
-            tally.add(r.status)
+        let report: @Sendable (ItemResult) -> Void = { [self, observer] r in
+            // The first transient fault on the output side stops the run: images in flight are
+            // finished (or left not done), no new one is taken.
+            if let fault = r.fault, tally.stop(for: fault) { cancel() }
+            tally.add(r)
             observer?.finished(r)
         }
 
@@ -83,9 +87,17 @@ public final class ConvertJob: @unchecked Sendable {
         toSave.close()
         savers()
 
+        // What a stop left untouched is reported too, so the report says what was not done.
+        if cancelled.isSet {
+            let fault = tally.summary.fault
+            for item in items where !tally.reported(item.input.path) {
+                report(ItemResult(input: item.input.path, output: item.output.path, status: .notDone,
+                                  error: fault.map { "not started: the run stopped at \($0)" } ?? "not started: the run was interrupted"))
+            }
+        }
         var summary = tally.summary
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        summary.interrupted = cancelled.isSet
+        summary.interrupted = cancelled.isSet && summary.fault == nil
         return summary
     }
 
@@ -107,17 +119,31 @@ final class AtomicCounter: @unchecked Sendable {
 
 private final class Tally: @unchecked Sendable {
     private var s = ConvertSummary()
+    private var inputs: Set<String> = []
     private let lock = NSLock()
 
-    func add(_ status: ItemResult.Status) {
+    func add(_ r: ItemResult) {
         lock.withLock {
-            switch status {
+            inputs.insert(r.input)
+            switch r.status {
             case .converted: s.converted += 1
             case .skipped: s.skipped += 1
             case .failed: s.failed += 1
+            case .notDone: s.notDone += 1
             }
         }
     }
+
+    /// Records the run's first fault; true for that first one only.
+    func stop(for fault: TransientFault) -> Bool {
+        lock.withLock {
+            guard s.fault == nil else { return false }
+            s.fault = fault
+            return true
+        }
+    }
+
+    func reported(_ input: String) -> Bool { lock.withLock { inputs.contains(input) } }
 
     var summary: ConvertSummary { lock.withLock { s } }
 }

@@ -1,8 +1,11 @@
+import AtomicFiles
 import Foundation
 
 /// What happened to one input, as reported per file (`--report`, `--verbose`) and summed at the end.
 public struct ItemResult: Sendable, Encodable {
-    public enum Status: String, Sendable, Encodable { case converted, skipped, failed }
+    /// `notDone`: never finished because the run stopped first (a signal, or a transient fault on
+    /// the output side such as a full disk); a rerun with `--skip-existing` does it.
+    public enum Status: String, Sendable, Encodable { case converted, skipped, failed, notDone = "not_done" }
 
     public var input: String
     public var output: String?
@@ -16,6 +19,8 @@ public struct ItemResult: Sendable, Encodable {
     public var decodeMilliseconds: Double?
     public var inferenceMilliseconds: Double?
     public var encodeMilliseconds: Double?
+    /// The transient fault that kept it from being written (not in the report: `error` says it).
+    public var fault: TransientFault?
 
     enum CodingKeys: String, CodingKey {
         case input, output, status, error, width, height, streamed
@@ -40,6 +45,10 @@ public struct ConvertSummary: Sendable {
     public var converted = 0
     public var skipped = 0
     public var failed = 0
+    public var notDone = 0
+    /// The transient fault on the output side that stopped the run (a full disk, an I/O error,
+    /// a read-only or vanished folder), nil when none did.
+    public var fault: TransientFault?
     public var seconds: Double = 0
     public var interrupted = false
 

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 /// Shows a run's progress: a redrawn bar on a terminal, a plain line every few seconds
@@ -48,6 +49,7 @@ public final class ProgressPrinter: ConvertObserver, @unchecked Sendable {
         case .converted: converted += 1
         case .skipped: skipped += 1
         case .failed: failed += 1
+        case .notDone: break
         }
         if keepsReport, let line = try? encoder.encode(r) { reportLines += line + Data("\n".utf8) }
         if r.status == .failed, style != .quiet {
@@ -62,7 +64,7 @@ public final class ProgressPrinter: ConvertObserver, @unchecked Sendable {
             draw()
         case .lines where now - lastDraw > 5_000_000_000 && done < total:
             lastDraw = now
-            FileHandle.standardError.write(Data("gantry: \(status())\n".utf8))
+            StandardStreams.error("gantry: \(status())\n")
         default:
             break
         }
@@ -73,13 +75,14 @@ public final class ProgressPrinter: ConvertObserver, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard style != .quiet else { return }
-        if barShown { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        if barShown { StandardStreams.error("\r\u{1B}[2K") }
         var line = String(format: "%d converted, %d skipped, %d failed in %.1f s", summary.converted, summary.skipped,
                           summary.failed, summary.seconds)
         if summary.converted > 0 { line += String(format: " (%.2f images/s)", Double(summary.converted) / summary.seconds) }
+        if summary.notDone > 0 { line += ", \(summary.notDone) not done" }
         if summary.interrupted { line += "; interrupted: the remaining inputs were not started" }
         for e in extra { line += "; " + e }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardStreams.error(line + "\n")
     }
 
     private func status() -> String {
@@ -94,13 +97,13 @@ public final class ProgressPrinter: ConvertObserver, @unchecked Sendable {
         let width = 28
         let filled = total == 0 ? width : width * done / total
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        FileHandle.standardError.write(Data("\r\u{1B}[2K\(bar) \(status())".utf8))
+        StandardStreams.error("\r\u{1B}[2K\(bar) \(status())")
         barShown = true
     }
 
     private func emit(_ line: String) {
         let prefix = barShown ? "\r\u{1B}[2K" : ""
-        FileHandle.standardError.write(Data((prefix + line + "\n").utf8))
+        StandardStreams.error(prefix + line + "\n")
         if barShown { draw() }
     }
 }

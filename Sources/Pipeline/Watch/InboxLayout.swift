@@ -101,7 +101,7 @@ public struct InboxLayout: Sendable {
                 guard fd >= 0, fsync(fd) == 0 else {
                     let code = errno
                     if fd >= 0 { close(fd) }
-                    throw PipelineError(.writeFailed, "\(candidate.path): cannot flush the copy of \(source.path) to disk (\(String(cString: strerror(code))))")
+                    throw PipelineError.failed(.writeFailed, "\(candidate.path): cannot flush the copy of \(source.path) to disk", errno: code)
                 }
                 close(fd)
                 if link(temp.path, candidate.path) == 0 {
@@ -111,7 +111,7 @@ public struct InboxLayout: Sendable {
                 }
             }
             guard errno == EEXIST else {
-                throw PipelineError(.writeFailed, "\(source.path): cannot move to \(candidate.path) (\(String(cString: strerror(errno))))")
+                throw PipelineError.failed(.writeFailed, "\(source.path): cannot move to \(candidate.path)", errno: errno)
             }
         }
         throw PipelineError(.writeFailed, "\(target.path): no free name")

@@ -16,8 +16,9 @@ public final class WatchMetrics: @unchecked Sendable {
     private let lock = NSCondition()
     private var flight = 0
     private var lastBeat = Date()
-    private let processed, failures: CoreMetrics.Counter
-    private let depth, inFlightGauge: Gauge
+    private var fault: String?
+    private let processed, failures, retries: CoreMetrics.Counter
+    private let depth, inFlightGauge, faultGauge: Gauge
     private let conversionTime: CoreMetrics.Timer
 
     /// Creates the metrics in `factory` at once, so `/metrics` lists them at zero from the start.
@@ -27,10 +28,14 @@ public final class WatchMetrics: @unchecked Sendable {
         depth = Gauge(label: "gantry_queue_depth", factory: factory)
         inFlightGauge = Gauge(label: "gantry_files_in_flight", factory: factory)
         conversionTime = CoreMetrics.Timer(label: Self.conversionTimeLabel, factory: factory)
+        retries = CoreMetrics.Counter(label: "gantry_retries_total", factory: factory)
+        faultGauge = Gauge(label: "gantry_fault_active", factory: factory)
         processed.increment(by: 0)
         failures.increment(by: 0)
+        retries.increment(by: 0)
         depth.record(0)
         inFlightGauge.record(0)
+        faultGauge.record(0)
     }
 
     /// Files claimed and not yet finished.
@@ -51,6 +56,14 @@ public final class WatchMetrics: @unchecked Sendable {
         }
     }
     func failed() { failures.increment() }
+
+    /// The transient fault files are held for (a full disk, an I/O error, …), nil when none:
+    /// `/healthz` reports the service degraded with it.
+    public var faultReason: String? { lock.withLock { fault } }
+    func faultBegan(_ reason: String) { lock.withLock { fault = reason; faultGauge.record(1) } }
+    func faultCleared() { lock.withLock { fault = nil; faultGauge.record(0) } }
+    /// One held file retried.
+    func retried() { retries.increment() }
     func beat() { lock.withLock { lastBeat = Date() } }
     func setQueueDepth(_ n: Int) { depth.record(n) }
 

@@ -7,6 +7,8 @@ extension WatchService {
     struct Claim {
         var id: String
         var relative: String
+        /// The one held file retried to see whether a transient fault has cleared.
+        var probe = false
     }
 
     func claim(_ rel: String) -> Claim? {
@@ -83,10 +85,12 @@ extension WatchService {
         let input = claimDir.appendingPathComponent(claim.relative)
         let ext = configuration.convert.format.fileExtension(forInput: claim.relative)
         let work = layout.work.appendingPathComponent("\(claim.id).\(ext)")
+        var recorded: Int?
         do {
             var st = stat()
             if stat(work.path, &st) != 0 {
                 let data = try attempt(claimDir) {
+                    recorded = lock.withLock { converting[claimDir] }
                     CrashGuard.testSeam(claim.relative)
                     return try conversion.convert(input, runner: runner, as: OutputFormat.imageFormat(forOutput: work))
                 }
@@ -104,16 +108,44 @@ extension WatchService {
             metrics.converted(seconds: now() - start)
             log(["event": "converted", "input": claim.relative, "output": published?.path ?? "(published before a restart)",
                  "seconds": String(format: "%.3f", now() - start)])
+            if let fault = faults.succeeded() {
+                metrics.faultCleared()
+                log(["event": "fault-cleared", "folder": fault.folder ?? "", "error": fault.reason,
+                     "held": String(faults.heldCount)])
+                nudge()
+            }
         } catch {
+            if let fault = TransientFault.find(in: error) {
+                // Not the file's fault: it stays claimed (and a finished work file stays, to be
+                // published on the retry), and the attempt is not charged to it.
+                if let recorded { withdrawAttempt(claimDir, recorded: recorded) }
+                hold(claim, fault)
+                return
+            }
             let reason = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             unlink(work.path)
-            if let moved = try? InboxLayout.moveUnique(input, into: layout.failed, relative: claim.relative) {
+            do {
+                let moved = try InboxLayout.moveUnique(input, into: layout.failed, relative: claim.relative)
                 writeErrorReport(for: moved, reason: reason)
+            } catch {
+                if let fault = TransientFault.find(in: error) {
+                    hold(claim, fault)
+                    return
+                }
             }
             metrics.failed()
             log(["event": "failed", "input": claim.relative, "error": reason])
         }
         removeClaimFolder(claimDir)
+    }
+
+    /// Holds `claim` for a transient fault; the first file a fault hits logs one line.
+    private func hold(_ claim: Claim, _ fault: TransientFault) {
+        if faults.hold(claim, fault, now: now(), wasProbe: claim.probe) {
+            metrics.faultBegan(fault.description)
+            log(["event": "fault", "folder": fault.folder ?? "", "error": fault.reason,
+                 "retry": "held files are retried from \(Int(FaultHold.firstDelay)) s, doubling to \(Int(FaultHold.longestDelay)) s; no new file is taken meanwhile"])
+        }
     }
 
     /// Links the finished work file to a free name in the outbox (never replacing anything).
@@ -128,7 +160,7 @@ extension WatchService {
                 return candidate
             }
             guard errno == EEXIST else {
-                throw PipelineError(.writeFailed, "\(candidate.path): cannot publish (\(String(cString: strerror(errno))))")
+                throw PipelineError.failed(.writeFailed, "\(candidate.path): cannot publish", errno: errno)
             }
         }
         throw PipelineError(.writeFailed, "\(target.path): no free name")

@@ -1,3 +1,4 @@
+import AtomicFiles
 import CoreMetrics
 import Engine
 import Foundation
@@ -49,7 +50,12 @@ public final class WatchService: @unchecked Sendable {
     var workerID: String { registry.id }
     private var claimCounter = 0
     /// Claim folders being converted now, with the attempt count each one recorded.
-    private var converting: [URL: Int] = [:]
+    var converting: [URL: Int] = [:]
+    /// Attempts that ended in a transient fault and could not be taken back on disk (the fault
+    /// was in the claim's own folder): not charged to the file when it is retried.
+    private var uncharged: [URL: Int] = [:]
+    /// Files held by a transient fault, and when to retry them.
+    let faults = FaultHold()
     private let stopping = AtomicFlag()
     /// A pipe that becomes readable once `stop()` was asked: the main loop sleeps in poll(2) on
     /// it and on inotify's descriptor, so a stop or a new file wakes it at once and nothing polls
@@ -97,13 +103,22 @@ public final class WatchService: @unchecked Sendable {
         if wakeup.write >= 0 { var byte: UInt8 = 1; _ = write(wakeup.write, &byte, 1) }
     }
 
-    /// Sleeps until inotify has events, `stop()` is asked, or `seconds` pass (the next deadline:
-    /// a file's settle time, the heartbeat, a rescan) — whichever comes first.
+    /// Wakes the main loop (a fault cleared: held files go back to the workers).
+    func nudge() {
+        if wakeup.write >= 0 { var byte: UInt8 = 0; _ = write(wakeup.write, &byte, 1) }
+    }
+
+    /// Sleeps until inotify has events, `stop()` or `nudge()` is asked, or `seconds` pass (the
+    /// next deadline: a file's settle time, the heartbeat, a rescan, a retry) — whichever comes first.
     private func wait(_ events: InboxEvents, seconds: Double) {
         var fds = [pollfd(fd: wakeup.read, events: Int16(POLLIN), revents: 0)]
         if events.descriptor >= 0 { fds.append(pollfd(fd: events.descriptor, events: Int16(POLLIN), revents: 0)) }
         let ms = Int32(max(0, min(seconds, 3600)) * 1000) + 1
         _ = fds.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t($0.count), ms) }
+        // Drain the nudges; a stop is remembered by `stopping`, so nothing is lost.
+        guard !stopping.isSet, wakeup.read >= 0 else { return }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while read(wakeup.read, &buffer, buffer.count) > 0 {}
     }
 
     // MARK: - Main loop
@@ -159,7 +174,15 @@ public final class WatchService: @unchecked Sendable {
                     ready.append(rel)
                 }
             }
-            metrics.setQueueDepth(pending.count)
+            metrics.setQueueDepth(pending.count + faults.heldCount)
+            // During a fault new files stay in the inbox; held ones go back one probe at a time.
+            let (due, probe) = faults.due(now: t)
+            for var claim in due where !stopping.isSet {
+                claim.probe = probe
+                if probe { metrics.retried() }
+                queue.put(claim)
+            }
+            if faults.current != nil { ready = [] }
             for rel in ready.sorted() where !stopping.isSet {
                 pending[rel] = nil
                 if let claim = claim(rel) { queue.put(claim) }
@@ -171,9 +194,12 @@ public final class WatchService: @unchecked Sendable {
                 registry.removeDeadEntries()
             }
             guard ready.isEmpty, !stopping.isSet else { continue }
-            // Until the next thing that is due: the earliest settle deadline, the heartbeat, a rescan.
-            let settles = pending.values.map { $0.size < 0 ? 0 : $0.stableSince + configuration.settle - now() }
-            wait(events, seconds: ([lastBeat + 2 - now(), lastScan + scanEvery - now()] + settles).min()!)
+            // Until the next thing that is due: the earliest settle deadline, the heartbeat, a
+            // rescan, a retry. During a fault, files that have settled wait for it to clear.
+            var settles = pending.values.map { $0.size < 0 ? 0 : $0.stableSince + configuration.settle - now() }
+            if faults.current != nil { settles = settles.filter { $0 > 0 } }
+            let retry = faults.secondsToRetry(now: now()).map { [$0] } ?? []
+            wait(events, seconds: ([lastBeat + 2 - now(), lastScan + scanEvery - now()] + settles + retry).min()!)
         }
         log(["event": "stopping", "in_flight": String(metrics.inFlight)])
         queue.close()
@@ -185,13 +211,21 @@ public final class WatchService: @unchecked Sendable {
 
     /// Runs one conversion of a claim, counted as an attempt (see `CrashGuard`).
     func attempt<T>(_ claimDir: URL, _ body: () throws -> T) throws -> T {
-        let made = CrashGuard.attempts(in: claimDir)
+        let made = CrashGuard.attempts(in: claimDir) - lock.withLock { uncharged[claimDir] ?? 0 }
         if made >= CrashGuard.maxAttempts { throw CrashGuard.RepeatedCrash(attempts: made) }
         return try gate.run(alone: made > 0) {
             try CrashGuard.record(made + 1, in: claimDir)
-            lock.withLock { converting[claimDir] = made + 1 }
+            lock.withLock { converting[claimDir] = made + 1; uncharged[claimDir] = nil }
             defer { _ = lock.withLock { converting.removeValue(forKey: claimDir) } }
             return try body()
+        }
+    }
+
+    /// A transient fault is no crash: the attempt it cut short is taken back (on disk if the
+    /// claim's folder can be written, else remembered here).
+    func withdrawAttempt(_ claimDir: URL, recorded: Int) {
+        if (try? CrashGuard.record(recorded - 1, in: claimDir)) == nil {
+            lock.withLock { uncharged[claimDir, default: 0] += 1 }
         }
     }
 
@@ -227,6 +261,6 @@ public final class WatchService: @unchecked Sendable {
             let time = f.removeValue(forKey: "time") ?? ""
             line = "\(time) \(event) " + f.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardStreams.error(line + "\n")
     }
 }
