@@ -216,4 +216,75 @@ struct FaultCommandTests {
         let resumed = try runGantry(["train", "pix2pix", "--run", dir.path("run"), "--continue", "--n-epochs", "2"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
     }
+
+    /// EACCES: a work folder, then an output folder, closed to a non-root worker (root ignores
+    /// permissions, so the worker runs as `nobody` through setpriv).
+    @Test func permissionDeniedOnOutputFoldersIsTransient() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            print("SKIPPED permission faults: needs root and setpriv to run the worker as another user")
+            return
+        }
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        let dir = try TemporaryDirectory()
+        for folder in ["in", "out", "staging"] {
+            try FileManager.default.createDirectory(atPath: dir.path(folder), withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o777])
+        }
+        let service = try Service(dir.path("in"), dir.path("out"), [], launcher: nobody, execs: true,
+                                  log: dir.url.appendingPathComponent("log"))
+        defer { _ = service.terminate() }
+        #expect(WatchCommandTests.waitUntil(20) { service.text.contains(" started ") }, "\(service.text)")
+        let work = dir.path("out/.gantry-work")
+        try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: work)
+        try Self.drop(3, into: dir, side: 32)
+        #expect(WatchCommandTests.waitUntil(60) { service.text.contains(" fault ") && service.text.contains("Permission denied") },
+                "\(service.text)")
+        #expect(WatchCommandTests.files(dir.path("in/.failed")).isEmpty)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: work)
+        #expect(WatchCommandTests.waitUntil(90) { WatchCommandTests.files(dir.path("in/.done")).count == 3 }, "\(service.text)")
+        Self.expectExactlyOnce(3, dir: dir, outbox: dir.path("out"), log: service.text)
+
+        // convert into a folder it may not write: stopped (75), nothing failed.
+        try FileManager.default.createDirectory(atPath: dir.path("closed"), withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0])
+        let r = try runCommand(URL(fileURLWithPath: nobody[0]), Array(nobody.dropFirst()) + [
+            gantryExecutable.path, "convert", dir.path("in/.done"), "-m", WatchCommandTests.model, "-o", dir.path("closed")])
+        #expect(r.status == 75 && r.stderr.contains("Permission denied") && !r.stderr.contains("failed:"), "\(r.stderr)")
+    }
+
+    /// `gantry sample` on a full disk: one line, exit 1, no file, nothing else touched; it
+    /// writes the grid once space is freed.
+    @Test func sampleOnAFullDiskWritesNothing() throws {
+        let dir = try TemporaryDirectory()
+        for i in 0..<4 { try dir.write("faces/\(i).png", try TestImages.png(width: 64, height: 64, seed: i)) }
+        let train = try runGantry(["train", "dcgan", "--data", dir.path("faces"), "--run", dir.path("run"), "--ngf", "4", "--ndf", "4",
+                                   "--nz", "8", "--batch-size", "4", "--n-epochs", "1", "--threads", "1"])
+        #expect(train.status == 0, "\(train.stderr)")
+        guard let disk = Self.mount(4096, for: "sample on a full disk") else { return }
+        let sample = ["sample", "-m", dir.path("run"), "-n", "64", "--seed", "1", "-o", disk.path("grid.png")]
+        let full = try runGantry(sample)
+        #expect(full.status == 1 && full.stderr.split(separator: "\n").count == 1 && full.stderr.contains("No space left on device"),
+                "\(full.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: disk.url.path).isEmpty)
+        try disk.resize(bytes: 4 << 20)
+        #expect(try runGantry(sample).status == 0)
+    }
+
+    /// Two workers (processes) on one inbox and one full outbox: each holds what it claimed, and
+    /// once space is freed every file is converted once between them.
+    @Test func twoWorkersOnAFullOutboxConvertEachFileOnce() throws {
+        guard let disk = Self.mount(32 * 1024, for: "two workers on a full outbox") else { return }
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.path("in"), withIntermediateDirectories: true)
+        let outbox = disk.path("out")
+        let workers = try ["a", "b"].map { try Service(dir.path("in"), outbox, [], log: dir.url.appendingPathComponent("log-\($0)")) }
+        defer { for w in workers { _ = w.terminate() } }
+        try Self.drop(12, into: dir)
+        #expect(WatchCommandTests.waitUntil(60) { workers.contains { $0.text.contains(" fault ") } })
+        #expect(WatchCommandTests.files(dir.path("in/.failed")).isEmpty)
+        try disk.resize(bytes: 8 << 20)
+        #expect(WatchCommandTests.waitUntil(90) { WatchCommandTests.files(dir.path("in/.done")).count == 12 },
+                "\(workers.map(\.text).joined())")
+        Self.expectExactlyOnce(12, dir: dir, outbox: outbox, log: workers.map(\.text).joined())
+    }
 }

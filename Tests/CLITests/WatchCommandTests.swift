@@ -15,11 +15,12 @@ struct WatchCommandTests {
         private let launched: Bool
 
         /// `launcher` runs gantry through another program (`unshare ...`); signals then go to
-        /// gantry itself, not to the launcher.
+        /// gantry itself, not to the launcher. A launcher that `execs` gantry (`setpriv`) is
+        /// gantry's own process.
         init(_ inbox: String, _ outbox: String, _ extra: [String] = [], environment: [String: String] = [:],
-             launcher: [String] = [], log: URL) throws {
+             launcher: [String] = [], execs: Bool = false, log: URL) throws {
             self.log = log
-            launched = !launcher.isEmpty
+            launched = !launcher.isEmpty && !execs
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let arguments = ["watch", inbox, "-o", outbox, "-m", WatchCommandTests.model, "--settle", "1", "--rescan", "1"] + extra
             if let program = launcher.first {
