@@ -287,4 +287,28 @@ struct FaultCommandTests {
                 "\(workers.map(\.text).joined())")
         Self.expectExactlyOnce(12, dir: dir, outbox: outbox, log: workers.map(\.text).joined())
     }
+
+    /// A bad file whose move to a read-only failed folder is held; once the folder is writable
+    /// the retry fails it properly (its own reason, not "died twice"), which ends the fault, so
+    /// files arriving afterwards are taken again.
+    @Test func aHeldBadFileEndsTheFaultWhenItIsFailed() throws {
+        guard let disk = Self.mount(8 << 20, for: "a read-only failed folder") else { return }
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.path("in"), withIntermediateDirectories: true)
+        let failed = disk.path("failed")
+        let service = try Service(dir.path("in"), dir.path("out"), ["--failed", failed], log: dir.url.appendingPathComponent("log"))
+        defer { _ = service.terminate() }
+        #expect(WatchCommandTests.waitUntil(20) { service.text.contains(" started ") })
+        try disk.setReadOnly(true)
+        try dir.write("staging/broken.png", Data("not an image".utf8))
+        rename(dir.path("staging/broken.png"), dir.path("in/broken.png"))
+        #expect(WatchCommandTests.waitUntil(60) { service.text.contains(" fault ") }, "\(service.text)")
+        try disk.setReadOnly(false)
+        #expect(WatchCommandTests.waitUntil(60) { service.text.contains(" fault-cleared ") }, "\(service.text)")
+        try Self.drop(2, into: dir, side: 32)
+        #expect(WatchCommandTests.waitUntil(60) { WatchCommandTests.files(dir.path("in/.done")).count == 2 }, "\(service.text)")
+        #expect(WatchCommandTests.files(failed) == ["broken.png", "broken.png.error.json"], "\(service.text)")
+        let report = (try? String(contentsOfFile: failed + "/broken.png.error.json", encoding: .utf8)) ?? ""
+        #expect(!report.contains("died") && report.contains("broken.png"), "\(report)")
+    }
 }

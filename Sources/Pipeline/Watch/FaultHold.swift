@@ -45,7 +45,8 @@ final class FaultHold: @unchecked Sendable {
         }
     }
 
-    /// A conversion succeeded. Returns the fault it cleared, if one was active.
+    /// A file was finished (converted, or failed for bad input): its writes went through. Returns
+    /// the fault that cleared, if one was active.
     func succeeded() -> TransientFault? {
         lock.withLock {
             guard let f = fault else { return nil }

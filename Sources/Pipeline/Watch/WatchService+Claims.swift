@@ -108,12 +108,6 @@ extension WatchService {
             metrics.converted(seconds: now() - start)
             log(["event": "converted", "input": claim.relative, "output": published?.path ?? "(published before a restart)",
                  "seconds": String(format: "%.3f", now() - start)])
-            if let fault = faults.succeeded() {
-                metrics.faultCleared()
-                log(["event": "fault-cleared", "folder": fault.folder ?? "", "error": fault.reason,
-                     "held": String(faults.heldCount)])
-                nudge()
-            }
         } catch {
             if let fault = TransientFault.find(in: error) {
                 // Not the file's fault: it stays claimed (and a finished work file stays, to be
@@ -129,6 +123,7 @@ extension WatchService {
                 writeErrorReport(for: moved, reason: reason)
             } catch {
                 if let fault = TransientFault.find(in: error) {
+                    if let recorded { withdrawAttempt(claimDir, recorded: recorded) }
                     hold(claim, fault)
                     return
                 }
@@ -137,6 +132,15 @@ extension WatchService {
             log(["event": "failed", "input": claim.relative, "error": reason])
         }
         removeClaimFolder(claimDir)
+        // Finished either way (converted, or failed as bad input with its move to the failed
+        // folder done): the file system took the writes, so a fault is over. A probe that ends
+        // here must clear it, or no probe would ever be sent again.
+        if let fault = faults.succeeded() {
+            metrics.faultCleared()
+            log(["event": "fault-cleared", "folder": fault.folder ?? "", "error": fault.reason,
+                 "held": String(faults.heldCount)])
+            nudge()
+        }
     }
 
     /// Holds `claim` for a transient fault; the first file a fault hits logs one line.
