@@ -37,7 +37,7 @@ let package = Package(
         // Every file Gantry writes appears whole or not at all; the lowest module, no dependencies.
         .target(name: "AtomicFiles"),
         .target(name: "Engine", dependencies: ["CDNNL"]),
-        .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG"]),
+        .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG", "AtomicFiles"]),
         .target(
             name: "Pipeline",
             dependencies: [

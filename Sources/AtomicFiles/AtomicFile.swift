@@ -38,9 +38,10 @@ public enum AtomicFile {
         _ = try publish(url, mode: mode, keepOpen: false, createFolder: createFolder, body)
     }
 
-    /// As `write`, but returns the file's descriptor, still open, for a file that is held (e.g.
-    /// locked with `flock` inside `body`, before the file appears) for as long as its writer
-    /// lives. The caller closes it.
+    /// As `write`, but returns a read-only descriptor of the file, still open, for a file that is
+    /// held (locked with `flock` on `Sink.heldFD` inside `body`, before the file appears) for as
+    /// long as its writer lives. The caller closes it. Read-only, so that holding it never keeps
+    /// the file system from being remounted read-only.
     public static func writeKeepingOpen(to url: URL, mode: Mode = .createNew, _ body: (Sink) throws -> Void) throws(AtomicFileError) -> Int32 {
         try publish(url, mode: mode, keepOpen: true, createFolder: false, body)
     }
@@ -58,20 +59,22 @@ public enum AtomicFile {
         guard fd >= 0 else { throw AtomicFileError(.write, url, "cannot create a temporary file", errno: errno) }
         var isOpen = true
         defer { if isOpen { close(fd) } }
+        let held = keepOpen ? open(temporary.path, O_RDONLY | O_CLOEXEC) : fd
+        var isHeld = keepOpen
+        defer { if isHeld { close(held) } }
         do throws(AtomicFileError) {
-            do { try body(Sink(fd: fd, url: url)) } catch let error as AtomicFileError {
+            guard held >= 0 else { throw AtomicFileError(.write, url, "cannot open the temporary file", errno: errno) }
+            do { try body(Sink(fd: fd, heldFD: held, url: url)) } catch let error as AtomicFileError {
                 throw error
             } catch {
                 throw AtomicFileError(.write, url, "cannot write", cause: error)
             }
-            if let injected = TestFault.errno(for: url.path) {
+            if let injected = FaultInjection.errno(for: url.path) {
                 throw AtomicFileError(.write, url, "cannot flush to disk", errno: injected)
             }
             guard fsync(fd) == 0 else { throw AtomicFileError(.write, url, "cannot flush to disk", errno: errno) }
-            if !keepOpen {
-                isOpen = false
-                guard close(fd) == 0 else { throw AtomicFileError(.write, url, "cannot write", errno: errno) }
-            }
+            isOpen = false
+            guard close(fd) == 0 else { throw AtomicFileError(.write, url, "cannot write", errno: errno) }
             switch mode {
             case .createNew:
                 guard link(temporary.path, url.path) == 0 else {
@@ -90,8 +93,8 @@ public enum AtomicFile {
             throw error
         }
         syncFolder(dir)
-        if keepOpen { isOpen = false }
-        return keepOpen ? fd : -1
+        isHeld = false
+        return keepOpen ? held : -1
     }
 
     /// Makes the entries of `folder` durable (a link or rename into it survives a power cut), for
@@ -104,8 +107,11 @@ public enum AtomicFile {
 
     /// Appends bytes to the temporary file.
     public struct Sink {
-        /// The temporary file's descriptor (for `flock` and the like; write through `write`).
+        /// The temporary file's descriptor (write through `write`).
         public let fd: Int32
+        /// The descriptor `writeKeepingOpen` returns (for `flock`: a lock taken on `fd` ends when
+        /// the write is done); `fd` itself for `write`.
+        public let heldFD: Int32
         let url: URL
 
         public func write(_ bytes: UnsafeRawBufferPointer) throws(AtomicFileError) {
@@ -183,15 +189,18 @@ private final class Counter: @unchecked Sendable {
     func next() -> Int { lock.withLock { value += 1; return value } }
 }
 
-/// Test-only seam for the faults a test cannot make for real (EIO): with
+/// Test-only seam for the faults a test cannot make for real (EIO, a memory shortage): with
 /// `GANTRY_TEST_FAULT_FILE=PATH`, while the file PATH holds `EIO TEXT` (or `ENOSPC TEXT`, …),
 /// every atomic write to a path containing TEXT fails with that error after its data is written,
-/// as a failing disk's fsync does. Removing the file ends the fault. Nothing else sets it.
-enum TestFault {
+/// as a failing disk's fsync does, and so does every image read from such a path (before any
+/// byte is read). Removing the file ends the fault. Nothing else sets it.
+public enum FaultInjection {
     private static let file = ProcessInfo.processInfo.environment["GANTRY_TEST_FAULT_FILE"]
-    private static let names: [String: Int32] = ["EIO": EIO, "ENOSPC": ENOSPC, "EROFS": EROFS, "EACCES": EACCES]
+    private static let names: [String: Int32] = ["EIO": EIO, "ENOSPC": ENOSPC, "EROFS": EROFS, "EACCES": EACCES,
+                                                 "ESTALE": ESTALE, "ENOMEM": ENOMEM]
 
-    static func errno(for path: String) -> Int32? {
+    /// The error to fail an operation on `path` with, while a test asks for one.
+    public static func errno(for path: String) -> Int32? {
         guard let file, !file.isEmpty, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", maxSplits: 1)
         guard parts.count == 2, let code = names[String(parts[0])], path.contains(parts[1]) else { return nil }

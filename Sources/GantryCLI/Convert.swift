@@ -113,7 +113,7 @@ struct Convert: ParsableCommand {
         }
         if let fault = summary.fault {
             // Not the inputs' fault: nothing is marked failed, and the same command finishes the rest.
-            StandardStreams.error("gantry: stopped: \(fault.folder ?? outputURL.path): \(fault.reason); \(summary.notDone) not done. Free space (or fix the folder) and run the same command with --skip-existing to finish them\n")
+            StandardStreams.error("gantry: stopped: \(fault.folder ?? outputURL.path): \(fault.reason); \(summary.notDone) not done. Once that is fixed (\(fault.remedy)), run the same command with --skip-existing to finish them\n")
             if let reportProblem { StandardStreams.error("gantry: the report was not written: \(reportProblem)\n") }
             throw ExitCode(Self.faultExitCode)
         }

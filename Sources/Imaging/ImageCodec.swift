@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 /// Reads and writes PNG and JPEG files for the pipeline.
@@ -66,13 +67,39 @@ public enum ImageCodec {
             // permission problem): only regular files are images.
             throw ImageError(code: .unreadable, path: path, message: "cannot read the file: it is \(kind), not a regular file")
         }
+        // Read whole, so bounded first: no image within the limits needs more than 8 bytes a
+        // pixel (16-bit RGBA stored uncompressed) and some metadata.
+        let largestFile = Int64(limits.maxPixels) * 8 + (256 << 20)
+        if st.st_size > largestFile {
+            throw ImageError(code: .tooLarge, path: path, message: "the file is \(st.st_size >> 20) MB, more than any image within the limits (\(limits.maxPixels) pixels) needs")
+        }
+        if let injected = FaultInjection.errno(for: path) {
+            var e = ImageError(code: .unreadable, path: path, message: "cannot read the file: \(String(cString: strerror(injected)))")
+            e.errno = TransientFault.inputCodes.contains(injected) ? injected : nil
+            throw e
+        }
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+            // Read, not mapped: a mapped file that shrinks under us, or a disk that fails while a
+            // page is read, ends the process with SIGBUS instead of an error.
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
-            throw ImageError(code: .unreadable, path: path, message: "cannot read the file: \(reason)")
+            var e = ImageError(code: .unreadable, path: path, message: "cannot read the file: \(reason)")
+            e.errno = Self.systemError(error).flatMap { TransientFault.inputCodes.contains($0) ? $0 : nil }
+            throw e
         }
         return try decode(data, path: path, limits: limits)
+    }
+
+    /// The errno under a Foundation file error, if it carries one.
+    static func systemError(_ error: any Error) -> Int32? {
+        var ns: NSError? = error as NSError
+        for _ in 0..<8 {
+            guard let e = ns else { return nil }
+            if e.domain == NSPOSIXErrorDomain { return Int32(e.code) }
+            ns = e.userInfo[NSUnderlyingErrorKey] as? NSError
+        }
+        return nil
     }
 
     /// Encodes 8-bit samples as PNG or JPEG, embedding `iccProfile` when present.

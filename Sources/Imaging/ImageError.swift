@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 
 /// Why an image could not be read or written.
@@ -34,6 +35,9 @@ public struct ImageError: Error, CustomStringConvertible, Sendable {
     public let path: String
     /// What is wrong, on one line.
     public let message: String
+    /// The system's error under an `unreadable` file when a retry may cure it (an I/O error, a
+    /// stale handle, descriptors or memory run out: `TransientFault.inputCodes`); nil otherwise.
+    public var errno: Int32?
 
     /// Creates an error; line breaks in `message` (libpng and libjpeg put some in theirs)
     /// are folded into spaces so that `description` stays one line.
@@ -55,6 +59,12 @@ public struct ImageError: Error, CustomStringConvertible, Sendable {
             .filter { !$0.isEmpty }
             .joined(separator: " ")
     }
+}
+
+extension ImageError: CausedError {
+    /// The system error a transient read failure carries (`TransientFault.find` looks here).
+    public var underlyingError: (any Error)? { errno.flatMap(POSIXErrorCode.init(rawValue:)).map { POSIXError($0) } }
+    public var faultPath: String? { path }
 }
 
 /// A failure found by code that works on bytes and does not know the file name;

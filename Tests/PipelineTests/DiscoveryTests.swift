@@ -143,11 +143,16 @@ struct AtomicFileTests {
         let dir = try TemporaryDirectory()
         let url = dir.url.appendingPathComponent("worker")
         let fd = try AtomicFile.writeKeepingOpen(to: url) { sink in
-            #expect(flock(sink.fd, LOCK_EX | LOCK_NB) == 0)
+            #expect(flock(sink.heldFD, LOCK_EX | LOCK_NB) == 0)
             try sink.write(Data("pid=1\n".utf8))
         }
         defer { close(fd) }
         #expect(fcntl(fd, F_GETFD) >= 0)
+        // Read-only, and still holding the lock the writer took.
+        #expect(fcntl(fd, F_GETFL) & O_ACCMODE == O_RDONLY)
+        let other = open(url.path, O_RDONLY)
+        defer { close(other) }
+        #expect(flock(other, LOCK_EX | LOCK_NB) != 0)
         #expect(try String(contentsOf: url, encoding: .utf8) == "pid=1\n")
         #expect { try AtomicFile.write("other", to: url, mode: .createNew) } throws: { ($0 as? AtomicFileError)?.code == .exists }
         #expect(try String(contentsOf: url, encoding: .utf8) == "pid=1\n")

@@ -34,6 +34,35 @@ public final class FaultMount: @unchecked Sendable {
     /// Read-only (EROFS for every write) or writable again.
     public func setReadOnly(_ readOnly: Bool) throws { try Self.mount(["-o", readOnly ? "remount,ro" : "remount,rw", url.path]) }
 
+    /// Shows the folder `source` at `target` as well (a bind mount), read-only there if asked:
+    /// a folder that can be made to vanish (`unmount`) and come back with its files, as an
+    /// unmounted and remounted network share does.
+    public static func bind(_ source: String, at target: String, readOnly: Bool = false) throws {
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try mount(["--bind", source, target])
+        if readOnly { try setBoundReadOnly(target, true) }
+    }
+
+    /// A bind mount made read-only, or writable again (the folder it shows stays writable elsewhere).
+    public static func setBoundReadOnly(_ target: String, _ readOnly: Bool) throws {
+        try mount(["-o", readOnly ? "remount,bind,ro" : "remount,bind,rw", target])
+    }
+
+    /// Unmounts `target` (lazily if busy), leaving the empty folder under it.
+    public static func unmount(_ target: String) throws {
+        if try runCommand(URL(fileURLWithPath: "/bin/umount"), [target]).status == 0 { return }
+        let r = try runCommand(URL(fileURLWithPath: "/bin/umount"), ["-l", target])
+        guard r.status == 0 else {
+            throw NSError(domain: "FaultMount", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: "umount \(target) failed: \(r.stderr)"])
+        }
+    }
+
+    /// Whether `path` is a mount point now.
+    public static func isMounted(_ path: String) -> Bool {
+        ((try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? "")
+            .split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first.map(String.init) == path }
+    }
+
     deinit {
         _ = try? runCommand(URL(fileURLWithPath: "/bin/umount"), ["-l", url.path])
     }

@@ -11,6 +11,9 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
     public let code: Code
     public let message: String
 
+    /// For `outOfMemory`: the size that could not be had.
+    public internal(set) var requestedBytes: Int?
+
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
@@ -19,6 +22,8 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 
     static func outOfMemory(_ bytes: Int) -> EngineError {
-        EngineError(.outOfMemory, "out of memory: could not allocate \(bytes >> 20) MB for a tensor (free memory, or ask for less: a lower memory limit for conversions, smaller images, batches or networks)")
+        var e = EngineError(.outOfMemory, "out of memory: could not allocate \(bytes >> 20) MB for a tensor (free memory, or ask for less: a lower memory limit for conversions, smaller images, batches or networks)")
+        e.requestedBytes = bytes
+        return e
     }
 }

@@ -1,3 +1,4 @@
+import AtomicFiles
 import Foundation
 import Imaging
 
@@ -39,6 +40,12 @@ struct DecodeStage: Sendable {
             return .success(DecodedItem(item: item, prepared: prepared, result: result))
         } catch let e as ImageError {
             result.error = e.description
+            // An input the disk cannot read now (EIO, a stale handle, no descriptors left) is
+            // left for a rerun, and stops the run as an output-side fault does.
+            if let fault = TransientFault.find(in: e) {
+                result.fault = fault
+                result.status = .notDone
+            }
         } catch {
             result.error = "\(item.input.path): \(error)"
         }

@@ -6,8 +6,9 @@ import Foundation
 public enum AtomicWriter {
     public typealias Mode = AtomicFile.Mode
 
-    public static func write(_ data: Data, to url: URL, mode: Mode) throws {
-        do { try AtomicFile.write(data, to: url, mode: mode, createFolder: true) } catch {
+    /// - Parameter createFolder: make the file's folder (and those above it) when missing.
+    public static func write(_ data: Data, to url: URL, mode: Mode, createFolder: Bool = true) throws {
+        do { try AtomicFile.write(data, to: url, mode: mode, createFolder: createFolder) } catch {
             switch error.code {
             case .exists:
                 throw PipelineError(.outputExists, "\(url.path): already exists (use --overwrite to replace it or --skip-existing to keep it)", cause: error)

@@ -176,18 +176,33 @@ public final class WatchService: @unchecked Sendable {
             }
             metrics.setQueueDepth(pending.count + faults.heldCount)
             // During a fault new files stay in the inbox; held ones go back one probe at a time.
-            let (due, probe) = faults.due(now: t)
-            for var claim in due where !stopping.isSet {
-                claim.probe = probe
-                if probe { metrics.retried() }
+            let due = faults.due(now: t)
+            for var claim in due.claims where !stopping.isSet {
+                claim.probe = due.probe
+                if due.probe { metrics.retried() }
                 queue.put(claim)
             }
+            ready.sort()
+            if due.probeIntake {
+                metrics.retried()
+                if let rel = probeIntake(ready.first, queue: queue) { pending[rel] = nil }
+            }
             if faults.current != nil { ready = [] }
-            for rel in ready.sorted() where !stopping.isSet {
+            for rel in ready where !stopping.isSet {
                 pending[rel] = nil
-                if let claim = claim(rel) { queue.put(claim) }
+                switch claim(rel) {
+                case .claimed(let claim): queue.put(claim)
+                case .gone: break
+                case .fault(let fault):
+                    // Claiming itself failed (the inbox read-only, failing or gone): the rest
+                    // stay in the inbox until a probe finds it well again.
+                    beginFault(fault)
+                    ready = []
+                }
+                if faults.current != nil { break }
             }
             if t - lastBeat >= 2 {
+                checkFolders()
                 beat()
                 lastBeat = t
                 for claim in recoverDeadClaims() { queue.put(claim) }

@@ -57,7 +57,7 @@ final class WorkerRegistry: @unchecked Sendable {
         do {
             fd = try AtomicFile.writeKeepingOpen(to: final) { sink in
                 // A file system without locks (NFS mounted with nolock) leaves us with the heartbeat rule.
-                holdsLock = flock(sink.fd, LOCK_EX | LOCK_NB) == 0
+                holdsLock = flock(sink.heldFD, LOCK_EX | LOCK_NB) == 0
                 try sink.write(Data(record.utf8))
             }
         } catch {
