@@ -93,6 +93,8 @@ struct CheckpointSummary: Encodable {
     var size: SizeConstraint
     var normalisations: [String]
     var assumptions: [String]
+    /// "colorization" for the reference's colorization generator (L in, ab out); nil otherwise.
+    var model: String?
 
     init(path: String, format: CheckpointFormat, generator: Generator, report: LoadReport, tensorCount: Int) {
         let a = generator.architecture
@@ -115,6 +117,7 @@ struct CheckpointSummary: Encodable {
         size = SizeConstraint(multiple: a.sizeMultiple, required: a.requiresExactMultiple, description: sizeText)
         normalisations = report.notes
         assumptions = report.assumptions
+        model = a.predictsAB ? "colorization" : nil
     }
 
     var text: String {
@@ -132,7 +135,8 @@ struct CheckpointSummary: Encodable {
             "format:      \(format)",
             "network:     \(network) (\(familyName))",
             "             \(details.joined(separator: ", "))",
-            "channels:    \(inputChannels) → \(outputChannels)" + (conditionChannels > 0 ? " (+\(conditionChannels) label planes)" : ""),
+            "channels:    \(inputChannels) → \(outputChannels)" + (conditionChannels > 0 ? " (+\(conditionChannels) label planes)" : "")
+                + (a.predictsAB ? " (colorization: L of CIELab in, ab out; convert gives the photo's own L with these ab)" : ""),
             "parameters:  \(parameters.formatted()) (\(tensorsInFile) tensors in file)",
             "input size:  \(size.description)",
         ]

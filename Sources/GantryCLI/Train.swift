@@ -8,15 +8,16 @@ import Training
 /// so `gantry train RECIPE --help` lists that recipe's options.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a pix2pix, CycleGAN, StarGAN or DCGAN model on your own folders into a run folder.",
+        abstract: "Train a pix2pix, colorization, CycleGAN, StarGAN or DCGAN model on your own folders into a run folder.",
         discussion: """
         gantry train pix2pix --data datasets/facades --run runs/facades --direction BtoA
+        gantry train colorization --data photos/ --run runs/colour   (any colour photos)
         gantry train stargan --data faces/ --run runs/faces   (a subfolder per domain)
         gantry train dcgan --data faces/ --run runs/dcgan --gan-mode hinge
         `gantry train RECIPE --help` lists the recipe's options. Each is accepted in kebab case or the reference's own spelling, with - or _ between words (--net-g or --netG, --lambda-l1 or --lambda_L1, --continue or --continue_train, --g-conv-dim or --g_conv_dim); --config FILE reads the same keys from YAML, and flags win over it. RUN/config.yaml records every resolved option.
         Ctrl-C (or SIGTERM) finishes the current iteration, saves, and exits 0; a second Ctrl-C quits at once. --continue carries on exactly where the run stopped, with the run's own options (flags given again change them).
         """,
-        subcommands: [TrainPix2Pix.self, TrainCycleGAN.self, TrainStarGAN.self, TrainDCGAN.self]
+        subcommands: [TrainPix2Pix.self, TrainColorization.self, TrainCycleGAN.self, TrainStarGAN.self, TrainDCGAN.self]
     )
 }
 
@@ -24,6 +25,13 @@ struct TrainPix2Pix: RecipeCommand {
     static let recipe = TrainingRecipe.pix2pix
     static let configuration = recipeConfiguration("pix2pix: a conditional GAN on aligned pairs (the reference's train.py --model pix2pix).",
         "gantry train pix2pix --data datasets/facades --run runs/facades --direction BtoA")
+    @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (listed above).") var options: [String] = []
+}
+
+struct TrainColorization: RecipeCommand {
+    static let recipe = TrainingRecipe.colorization
+    static let configuration = recipeConfiguration("colorization: pix2pix from L to ab of CIELab on colour photos; the output keeps the photo's own L (the reference's train.py --model colorization).",
+        "gantry train colorization --data photos/ --run runs/colour   (photos in DATA/train/, or in DATA itself)")
     @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (listed above).") var options: [String] = []
 }
 

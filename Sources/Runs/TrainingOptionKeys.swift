@@ -25,7 +25,13 @@ extension TrainingOptions {
             (self.name, self.reference, self.isFlag, self.set, self.get) = (name, reference, isFlag, set, get)
         }
 
-        func only(_ recipes: TrainingRecipe...) -> Key { var k = self; k.recipes = Set(recipes); return k }
+        /// The recipes that take this option; colorization, pix2pix on other data, takes pix2pix's.
+        func only(_ recipes: TrainingRecipe...) -> Key {
+            var k = self
+            k.recipes = Set(recipes)
+            if k.recipes.contains(.pix2pix) { k.recipes.insert(.colorization) }
+            return k
+        }
         func also(_ aliases: String...) -> Key { var k = self; k.aliases = aliases; return k }
         func choosing(_ values: [String]) -> Key { var k = self; k.choices = values; return k }
 

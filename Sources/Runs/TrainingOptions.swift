@@ -3,6 +3,11 @@ import Models
 /// Which reference recipe a run trains.
 public enum TrainingRecipe: String, Codable, Sendable, CaseIterable {
     case pix2pix, cyclegan, stargan, dcgan
+    /// pix2pix on L → ab of CIELab (the reference's `--model colorization`).
+    case colorization
+
+    /// Whether D judges the input and output together (pix2pix and colorization).
+    public var judgesPairs: Bool { self == .pix2pix || self == .colorization }
 }
 
 /// Every option of the reference's `train.py` for pix2pix and CycleGAN (plus Gantry's seed,
@@ -128,6 +133,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         switch recipe {
         case .pix2pix:
             (o.netG, o.norm, o.ganMode, o.poolSize, o.noDropout) = ("unet_256", .batch, .vanilla, 0, false)
+        case .colorization:
+            // pix2pix's setter, then the colorization dataset's: L in (1 channel), ab out (2).
+            (o.netG, o.norm, o.ganMode, o.poolSize, o.noDropout) = ("unet_256", .batch, .vanilla, 0, false)
+            (o.inputNC, o.outputNC, o.direction) = (1, 2, .aToB)
         case .cyclegan:
             (o.netG, o.norm, o.ganMode, o.poolSize, o.noDropout) = ("resnet_9blocks", .instance, .lsgan, 50, true)
         case .stargan:
@@ -195,7 +204,10 @@ extension TrainingOptions {
             return
         }
         let generator = try generatorArchitecture()
-        _ = try discriminatorArchitecture(channels: model == .pix2pix ? inputNC + outputNC : outputNC)
+        _ = try discriminatorArchitecture(channels: model.judgesPairs ? inputNC + outputNC : outputNC)
+        if model == .colorization && (inputNC != 1 || outputNC != 2 || direction != .aToB) {
+            throw TrainingError(.invalidSetting, "colorization predicts ab (2 channels) from L (1 channel), A to B: --input-nc 1 --output-nc 2 --direction AtoB (got \(inputNC), \(outputNC), \(direction.rawValue)); for another mapping train pix2pix")
+        }
         if model == .cyclegan && lambdaIdentity > 0 && inputNC != outputNC {
             throw TrainingError(.invalidSetting, "--lambda-identity \(lambdaIdentity) needs --input-nc = --output-nc (got \(inputNC) and \(outputNC)): G_A(B) must be comparable with B; set --lambda-identity 0")
         }

@@ -189,7 +189,7 @@ struct StarGANTrainerTests {
 
     @Test func optionsOfOtherRecipesAreRefusedByName() throws {
         #expect { try TrainingOptions.resolve(.stargan, flags: [("lambda-l1", "10")]) } throws: {
-            "\($0)".contains("--lambda-l1 is an option of pix2pix, not of stargan")
+            "\($0)".contains("--lambda-l1 is an option of pix2pix and colorization, not of stargan")
         }
         #expect { try TrainingOptions.resolve(.pix2pix, flags: [("num-iters", "10")]) } throws: {
             "\($0)".contains("--num-iters is an option of stargan")

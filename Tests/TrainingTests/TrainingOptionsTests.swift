@@ -97,7 +97,7 @@ struct TrainingOptionsTests {
         switch recipe {
         case .stargan: try o.set("selected-attrs", to: "Black_Hair,Male")
         case .dcgan: try o.set("nz", to: "64")
-        case .pix2pix, .cyclegan: try o.set("max-dataset-size", to: "20")
+        case .pix2pix, .colorization, .cyclegan: try o.set("max-dataset-size", to: "20")
         }
         try o.set("seed", to: "42")
         let text = o.yaml
@@ -105,7 +105,7 @@ struct TrainingOptionsTests {
         // Each recipe's own options, and only those; --overwrite is an act, never written.
         #expect(text.split(separator: "\n").count == TrainingOptions.keys.filter { $0.recipes.contains(recipe) && $0.name != "overwrite" }.count + 1)
         #expect(!text.contains("overwrite"))
-        #expect(text.contains("num-iters:") == (recipe == .stargan) && text.contains("lambda-l1:") == (recipe == .pix2pix))
+        #expect(text.contains("num-iters:") == (recipe == .stargan) && text.contains("lambda-l1:") == recipe.judgesPairs)
         let back = try TrainingOptions.resolve(recipe, config: TrainingOptions.configEntries(yaml: text, file: "config.yaml"))
         #expect(back == o)
     }

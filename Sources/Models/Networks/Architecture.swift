@@ -53,6 +53,11 @@ public struct GeneratorArchitecture: Codable, Equatable, Sendable, CustomStringC
              depth: repeats, norm: .instance, dropout: false, conditionChannels: conditions)
     }
 
+    /// Whether this is the reference's colorization generator: L of CIELab in, ab out (no other
+    /// model of the reference maps one channel to two). Its output is combined with the input's
+    /// own L (`Tensor.labToRGB`).
+    public var predictsAB: Bool { family != .stargan && inputChannels == 1 && outputChannels == 2 }
+
     /// The reference's `--netG` name where there is one (`resnet_9blocks`, `unet_256`), else a
     /// descriptive one (`resnet_4blocks`, `unet_32`, `stargan`).
     public var name: String {

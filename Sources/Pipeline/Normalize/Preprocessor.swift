@@ -14,6 +14,9 @@ public struct PreparedImage: @unchecked Sendable {
     public var iccProfile: Data?
     /// Size of the decoded image, before any resizing (for reports).
     public var sourceSize: (width: Int, height: Int)
+    /// For a colorization generator (`predictsAB`): the input's own L (1×1×h×w, L/50 − 1,
+    /// unpadded), which the output keeps.
+    public var lightness: Tensor?
 }
 
 /// Decoded image → generator input: orientation is already applied by the decoder; here come
@@ -64,7 +67,8 @@ public struct Preprocessor: Sendable {
         // get_transform), and resizing rounds, so the order shows. Grey to colour commutes with
         // resizing and waits, so one plane is resized instead of three.
         let want = architecture.inputChannels
-        if want < planar.channels { planar = planar.adaptingChannels(to: want) }
+        // Colorization reads L from the colour image (or from grey repeated, as convert('RGB')).
+        if want < planar.channels && !architecture.predictsAB { planar = planar.adaptingChannels(to: want) }
         func transform(_ f: (PlanarImage) -> PlanarImage) {
             planar = f(planar)
             alpha = alpha.map(f)
@@ -78,7 +82,8 @@ public struct Preprocessor: Sendable {
         if let c = g.crop { transform { $0.cropped(x: c.x, y: c.y, width: c.w, height: c.h) } }
 
         let (w, h) = (planar.width, planar.height)
-        let x = try Tensor(normalizing: planar, channels: want)
+        let lightness = architecture.predictsAB ? try Tensor.colorizationPair(planar, fullDepth: true).l : nil
+        let x = try lightness ?? Tensor(normalizing: planar, channels: want)
         let (pw, ph) = (padded(w), padded(h))
         let top = (ph - h) / 2, left = (pw - w) / 2
         var tensor = x
@@ -90,7 +95,7 @@ public struct Preprocessor: Sendable {
         }
         return PreparedImage(tensor: tensor, content: (left, top, w, h),
                              alpha: alpha.map { a in a.planes[0].map { $0 / a.maxValue } },
-                             iccProfile: image.iccProfile, sourceSize: (image.width, image.height))
+                             iccProfile: image.iccProfile, sourceSize: (image.width, image.height), lightness: lightness)
     }
 
     private func limited(_ w: Int, _ h: Int) -> (Int, Int) {

@@ -28,6 +28,12 @@ public struct ItemConversion: Sendable {
     /// reference's quantisation for the family); `path` names it in errors.
     public func encode(_ output: Tensor, batchIndex: Int = 0, prepared: PreparedImage, as format: ImageFormat,
                        path: String) throws -> Data {
+        if let lightness = prepared.lightness {
+            // Colorization: the input's own L with the predicted ab, as the reference's visuals.
+            let image = try Tensor.colorized(l: lightness, ab: output, batchIndex: batchIndex, content: prepared.content,
+                                             alpha: prepared.alpha, iccProfile: prepared.iccProfile)
+            return try ImageCodec.encode(image, as: format, quality: configuration.quality, path: path)
+        }
         // Crop the padding away, map [-1, 1] to 0…255 as the reference saves results, and
         // re-attach the input's alpha and ICC profile.
         let image = output.quantized(batchIndex: batchIndex, content: prepared.content, alpha: prepared.alpha,

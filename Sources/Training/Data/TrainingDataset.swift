@@ -8,12 +8,14 @@ import Runs
 /// - `aligned` (pix2pix): `DATA/train/*` images with A and B side by side (A the left half).
 /// - `unaligned` (CycleGAN): `DATA/trainA/*` and `DATA/trainB/*`, any counts.
 /// - `paired` (a Gantry extra): `DATA/A/*` and `DATA/B/*` with the same file names.
+/// - `colorization`: colour photos in `DATA/train/*` (or in `DATA` itself); each gives L as the
+///   input and ab as the target (`Tensor.colorizationPair`).
 ///
 /// Files are PNG and JPEG images found under the folder and its subfolders, sorted by path as
 /// the reference's `sorted(make_dataset(...))` does, then cut to `--max-dataset-size` (the
 /// reference cuts in directory-walk order, which depends on the file system).
 public final class TrainingDataset: @unchecked Sendable {
-    public enum Layout: String, Sendable { case aligned, unaligned, paired }
+    public enum Layout: String, Sendable { case aligned, unaligned, paired, colorization }
 
     public let layout: Layout
     /// Aligned: the AB images. Otherwise the A folder's images.
@@ -37,7 +39,14 @@ public final class TrainingDataset: @unchecked Sendable {
             return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) && isDir.boolValue ? url : nil
         }
         let limit = options.maxDatasetSize ?? Int.max
-        if let train = dir("train") {
+        if options.model == .colorization {
+            layout = .colorization
+            filesA = Array(try Self.images(in: dir("train") ?? root).prefix(limit))
+            filesB = []
+            if filesA.isEmpty {
+                throw TrainingError(.invalidSetting, "\(options.data): no PNG or JPEG photos found (in train/ or the folder itself)")
+            }
+        } else if let train = dir("train") {
             layout = .aligned
             filesA = Array(try Self.images(in: train).prefix(limit))
             filesB = []
@@ -59,8 +68,8 @@ public final class TrainingDataset: @unchecked Sendable {
             throw TrainingError(.invalidSetting, "\(options.data): no training images found: expected train/ (A|B side by side), trainA/ and trainB/, or A/ and B/ with matching names")
         }
         let folders = layout == .aligned ? ("train", "") : (layout == .paired ? ("A", "B") : ("trainA", "trainB"))
-        if filesA.isEmpty { throw TrainingError(.invalidSetting, "\(options.data)/\(folders.0) holds no PNG or JPEG images") }
-        if layout != .aligned && filesB.isEmpty {
+        if filesA.isEmpty && layout != .colorization { throw TrainingError(.invalidSetting, "\(options.data)/\(folders.0) holds no PNG or JPEG images") }
+        if [.unaligned, .paired].contains(layout) && filesB.isEmpty {
             throw TrainingError(.invalidSetting, "\(options.data)/\(folders.1) holds no PNG or JPEG images")
         }
         for file in filesA + filesB { try check(file) }
@@ -91,6 +100,12 @@ public final class TrainingDataset: @unchecked Sendable {
             channels < image.channels ? image.adaptingChannels(to: channels) : image
         }
         switch layout {
+        case .colorization:
+            // PIL's convert('RGB'), the transform on the RGB image, then skimage's rgb2lab.
+            let photo = try Self.decode(filesA[index]).adaptingChannels(to: 3)
+            let p = transform.parameters(width: photo.width, height: photo.height, random: random)
+            let pair = try Tensor.colorizationPair(transform.apply(photo, p))
+            return (pair.l, pair.ab, [filesA[index]])
         case .aligned:
             let ab = try Self.decode(filesA[index])
             let half = ab.width / 2

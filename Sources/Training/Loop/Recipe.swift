@@ -89,7 +89,7 @@ extension Recipe {
 /// The recipe `options.model` names, built and initialised (from `random`) on `backend`.
 public func makeRecipe(_ options: TrainingOptions, backend: ConvolutionBackend, random: RandomSource) throws -> any Recipe {
     switch options.model {
-    case .pix2pix: try Pix2PixRecipe(options, backend: backend, random: random)
+    case .pix2pix, .colorization: try Pix2PixRecipe(options, backend: backend, random: random)
     case .cyclegan: try CycleGANRecipe(options, backend: backend, random: random)
     case .stargan: try StarGANRecipe(options, backend: backend, random: random)
     case .dcgan: try DCGANRecipe(options, backend: backend, random: random)

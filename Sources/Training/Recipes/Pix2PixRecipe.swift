@@ -5,7 +5,8 @@ import Runs
 
 /// pix2pix as the reference's `train.py --model pix2pix` runs it: a conditional GAN on aligned
 /// or paired images, the D step then the G step (GAN + λ·L1) per iteration (`Pix2PixModel`).
-/// Grids show real_A, fake_B, real_B of the epoch's last batch.
+/// Grids show real_A, fake_B, real_B of the epoch's last batch. Colorization (`--model
+/// colorization`) is this recipe on L → ab pairs of colour photos.
 public final class Pix2PixRecipe: Recipe {
     public let options: TrainingOptions
     public let dataset: TrainingDataset
@@ -39,10 +40,16 @@ public final class Pix2PixRecipe: Recipe {
                            updateGenerator: updateGenerator).named.map { (name: $0.0, value: $0.1) }
     }
 
-    /// The batch's first pair, drawn with the networks as they are now, BatchNorm's buffers untouched.
+    /// The batch's first pair, drawn with the networks as they are now, BatchNorm's buffers
+    /// untouched. Colorization shows the reference's visuals: L, real L with the predicted ab,
+    /// the photo.
     public func samples(lastBatch: [Tensor]?) throws -> Data? {
         guard let (input, target, quiet) = try EpochRecipes.firstPair(lastBatch, context) else { return nil }
-        return try SampleGrid.png([[input, try model.generator.forward(Variable(input), context: quiet).data, target]])
+        let fake = try model.generator.forward(Variable(input), context: quiet).data
+        guard options.model == .colorization else { return try SampleGrid.png([[input, fake, target]]) }
+        let (_, _, h, w) = input.nchw
+        func rgb(_ ab: Tensor) throws -> Tensor { try Tensor.normalizedRGB(try Tensor.labToRGB(l: input, ab: ab), width: w, height: h) }
+        return try SampleGrid.png([[input, try rgb(fake), try rgb(target)]])
     }
 }
 

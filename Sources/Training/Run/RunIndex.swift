@@ -141,6 +141,7 @@ public struct RunIndex: Sendable {
     private var layout: String {
         switch model {
         case .pix2pix: return "real_A | fake_B | real_B <span class=\"hint\">(input, generated, target)</span>"
+        case .colorization: return "real_A | fake_B_rgb | real_B_rgb <span class=\"hint\">(the L input, its L with the predicted ab, the photo)</span>"
         case .cyclegan:
             return "top row real_A | fake_B | rec_A | idt_B, bottom row real_B | fake_A | rec_B | idt_A "
                 + "<span class=\"hint\">(input, translated, translated back, identity)</span>"

@@ -89,7 +89,7 @@ public struct RunSummary: Encodable, Sendable {
                              losses: r.losses.map { Loss(name: $0.name, value: finite($0.value)) }, seconds: finite(r.seconds))
         }
         let lambdas = switch o.model {
-        case .pix2pix: ["lambda-l1"]
+        case .pix2pix, .colorization: ["lambda-l1"]
         case .cyclegan: ["lambda-a", "lambda-b", "lambda-identity", "pool-size"]
         case .stargan: ["domains", "lambda-cls", "lambda-rec", "lambda-gp", "n-critic", "num-iters"]
         case .dcgan: ["nz", "gan-mode", "n-critic"]

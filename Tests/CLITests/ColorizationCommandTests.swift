@@ -1,0 +1,53 @@
+import Foundation
+import Imaging
+import Testing
+import TestSupport
+
+/// `gantry convert` on a colorization checkpoint (L in, ab out) against the reference test flow
+/// (tools/fixtures/make_colorization_fixtures.py): the input's own L with the predicted ab, back
+/// to RGB with skimage's lab2rgb and tensor2im's truncation — every value within one level.
+struct ColorizationCommandTests {
+    static let folder = fixturesDirectory.appendingPathComponent("convert")
+    static let model = folder.appendingPathComponent("colorization_unet5.pth").path
+
+    @Test func convertMatchesTheReferenceTestFlow() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/colour_96x64.png", Data(contentsOf: Self.folder.appendingPathComponent("colour_96x64.png")))
+        let r = try runGantry(["convert", dir.path("in"), "-m", Self.model, "-o", dir.path("out"), "--preprocess", "none"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let got = try ImageCodec.decodeFile(atPath: dir.path("out/colour_96x64.png"))
+        let expected = try ImageCodec.decodeFile(atPath: Self.folder.appendingPathComponent("colorization_none.png").path)
+        try #require((got.width, got.height, got.colorChannels) == (expected.width, expected.height, 3))
+        let diffs = zip(got.samples, expected.samples).map { abs(Int($0) - Int($1)) }
+        let off = diffs.filter { $0 > 0 }.count
+        print("colorization: \(off) of \(diffs.count) values off, by at most \(diffs.max() ?? 0)")
+        #expect(diffs.max()! <= 1 && Double(off) <= 0.01 * Double(diffs.count), "\(off) values differ, worst \(diffs.max()!)")
+    }
+
+    /// Alpha is carried through; a grey input is coloured (L from grey repeated, as
+    /// convert('RGB')); a 16-bit input converts at its size.
+    @Test func alphaGreyAndSixteenBitInputs() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/rgba.png", try TestImages.png(width: 64, height: 32, alpha: true, seed: 3))
+        try dir.write("in/grey.png", try TestImages.png(width: 64, height: 32, channels: 1, seed: 4))
+        let deep = fixturesDirectory.deletingLastPathComponent().appendingPathComponent("ImagingTests/Fixtures/png_rgb16.png")
+        try dir.write("in/deep.png", Data(contentsOf: deep))
+        let r = try runGantry(["convert", dir.path("in"), "-m", Self.model, "-o", dir.path("out")])
+        #expect(r.status == 0, "\(r.stderr)")
+        let input = try ImageCodec.decodeFile(atPath: dir.path("in/rgba.png"))
+        let output = try ImageCodec.decodeFile(atPath: dir.path("out/rgba.png"))
+        #expect(output.hasAlpha && output.colorChannels == 3)
+        #expect(stride(from: 3, to: input.samples.count, by: 4).map { input.samples[$0] }
+                == stride(from: 3, to: output.samples.count, by: 4).map { output.samples[$0] })
+        for name in ["grey.png", "deep.png"] {
+            let source = try ImageCodec.decodeFile(atPath: dir.path("in/\(name)"))
+            let out = try ImageCodec.decodeFile(atPath: dir.path("out/\(name)"))
+            #expect(out.colorChannels == 3 && (out.width, out.height) == (source.width, source.height), "\(name)")
+        }
+    }
+
+    @Test func inspectNamesTheColorizationModel() throws {
+        let r = try runGantry(["inspect", Self.model])
+        #expect(r.status == 0 && r.stdout.contains("colorization"), "\(r.stdout)\(r.stderr)")
+    }
+}
