@@ -47,6 +47,16 @@ struct RunExportTests {
         try convertAndCheck(dir, run: run, inputs: dir.path("in"), choices: [([], []), (["--epoch", "1"], ["--epoch", "1"])])
     }
 
+    /// A colorization run: L of the input into the reference's UnetGenerator(1, 2), its ab back
+    /// to RGB with the input's L through skimage's lab2rgb, as the reference's model does.
+    @Test func colorizationRunMatchesPyTorch() throws {
+        let dir = try TemporaryDirectory()
+        let run = try TrainedRunFixtures.colorization(in: dir)
+        try dir.write("in/a.png", try TestImages.png(width: 128, height: 128, seed: 35))
+        try dir.write("in/b.png", try TestImages.png(width: 120, height: 100, seed: 36))
+        try convertAndCheck(dir, run: run, inputs: dir.path("in"), choices: [([], []), (["--epoch", "1"], ["--epoch", "1"])])
+    }
+
     @Test func cycleGANRunMatchesPyTorch() throws {
         let dir = try TemporaryDirectory()
         let run = try TrainedRunFixtures.cyclegan(in: dir)

@@ -28,6 +28,16 @@ enum TrainedRunFixtures {
         ] + extra)
     }
 
+    /// colorization at its defaults (unet, batch norm, dropout, L → ab), shrunk: unet_128 with
+    /// ngf 4 on two 128² colour photos, 2 epochs.
+    static func colorization(in dir: TemporaryDirectory, name: String = "colour") throws -> String {
+        for i in 0..<2 { try dir.write("\(name)-data/\(i).png", try TestImages.png(width: 128, height: 128, seed: 40 + i)) }
+        return try train(.colorization, dir, name, [
+            ("net-g", "unet_128"), ("preprocess", "none"), ("n-epochs", "2"), ("n-epochs-decay", "0"),
+            ("save-epoch-freq", "1"), ("lr", "0.002"),
+        ])
+    }
+
     /// CycleGAN at its defaults (ResNet, instance norm, no dropout), shrunk: resnet_6blocks with
     /// ngf 4 on 36-pixel images cropped to 32, 2 epochs.
     static func cyclegan(in dir: TemporaryDirectory, name: String = "cg") throws -> String {
