@@ -24,6 +24,32 @@ struct ColorizationCommandTests {
         #expect(diffs.max()! <= 1 && Double(off) <= 0.01 * Double(diffs.count), "\(off) values differ, worst \(diffs.max()!)")
     }
 
+    /// `gantry watch` runs the same conversion: a dropped photo comes out as convert writes it.
+    @Test func watchColourisesADroppedPhoto() throws {
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.path("in"), withIntermediateDirectories: true)
+        let log = URL(fileURLWithPath: dir.path("watch.log"))
+        let process = Process()
+        process.executableURL = gantryExecutable
+        process.arguments = ["watch", dir.path("in"), "-o", dir.path("out"), "-m", Self.model, "--preprocess", "none",
+                             "--settle", "0.5", "--rescan", "1"]
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        (process.standardOutput, process.standardError) = (handle, handle)
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) }; process.waitUntilExit() }
+        try dir.write("in/colour_96x64.png", Data(contentsOf: Self.folder.appendingPathComponent("colour_96x64.png")))
+        let out = dir.path("out/colour_96x64.png")
+        let done = WatchCommandTests.waitUntil(60) { FileManager.default.fileExists(atPath: out) }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        try #require(done, "no output; log: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        let got = try ImageCodec.decodeFile(atPath: out)
+        let expected = try ImageCodec.decodeFile(atPath: Self.folder.appendingPathComponent("colorization_none.png").path)
+        #expect(got.samples.count == expected.samples.count)
+        #expect(zip(got.samples, expected.samples).allSatisfy { abs(Int($0) - Int($1)) <= 1 })
+    }
+
     /// Alpha is carried through; a grey input is coloured (L from grey repeated, as
     /// convert('RGB')); a 16-bit input converts at its size.
     @Test func alphaGreyAndSixteenBitInputs() throws {
