@@ -21,6 +21,7 @@ struct ConversionOptions: ParsableArguments {
     @Option(name: .customLong("load-size"), help: "The reference's load_size for resize / scale-width; StarGAN's image_size for centre-crop (default 256).") var loadSize: Int?
     @Option(name: .customLong("crop-size"), help: "The reference's crop_size (default: load size).") var cropSize: Int?
     @Option(name: .customLong("max-side"), help: "Shrink images whose longer side exceeds this first.") var maxSide: Int?
+    @Option(help: "Colorization models: clip (default, as the reference: each channel clipped) or keep-lightness (colours outside sRGB lose chroma instead, so the photo's lightness is kept exactly).") var gamut: String?
     @Option(name: .customLong("memory-limit"), help: "Memory for inference, e.g. 8G (default: 70% of available memory, or of the container's limit). A larger image runs layer by layer over bands of rows, with the same result; its activations beyond the limit go to --scratch.") var memoryLimit: String?
     @Option(help: "Folder for the activations of images too large for --memory-limit (default: $TMPDIR or /tmp). Needs about 3× the largest layer: e.g. 20 GB for a 24 MP photo with resnet_9blocks.") var scratch: String?
     @Option(help: "Threads for load:process:save stages (default 1:1:1; watch uses the process count as workers).") var jobs: String?
@@ -35,6 +36,7 @@ struct ConversionOptions: ParsableArguments {
         if let preprocess, !PreprocessPolicy.names.contains(preprocess) {
             throw ValidationError("--preprocess must be one of \(PreprocessPolicy.names.joined(separator: ", "))")
         }
+        if let gamut, ColourGamut(rawValue: gamut) == nil { throw ValidationError("--gamut must be clip or keep-lightness, got '\(gamut)'") }
         if let direction, !["AtoB", "BtoA"].contains(direction) { throw ValidationError("--direction must be AtoB or BtoA") }
         if let epoch, epoch != "latest", Int(epoch).map({ $0 < 0 }) ?? true {
             throw ValidationError("--epoch must be latest or an epoch number, got '\(epoch)'")
@@ -88,6 +90,7 @@ struct ConversionOptions: ParsableArguments {
     func flags() throws -> ConvertFlags {
         var f = ConvertFlags()
         (f.preprocess, f.loadSize, f.cropSize, f.maxSide) = (preprocess, loadSize, cropSize, maxSide)
+        f.gamut = gamut.flatMap(ColourGamut.init(rawValue:))
         (f.format, f.quality, f.jobs, f.suffix) = (format, quality, jobs.flatMap(ConversionPlan.Jobs.init), suffix)
         (f.threads, f.algorithm) = (inference.engine.threads, inference.engine.algorithm)
         f.memoryLimit = memoryLimit.flatMap(MemoryBudget.parse)

@@ -38,17 +38,42 @@ public enum CIELab {
     /// The sRGB colour of L, a, b, each component clipped to [0, 1] as skimage clips (a colour
     /// outside sRGB comes back as the nearest one per channel; a negative Z is taken as 0).
     public static func toRGB(_ l: Double, _ a: Double, _ b: Double) -> (r: Double, g: Double, b: Double) {
+        let v = linearRGB(l, a, b)
+        return (encode(v.r), encode(v.g), encode(v.b))
+    }
+
+    /// The sRGB colour of L, a, b brought into sRGB by shrinking a and b together (same L and
+    /// hue, less chroma) until no channel leaves [0, 1], so L* is kept where clipping each channel
+    /// would change it; colours inside sRGB come out as `toRGB` gives them.
+    public static func toRGBKeepingLightness(_ l: Double, _ a: Double, _ b: Double) -> (r: Double, g: Double, b: Double) {
+        func inside(_ v: (r: Double, g: Double, b: Double)) -> Bool {
+            let e = 1e-9
+            return v.r >= -e && v.r <= 1 + e && v.g >= -e && v.g <= 1 + e && v.b >= -e && v.b <= 1 + e
+        }
+        if inside(linearRGB(l, a, b)) { return toRGB(l, a, b) }
+        // Grey (a = b = 0) is inside for any L in [0, 100]: search the largest scale that fits.
+        var (low, high) = (0.0, 1.0)
+        for _ in 0..<20 {
+            let mid = (low + high) / 2
+            if inside(linearRGB(l, a * mid, b * mid)) { low = mid } else { high = mid }
+        }
+        return toRGB(l, a * low, b * low)
+    }
+
+    /// Linear-light sRGB of L, a, b, unclipped (skimage's lab2xyz then xyz2rgb's matrix).
+    static func linearRGB(_ l: Double, _ a: Double, _ b: Double) -> (r: Double, g: Double, b: Double) {
         let fy = (l + 16) / 116
         let fx = a / 500 + fy
         let fz = max(0, fy - b / 200)
         func inverse(_ v: Double) -> Double { v > 0.2068966 ? Foundation.pow(v, 3) : (v - 16.0 / 116.0) / 7.787 }
         let (x, y, z) = (inverse(fx) * white.x, inverse(fy) * white.y, inverse(fz) * white.z)
         let m = rgbFromXYZ
-        func encode(_ v: Double) -> Double {
-            let c = v > 0.0031308 ? 1.055 * Foundation.pow(v, 1 / 2.4) - 0.055 : 12.92 * v
-            return min(1, max(0, c))
-        }
-        return (encode(m[0] * x + m[1] * y + m[2] * z), encode(m[3] * x + m[4] * y + m[5] * z),
-                encode(m[6] * x + m[7] * y + m[8] * z))
+        return (m[0] * x + m[1] * y + m[2] * z, m[3] * x + m[4] * y + m[5] * z, m[6] * x + m[7] * y + m[8] * z)
+    }
+
+    /// sRGB's transfer function, clipped to [0, 1].
+    static func encode(_ v: Double) -> Double {
+        let c = v > 0.0031308 ? 1.055 * Foundation.pow(v, 1 / 2.4) - 0.055 : 12.92 * v
+        return min(1, max(0, c))
     }
 }

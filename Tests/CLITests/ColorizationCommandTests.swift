@@ -24,6 +24,36 @@ struct ColorizationCommandTests {
         #expect(diffs.max()! <= 1 && Double(off) <= 0.01 * Double(diffs.count), "\(off) values differ, worst \(diffs.max()!)")
     }
 
+    /// `--gamut keep-lightness`: the fixture model predicts colours far outside sRGB, which the
+    /// reference's clipping lets change L*; kept, every pixel's L* stays the input's (8-bit
+    /// rounding and truncation aside: within 1).
+    @Test func keepingLightnessKeepsEveryPixelsLightness() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("in/colour_96x64.png", Data(contentsOf: Self.folder.appendingPathComponent("colour_96x64.png")))
+        func lightnessOff(_ flags: [String]) throws -> (over: Int, worst: Double) {
+            let out = dir.path("out\(flags.count)")
+            let r = try runGantry(["convert", dir.path("in"), "-m", Self.model, "-o", out] + flags)
+            #expect(r.status == 0, "\(r.stderr)")
+            let input = try ImageCodec.decodeFile(atPath: dir.path("in/colour_96x64.png"))
+            let output = try ImageCodec.decodeFile(atPath: "\(out)/colour_96x64.png")
+            var (over, worst) = (0, 0.0)
+            for i in 0..<(input.width * input.height) {
+                func l(_ im: DecodedImage) -> Double {
+                    CIELab.fromRGB(Double(im.samples[3 * i]) / 255, Double(im.samples[3 * i + 1]) / 255, Double(im.samples[3 * i + 2]) / 255).l
+                }
+                let d = abs(l(output) - l(input))
+                worst = max(worst, d)
+                if d > 1 { over += 1 }
+            }
+            return (over, worst)
+        }
+        let clipped = try lightnessOff([])
+        let kept = try lightnessOff(["--gamut", "keep-lightness"])
+        print("L* off by more than 1: \(clipped.over) pixels clipped (worst \(clipped.worst)), \(kept.over) kept (worst \(kept.worst))")
+        #expect(clipped.over > 100, "the fixture's colours leave sRGB, so clipping moves L*")
+        #expect(kept.over == 0)
+    }
+
     /// `gantry watch` runs the same conversion: a dropped photo comes out as convert writes it.
     @Test func watchColourisesADroppedPhoto() throws {
         let dir = try TemporaryDirectory()

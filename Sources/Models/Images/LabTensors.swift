@@ -37,7 +37,7 @@ extension Tensor {
     /// The colorization model's `lab2rgb` of image `batchIndex`: L2 = (L + 1)·50 and AB2 = ab·110
     /// in float32, then skimage's lab2rgb in float64 (clipped to [0, 1]) — three planes of RGB in
     /// [0, 1], `l` being N×1×H×W and `ab` N×2×H×W of the same size.
-    public static func labToRGB(l: Tensor, ab: Tensor, batchIndex: Int = 0) throws -> [[Double]] {
+    public static func labToRGB(l: Tensor, ab: Tensor, batchIndex: Int = 0, gamut: ColourGamut = .clip) throws -> [[Double]] {
         let (n, c, h, w) = l.nchw
         let (n2, c2, h2, w2) = ab.nchw
         guard c == 1, c2 == 2, n == n2, h == h2, w == w2, batchIndex < n else {
@@ -51,7 +51,7 @@ extension Tensor {
                 for i in 0..<plane {
                     let l2 = Double((lp[lBase + i] + 1) * 50)
                     let a2 = Double(abp[abBase + i] * 110), b2 = Double(abp[abBase + plane + i] * 110)
-                    let rgb = CIELab.toRGB(l2, a2, b2)
+                    let rgb = gamut == .clip ? CIELab.toRGB(l2, a2, b2) : CIELab.toRGBKeepingLightness(l2, a2, b2)
                     (out[0][i], out[1][i], out[2][i]) = (rgb.r, rgb.g, rgb.b)
                 }
             }
@@ -63,7 +63,7 @@ extension Tensor {
     /// and `ab`'s `content` region, ×255 and truncated as `tensor2im` does, interleaved, with
     /// `alpha` (0…1 per pixel) and the ICC profile re-attached.
     public static func colorized(l: Tensor, ab: Tensor, batchIndex: Int = 0, content: (x: Int, y: Int, width: Int, height: Int),
-                                 alpha: [Float]?, iccProfile: Data?) throws -> EncodableImage {
+                                 alpha: [Float]?, iccProfile: Data?, gamut: ColourGamut = .clip) throws -> EncodableImage {
         let (_, _, h, w) = ab.nchw
         let c = content
         var crop = [Float](repeating: 0, count: 2 * c.width * c.height)
@@ -75,7 +75,7 @@ extension Tensor {
                 }
             }
         }
-        let planes = try labToRGB(l: l, ab: try Tensor(shape: [1, 2, c.height, c.width], values: crop))
+        let planes = try labToRGB(l: l, ab: try Tensor(shape: [1, 2, c.height, c.width], values: crop), gamut: gamut)
         let channels = alpha == nil ? 3 : 4
         var samples = [UInt8](repeating: 0, count: channels * c.width * c.height)
         for i in 0..<(c.width * c.height) {
@@ -90,4 +90,14 @@ extension Tensor {
     public static func normalizedRGB(_ planes: [[Double]], width: Int, height: Int) throws -> Tensor {
         try Tensor(shape: [1, 3, height, width], values: planes.flatMap { $0.map { Float($0 * 2 - 1) } })
     }
+}
+
+/// How a colorization model's colours outside sRGB are made displayable.
+public enum ColourGamut: String, Sendable, CaseIterable {
+    /// Each RGB channel clipped to [0, 1], as skimage's lab2rgb and the reference do; a clipped
+    /// colour's lightness can move.
+    case clip
+    /// a and b shrunk together until the colour fits: the input's L* is kept exactly (up to
+    /// 8-bit rounding), only chroma is lost.
+    case keepLightness = "keep-lightness"
 }

@@ -29,6 +29,8 @@ public struct ConversionPlan: Sendable {
 
     public var preprocess: PreprocessPolicy = .native
     public var maxSide: Int?
+    /// A colorization model's colours outside sRGB: clipped (the reference) or kept at the input's L*.
+    public var gamut = ColourGamut.clip
     public var format: OutputFormat = .png
     public var quality = 95
     /// Added to each output's stem (`OutputNaming`).
@@ -84,6 +86,7 @@ public enum ConversionLimits {
 public struct ConvertFlags: Sendable {
     public var preprocess: String?
     public var loadSize: Int?, cropSize: Int?, maxSide: Int?
+    public var gamut: ColourGamut?
     public var format: OutputFormat?
     public var quality: Int?
     public var suffix: String?
@@ -114,6 +117,7 @@ extension ConversionPlan {
         }
         c.preprocess = policy
         c.maxSide = flags.maxSide ?? d.maxSide
+        c.gamut = flags.gamut ?? d.gamut ?? .clip
         c.format = flags.format ?? d.format ?? .png
         c.quality = flags.quality ?? d.quality ?? 95
         c.suffix = flags.suffix ?? d.suffix ?? ""

@@ -26,6 +26,7 @@ public struct PipelineDefinition: Sendable, Equatable {
     public var loadSize: Int?
     public var cropSize: Int?
     public var maxSide: Int?
+    public var gamut: ColourGamut?
     public var format: OutputFormat?
     public var quality: Int?
     public var suffix: String?
@@ -49,7 +50,7 @@ public struct PipelineDefinition: Sendable, Equatable {
         return model
     }
 
-    static let keys = ["description", "model", "direction", "condition", "domain", "eval", "dropout", "seed",
+    static let keys = ["description", "model", "direction", "condition", "domain", "eval", "dropout", "seed", "gamut",
                        "preprocess", "load-size", "crop-size", "max-side", "format", "quality", "suffix", "jobs",
                        "batch", "threads", "memory-limit", "scratch", "algorithm"]
 
@@ -112,6 +113,10 @@ public struct PipelineDefinition: Sendable, Equatable {
             case "load-size": d.loadSize = try field.int(ConversionLimits.side)
             case "crop-size": d.cropSize = try field.int(ConversionLimits.side)
             case "max-side": d.maxSide = try field.int(ConversionLimits.side)
+            case "gamut":
+                let s = try field.string()
+                guard let g = ColourGamut(rawValue: s) else { throw field.error("must be clip or keep-lightness, not '\(s)'") }
+                d.gamut = g
             case "format":
                 let s = try field.string()
                 guard let f = OutputFormat(name: s) else { throw field.error("must be png, jpg or same, not '\(s)'") }

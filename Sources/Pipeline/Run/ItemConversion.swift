@@ -31,7 +31,7 @@ public struct ItemConversion: Sendable {
         if let lightness = prepared.lightness {
             // Colorization: the input's own L with the predicted ab, as the reference's visuals.
             let image = try Tensor.colorized(l: lightness, ab: output, batchIndex: batchIndex, content: prepared.content,
-                                             alpha: prepared.alpha, iccProfile: prepared.iccProfile)
+                                             alpha: prepared.alpha, iccProfile: prepared.iccProfile, gamut: configuration.gamut)
             return try ImageCodec.encode(image, as: format, quality: configuration.quality, path: path)
         }
         // Crop the padding away, map [-1, 1] to 0…255 as the reference saves results, and
