@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "Runs", targets: ["Runs"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,6 +58,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The ranks of an MPI job and their collectives; libmpi is loaded only under a launcher.
+        .target(name: "Distributed"),
         .target(name: "Checkpoints", dependencies: ["AtomicFiles"]),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints", "Imaging"]),
         // What a training run is and leaves behind — its options, its folder, reading a trained
@@ -72,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "GantryCLI",
             dependencies: [
-                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Runs", "Training", "CGantrySystem", "AtomicFiles",
+                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Runs", "Training", "Distributed", "CGantrySystem", "AtomicFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -85,7 +88,7 @@ let package = Package(
             name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"],
             exclude: ["Fixtures", "make_checkpoint_fixtures.py"]
         ),
-        .testTarget(name: "CLITests", dependencies: ["GantryCLI", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["GantryCLI", "Distributed", "TestSupport"]),
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "Checkpoints", "Engine", "TestSupport"]
