@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Engine
 import Foundation
 import Runs
@@ -101,6 +102,12 @@ extension RecipeCommand {
             return
         }
         let model = Self.recipe.rawValue
+        // Several ranks would each train alone and write one run folder together: refuse
+        // until training is data parallel (docs/scaling.md). Rank 0 says so; every rank exits.
+        if let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size > 1 {
+            guard launch.rank == 0 else { throw ExitCode(64) }
+            throw fail("train \(model): launched as \(launch.size) ranks by \(launch.launcher), but training across processes is not built yet: run one process (without mpirun, or with -np 1)", code: 64)
+        }
         let stop = TrainingStop()
         do {
             let resolved = try TrainingOptions.resolveCommandLine(Self.recipe, arguments: options)
