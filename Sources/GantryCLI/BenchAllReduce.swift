@@ -19,7 +19,7 @@ struct BenchAllReduce: ParsableCommand {
     @Option(help: "Timed iterations (the median is reported).")
     var runs = 5
 
-    @Option(help: "rank-order (Gantry's: the same sum at any number of ranks) or mpi (MPI_Allreduce's own order, for comparison).")
+    @Option(help: "rank-order (Gantry's: rank 0's + rank 1's + … for every element, whatever the library's algorithm) or mpi (MPI_Allreduce's own order, for comparison).")
     var algorithm = "rank-order"
 
     func validate() throws {
@@ -39,8 +39,9 @@ struct BenchAllReduce: ParsableCommand {
                 try Discriminator(.nLayers(3, ndf: 64, norm: .batch, inputChannels: 6)).parameterCount]
     }
 
-    /// Whether the rank-order sum of values whose float sums round differently in every order
-    /// is, bit for bit, rank 0's + rank 1's + … (10,007 values: not a multiple of any N).
+    /// Whether the rank-order sum is, bit for bit, rank 0's + rank 1's + … on values whose float
+    /// sums depend on the order of three or more terms (two terms add alike either way, so only
+    /// N ≥ 3 can catch a wrong order); 10,007 values, a multiple of no N.
     func sumsInRankOrder(_ group: ProcessGroup) throws -> Bool {
         func value(_ rank: Int, _ i: Int) -> Float { Float(sin(Double(i * 7919 + rank * 104_729 + 1)) * 1000) }
         var values = (0..<10_007).map { value(group.rank, $0) }

@@ -103,10 +103,13 @@ extension RecipeCommand {
         }
         let model = Self.recipe.rawValue
         // Several ranks would each train alone and write one run folder together: refuse
-        // until training is data parallel (docs/scaling.md). Rank 0 says so; every rank exits.
-        if let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size > 1 {
-            guard launch.rank == 0 else { throw ExitCode(64) }
-            throw fail("train \(model): launched as \(launch.size) ranks by \(launch.launcher), but training across processes is not built yet: run one process (without mpirun, or with -np 1)", code: 64)
+        // until training is data parallel (docs/scaling.md). Rank 0 says so and exits 64; the
+        // others leave quietly (exit 0), so that mpirun, which ends the job at the first
+        // non-zero exit, cannot kill rank 0 before its line is out.
+        if let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size != 1 || launch.rank != 0 {
+            guard launch.rank == 0 else { throw ExitCode.success }
+            let ranks = launch.size > 0 ? "\(launch.size) ranks" : "one of several ranks"
+            throw fail("train \(model): launched as \(ranks) by \(launch.launcher), but training across processes is not built yet: run one process (without mpirun, or with -np 1)", code: 64)
         }
         let stop = TrainingStop()
         do {

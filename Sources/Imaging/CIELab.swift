@@ -46,12 +46,16 @@ public enum CIELab {
     /// hue, less chroma) until no channel leaves [0, 1], so L* is kept where clipping each channel
     /// would change it; colours inside sRGB come out as `toRGB` gives them.
     public static func toRGBKeepingLightness(_ l: Double, _ a: Double, _ b: Double) -> (r: Double, g: Double, b: Double) {
+        guard a.isFinite, b.isFinite else { return toRGB(l, 0, 0) }
         func inside(_ v: (r: Double, g: Double, b: Double)) -> Bool {
-            let e = 1e-9
-            return v.r >= -e && v.r <= 1 + e && v.g >= -e && v.g <= 1 + e && v.b >= -e && v.b <= 1 + e
+            // skimage's matrix maps white to (1.0000075, 0.99999, 1.0000811), not exactly 1: a
+            // colour this close to the top is inside, and encode's clip costs it < 0.01 L*.
+            // Black is exact, and near it L* is steep: no slack below 0.
+            let (low, high) = (-1e-12, 1 + 1e-4)
+            return v.r >= low && v.r <= high && v.g >= low && v.g <= high && v.b >= low && v.b <= high
         }
         if inside(linearRGB(l, a, b)) { return toRGB(l, a, b) }
-        // Grey (a = b = 0) is inside for any L in [0, 100]: search the largest scale that fits.
+        // Grey (a = b = 0) is inside for any L in [0, 100] (within e): search the largest scale that fits.
         var (low, high) = (0.0, 1.0)
         for _ in 0..<20 {
             let mid = (low + high) / 2

@@ -11,8 +11,8 @@ import TestSupport
 ///   below the trivial baseline's — the grey input, whose chroma is exactly neutral;
 /// - **colourfulness** (Hasler & Süsstrunk 2003; a grey image scores 0) clearly above zero;
 /// - **lightness kept**, which a colorization model is built to do (it predicts only a and b of
-///   Lab): CIE L* within 1 unit of the input's at ≥ 99.9% of pixels (predicted colours outside
-///   sRGB are clipped) and the Laplacian energy of L* — the photo's detail — 0.9–1.1× the input's;
+///   Lab): CIE L* within 1 unit of the input's at ≥ 99.9% of pixels (the sample pipeline brings
+///   colours outside sRGB in with `gamut: keep-lightness`) and the Laplacian energy of L* — the photo's detail — 0.9–1.1× the input's;
 /// - the bundled files stay small enough to ship in the repository (≤ 10 MB).
 struct SampleModelQualityTests {
     static let root = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()

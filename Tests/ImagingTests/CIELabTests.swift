@@ -60,16 +60,16 @@ struct CIELabTests {
     }
 
     /// Keeping lightness: colours outside sRGB lose chroma, not lightness (L* of the result within
-    /// 1e-4 of the asked L, hue kept); colours inside come out as `toRGB` gives them.
+    /// 0.01 of the asked L, hue within 0.6°); colours inside come out as `toRGB` gives them.
     @Test func keepingLightnessShrinksChromaOnly() {
         var outside = 0
-        for l in stride(from: 2.0, through: 98, by: 8) {
+        for l in [0.0, 0.5, 99.5, 100] + Array(stride(from: 2.0, through: 98, by: 8)) {
             for a in stride(from: -120.0, through: 120, by: 12) {
                 for b in stride(from: -120.0, through: 120, by: 12) {
                     let kept = CIELab.toRGBKeepingLightness(l, a, b)
                     let clipped = CIELab.toRGB(l, a, b)
                     let back = CIELab.fromRGB(kept.r, kept.g, kept.b)
-                    #expect(abs(back.l - l) < 1e-4, "L \(l) a \(a) b \(b): L* \(back.l)")
+                    #expect(abs(back.l - l) < 0.01, "L \(l) a \(a) b \(b): L* \(back.l)")
                     let inside = CIELab.fromRGB(clipped.r, clipped.g, clipped.b)
                     if abs(inside.l - l) < 1e-9 && abs(inside.a - a) < 1e-9 && abs(inside.b - b) < 1e-9 {
                         #expect(kept == clipped)
@@ -77,8 +77,8 @@ struct CIELabTests {
                         outside += 1
                         // Same hue: (a, b) scaled by one non-negative factor.
                         let chroma = (a * a + b * b).squareRoot(), keptChroma = (back.a * back.a + back.b * back.b).squareRoot()
-                        #expect(keptChroma <= chroma + 1e-6)
-                        if keptChroma > 1 { #expect(abs(back.a * b - back.b * a) / (chroma * keptChroma) < 1e-3, "hue of \(l) \(a) \(b)") }
+                        #expect(keptChroma <= chroma + 0.01)
+                        if keptChroma > 5 { #expect(abs(back.a * b - back.b * a) / (chroma * keptChroma) < 1e-2, "hue of \(l) \(a) \(b)") }
                     }
                 }
             }

@@ -68,6 +68,9 @@ struct ColorizationTests {
         let dir = try TemporaryDirectory()
         try dir.write("photos/a.png", try TestImages.png(width: 40, height: 24, seed: 1))
         try dir.write("photos/sub/b.jpg", try TestImages.png(width: 40, height: 24, seed: 2))
+        // Another phase's photos are not training photos.
+        try dir.write("photos/test/c.png", try TestImages.png(width: 40, height: 24, seed: 3))
+        try dir.write("photos/val/d.png", try TestImages.png(width: 40, height: 24, seed: 4))
         var o = TrainingOptions.defaults(for: .colorization)
         (o.data, o.run, o.preprocess, o.noFlip) = (dir.path("photos"), dir.path("run"), .none, true)
         let data = try TrainingDataset(o)

@@ -9,8 +9,9 @@ import Imaging
 extension Tensor {
     /// The colorization dataset's pair of an RGB image (grey is repeated): A (1×1×H×W, L/50 − 1)
     /// and B (1×2×H×W, ab/110), computed in float32 from float32 Lab as the reference's torch
-    /// code does. A 16-bit image is taken to 8 bits by its high byte, as Pillow's convert('RGB')
-    /// does, unless `fullDepth` (conversion keeps all of its lightness).
+    /// code does. A 16-bit image is taken to 8 bits by its high byte (what Pillow's
+    /// convert('RGB') does to a 16-bit RGB PNG; Pillow's 16-bit grey modes differ), unless
+    /// `fullDepth` (conversion keeps all of its lightness).
     public static func colorizationPair(_ image: PlanarImage, fullDepth: Bool = false) throws -> (l: Tensor, ab: Tensor) {
         let rgb = image.adaptingChannels(to: 3)
         let n = rgb.width * rgb.height
@@ -64,8 +65,11 @@ extension Tensor {
     /// `alpha` (0…1 per pixel) and the ICC profile re-attached.
     public static func colorized(l: Tensor, ab: Tensor, batchIndex: Int = 0, content: (x: Int, y: Int, width: Int, height: Int),
                                  alpha: [Float]?, iccProfile: Data?, gamut: ColourGamut = .clip) throws -> EncodableImage {
-        let (_, _, h, w) = ab.nchw
+        let (n, abChannels, h, w) = ab.nchw
         let c = content
+        guard abChannels == 2, batchIndex < n, c.x >= 0, c.y >= 0, c.width > 0, c.height > 0, c.x + c.width <= w, c.y + c.height <= h else {
+            throw EngineError(.shapeMismatch, "colorized: the region \(c) of image \(batchIndex) is not inside ab \(ab.shape)")
+        }
         var crop = [Float](repeating: 0, count: 2 * c.width * c.height)
         ab.withUnsafeBufferPointer { p in
             for ch in 0..<2 {

@@ -41,7 +41,13 @@ public final class TrainingDataset: @unchecked Sendable {
         let limit = options.maxDatasetSize ?? Int.max
         if options.model == .colorization {
             layout = .colorization
-            filesA = Array(try Self.images(in: dir("train") ?? root).prefix(limit))
+            // The reference reads DATA/train; photos straight in DATA train too, but never its
+            // other phases' folders (test/, val/), whatever lies below them.
+            let files = try dir("train").map { try Self.images(in: $0) } ?? Self.images(in: root).filter { path in
+                let first = String(path.dropFirst(root.path.count)).split(separator: "/").first.map(String.init) ?? ""
+                return !["test", "val"].contains(first)
+            }
+            filesA = Array(files.prefix(limit))
             filesB = []
             if filesA.isEmpty {
                 throw TrainingError(.invalidSetting, "\(options.data): no PNG or JPEG photos found (in train/ or the folder itself)")
