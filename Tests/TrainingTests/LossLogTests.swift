@@ -81,4 +81,15 @@ struct LossLogCorruptionTests {
         let records = (0..<20_000).map { LossRecord(epoch: 1 + $0 / 400, iter: $0 % 400 + 1, lr: 1, losses: [("G", Double($0 % 7))], seconds: 0) }
         #expect(LossCurves.svg(records).utf8.count < 40_000)
     }
+
+    /// Axis labels stay short enough for the margin they sit in.
+    @Test func axisLabelsAreShort() {
+        #expect(LossCurves.format(6.02e-05) == "6.0e-5")
+        #expect(LossCurves.format(0.00118) == "1.2e-3")
+        #expect(LossCurves.format(0.0238) == "0.0238")
+        #expect(LossCurves.format(55.8) == "55.8")
+        #expect(LossCurves.format(1234) == "1234")
+        #expect(LossCurves.format(0) == "0")
+        for v in [1e-9, 3.3e-7, 0.0099, 0.5, 7.62, 99.4] { #expect(LossCurves.format(v).count <= 6, "\(v)") }
+    }
 }

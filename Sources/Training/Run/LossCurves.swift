@@ -41,8 +41,8 @@ public enum LossCurves {
             <text x="\(ox + margin)" y="\(oy + 20)" font-weight="bold">\(escapeMarkup(name))</text>
             <line x1="\(sx(x0))" y1="\(sy(y0))" x2="\(sx(x1))" y2="\(sy(y0))" stroke="#888"/>
             <line x1="\(sx(x0))" y1="\(sy(y0))" x2="\(sx(x0))" y2="\(sy(y1))" stroke="#888"/>
-            <text x="\(ox + 4)" y="\(sy(y1) + 4)">\(format(y1))</text>
-            <text x="\(ox + 4)" y="\(sy(y0))">\(format(y0))</text>
+            <text x="\(sx(x0) - 3)" y="\(sy(y1) + 4)" text-anchor="end">\(format(y1))</text>
+            <text x="\(sx(x0) - 3)" y="\(sy(y0))" text-anchor="end">\(format(y0))</text>
             <text x="\(sx(x1) - 60)" y="\(sy(y0) + 16)">epoch \(format(x1))</text>
             <polyline class="raw" fill="none" stroke="#9ecae1" stroke-width="1" points="\(polyline(envelope(points, x0, x1, Int(plotW))))"/>
             <polyline class="smoothed" fill="none" stroke="#08519c" stroke-width="2" points="\(polyline(envelope(smoothed, x0, x1, Int(plotW))))"/>
@@ -75,5 +75,14 @@ public enum LossCurves {
         return out
     }
 
-    private static func format(_ v: Double) -> String { String(format: abs(v) >= 100 ? "%.0f" : "%.3g", v) }
+    /// An axis label that fits the 40-pixel margin: 3 significant digits, and a short exponent
+    /// for small values ("6.0e-5", not "6.02e-05", which ran into the plot).
+    static func format(_ v: Double) -> String {
+        if abs(v) >= 100 { return String(format: "%.0f", v) }
+        if v != 0, abs(v) < 0.01 {
+            let exponent = Int((log10(abs(v))).rounded(.down))
+            return String(format: "%.1fe%d", v / pow(10, Double(exponent)), exponent)
+        }
+        return String(format: "%.3g", v)
+    }
 }
