@@ -19,13 +19,13 @@ public struct MPILaunch: Equatable, Sendable {
     /// the same collectives.
     public static func detect(_ environment: [String: String]) -> MPILaunch? {
         func int(_ key: String) -> Int? { environment[key].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-        if let size = int("OMPI_COMM_WORLD_SIZE"), let rank = int("OMPI_COMM_WORLD_RANK") {
+        if let size = int("OMPI_COMM_WORLD_SIZE"), let rank = int("OMPI_COMM_WORLD_RANK"), rank >= 0 {
             return MPILaunch(launcher: "mpirun", rank: rank, size: size)
         }
-        if let rank = int("PMIX_RANK") {
+        if let rank = int("PMIX_RANK"), rank >= 0 {
             return MPILaunch(launcher: "PMIx", rank: rank, size: int("SLURM_NTASKS") ?? int("OMPI_COMM_WORLD_SIZE") ?? 0)
         }
-        if let rank = int("SLURM_PROCID"), let size = int("SLURM_NTASKS"), size > 1, environment["SLURM_STEP_ID"] != nil {
+        if let rank = int("SLURM_PROCID"), let size = int("SLURM_NTASKS"), size > 1, rank >= 0, environment["SLURM_STEP_ID"] != nil {
             return MPILaunch(launcher: "srun", rank: rank, size: size)
         }
         return nil

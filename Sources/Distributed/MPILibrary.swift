@@ -13,7 +13,6 @@ import Glibc
 final class MPILibrary: @unchecked Sendable {
     typealias Handle = UnsafeMutableRawPointer
     typealias InitThreadFunction = @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?, Int32, UnsafeMutablePointer<Int32>) -> Int32
-    typealias InitializedFunction = @convention(c) (UnsafeMutablePointer<Int32>) -> Int32
     typealias FinalizeFunction = @convention(c) () -> Int32
     typealias CommRankFunction = @convention(c) (Handle, UnsafeMutablePointer<Int32>) -> Int32
     typealias CommSizeFunction = @convention(c) (Handle, UnsafeMutablePointer<Int32>) -> Int32
@@ -27,11 +26,10 @@ final class MPILibrary: @unchecked Sendable {
     typealias AbortFunction = @convention(c) (Handle, Int32) -> Int32
     typealias GetProcessorNameFunction = @convention(c) (UnsafeMutablePointer<CChar>, UnsafeMutablePointer<Int32>) -> Int32
 
-    let comm: Handle, float: Handle, double: Handle, int64: Handle, byte: Handle, sum: Handle, max: Handle
+    let comm: Handle, float: Handle, double: Handle, int64: Handle, byte: Handle, sum: Handle
     let errorsReturn: Handle
 
     let initThread: InitThreadFunction
-    let initialized: InitializedFunction
     let finalize: FinalizeFunction
     let commRank: CommRankFunction
     let commSize: CommSizeFunction
@@ -79,10 +77,8 @@ final class MPILibrary: @unchecked Sendable {
         int64 = try symbol("ompi_mpi_int64_t")
         byte = try symbol("ompi_mpi_byte")
         sum = try symbol("ompi_mpi_op_sum")
-        max = try symbol("ompi_mpi_op_max")
         errorsReturn = try symbol("ompi_mpi_errors_return")
         initThread = try function("MPI_Init_thread", InitThreadFunction.self)
-        initialized = try function("MPI_Initialized", InitializedFunction.self)
         finalize = try function("MPI_Finalize", FinalizeFunction.self)
         commRank = try function("MPI_Comm_rank", CommRankFunction.self)
         commSize = try function("MPI_Comm_size", CommSizeFunction.self)

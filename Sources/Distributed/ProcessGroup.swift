@@ -26,7 +26,8 @@ public final class ProcessGroup: @unchecked Sendable {
     }
 
     /// The group this process belongs to: `.single` unless the environment says MPI launched it,
-    /// in which case libmpi is loaded and initialised (errors returned, not fatal) and the rank
+    /// in which case libmpi is loaded and initialised (later calls return their errors rather
+    /// than end the job; a failing MPI_Init itself still ends it, as MPI defines) and the rank
     /// and size it reports are checked against the launcher's.
     public static func start(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProcessGroup {
         guard let launch = MPILaunch.detect(environment) else { return .single }
@@ -34,6 +35,9 @@ public final class ProcessGroup: @unchecked Sendable {
         var provided: Int32 = 0
         // MPI_THREAD_FUNNELED = 1: only this thread calls MPI; oneDNN's threads never do.
         try mpi.check(mpi.initThread(nil, nil, 1, &provided), "MPI_Init_thread")
+        guard provided >= 1 else {
+            throw DistributedError(.library, "this libmpi gives only MPI_THREAD_SINGLE; gantry needs MPI_THREAD_FUNNELED (Open MPI gives it)")
+        }
         try mpi.check(mpi.setErrhandler(mpi.comm, mpi.errorsReturn), "MPI_Comm_set_errhandler")
         var rank: Int32 = 0, size: Int32 = 0
         try mpi.check(mpi.commRank(mpi.comm, &rank), "MPI_Comm_rank")
