@@ -80,7 +80,11 @@ public struct GeneratorSource: Sendable {
             throw TrainingError(.invalidSetting, "--which \(which) and --direction \(request.direction!.rawValue) disagree: this run's \(byDirection) translates \(request.direction!.rawValue) (it was trained \(o.direction.rawValue)); give one of them")
         }
         let name = request.which ?? byDirection ?? names[0]
-        let url = run.folder.networkURL(epoch: epoch, name: name)
+        var url = run.folder.networkURL(epoch: epoch, name: name)
+        // A run trained with --ema hands over the moving average (the file PyTorch users take too).
+        let averaged = run.folder.networkURL(epoch: epoch, name: name + "_ema")
+        let usesAverage = o.ema > 0 && FileManager.default.fileExists(atPath: averaged.path)
+        if usesAverage { url = averaged }
         guard FileManager.default.fileExists(atPath: url.path) else {
             let saved = run.savedEpochs(name)
             let list = (saved.latest ? ["latest"] : []) + saved.numbered.map(String.init)
@@ -93,7 +97,7 @@ public struct GeneratorSource: Sendable {
         let translates = o.model == .stargan ? "to the domains \(o.domains.joined(separator: ", "))"
             : name == "G_B" ? (o.direction == .aToB ? "BtoA" : "AtoB") : o.direction.rawValue
         return GeneratorSource(url: url, network: name, epoch: epoch, architecture: a,
-                               summary: "\(url.path) (\(name) of a \(o.model.rawValue) run, translates \(translates); \(a), from config.yaml)")
+                               summary: "\(url.path) (\(name)\(usesAverage ? "'s moving average" : "") of a \(o.model.rawValue) run, translates \(translates); \(a), from config.yaml)")
     }
 
     /// A folder of reference-named checkpoints without `config.yaml`: file names only.

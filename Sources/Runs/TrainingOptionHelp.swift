@@ -32,6 +32,7 @@ extension TrainingOptions {
         "lambda-a": "Weight of the A→B→A cycle loss.",
         "lambda-b": "Weight of the B→A→B cycle loss.",
         "lambda-identity": "Weight of the identity loss, relative to the cycle loss.",
+        "ema": "Also keep an exponential moving average of the generators' weights with this decay (e.g. 0.999; 0: none), saved as <epoch>_net_G_ema.pth; convert -m RUN uses it.",
         "pool-size": "Fakes kept in the image pool for the discriminator (0: none).",
         "attributes": "An attribute table (CelebA's list_attr_celeba.txt or a CSV); empty: a folder per domain.",
         "selected-attrs": "The attribute columns to train on, comma-separated.",

@@ -69,6 +69,7 @@ extension TrainingOptions {
         real("lambda-a", "lambda_A", \.lambdaA, min: 0).only(.cyclegan), real("lambda-b", "lambda_B", \.lambdaB, min: 0).only(.cyclegan),
         real("lambda-identity", "lambda_identity", \.lambdaIdentity, min: 0).only(.cyclegan),
         int("pool-size", "pool_size", \.poolSize, min: 0).only(.pix2pix, .cyclegan),
+        real("ema", "ema", \.ema, min: 0).only(.pix2pix, .cyclegan),
         text("attributes", "attr_path", \.attributes).only(.stargan),
         Key(name: "selected-attrs", reference: "selected_attrs", isFlag: false, set: { o, v in
             o.selectedAttrs = v.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)

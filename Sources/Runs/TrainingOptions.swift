@@ -48,6 +48,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// `auto`: RMSprop for `--gan-mode wgan` (as the WGAN paper), Adam otherwise (the reference).
     public var optimizer = OptimizerChoice.auto
     public var lambdaL1 = 100.0
+    /// Decay of the generators' exponential moving average (0: none); see `GeneratorAverage`.
+    public var ema = 0.0
     public var lambdaA = 10.0
     public var lambdaB = 10.0
     public var lambdaIdentity = 0.5
@@ -218,6 +220,7 @@ extension TrainingOptions {
             throw TrainingError(.invalidSetting, "--net-g \(netG) needs crops whose side is a multiple of \(generator.sizeMultiple); --crop-size is \(cropSize) (use --net-g unet_\(cropSize % 128 == 0 ? 128 : 256) or a crop of \(generator.sizeMultiple))")
         }
         if !(0..<1).contains(beta1) { throw TrainingError(.invalidSetting, "--beta1 must be in [0, 1), got \(beta1)") }
+        if !(0..<1).contains(ema) { throw TrainingError(.invalidSetting, "--ema must be in [0, 1) (0: no average; 0.999 is usual), got \(ema)") }
         if epoch != "latest" && Int(epoch) == nil {
             throw TrainingError(.invalidSetting, "--epoch must be 'latest' or an epoch number, got '\(epoch)'")
         }

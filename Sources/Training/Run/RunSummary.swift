@@ -89,13 +89,13 @@ public struct RunSummary: Encodable, Sendable {
                              losses: r.losses.map { Loss(name: $0.name, value: finite($0.value)) }, seconds: finite(r.seconds))
         }
         let lambdas = switch o.model {
-        case .pix2pix, .colorization: ["lambda-l1"]
-        case .cyclegan: ["lambda-a", "lambda-b", "lambda-identity", "pool-size"]
+        case .pix2pix, .colorization: ["lambda-l1", "ema"]
+        case .cyclegan: ["lambda-a", "lambda-b", "lambda-identity", "pool-size", "ema"]
         case .stargan: ["domains", "lambda-cls", "lambda-rec", "lambda-gp", "n-critic", "num-iters"]
         case .dcgan: ["nz", "gan-mode", "n-critic"]
         }
         let wanted = Set(Self.keyOptions + lambdas)
-        options = o.settings.filter { wanted.contains($0.name) }.map { Option(name: $0.name, value: $0.value) }
+        options = o.settings.filter { wanted.contains($0.name) && ($0.name != "ema" || o.ema > 0) }.map { Option(name: $0.name, value: $0.value) }
         unknownConfigKeys = run.unknownKeys
         if o.model == .dcgan {
             networks = try Self.dcganNetworks(run)
@@ -112,6 +112,9 @@ public struct RunSummary: Encodable, Sendable {
                 ? "dropout layers off, so output is deterministic (--dropout: stochastic, as the reference's test.py runs them)"
                 : "no dropout layers (trained with no-dropout)",
         ]
+        if o.ema > 0 {
+            inference.append("the generators' moving average (--ema \(o.ema)): <epoch>_net_\(run.generatorNames[0])_ema.pth where it was saved; -m RUN/<file> picks a file directly")
+        }
         if o.model == .stargan {
             inference = ["InstanceNorm with each image's own statistics, as the solver (which never calls eval()) runs it; the running statistics are saved but unused"]
             let held = (try? String(contentsOf: run.folder.url.appendingPathComponent("held_out.txt"), encoding: .utf8))

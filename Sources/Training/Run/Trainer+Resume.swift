@@ -30,6 +30,17 @@ extension Trainer {
             }
             notes += try run.load(module, name: name, from: file)
         }
+        if let average {
+            average.reset()
+            for name in recipe.networks.map(\.name) where name.hasPrefix("G") {
+                let file = run.networkURL(epoch: epoch, name: GeneratorAverage.name(name))
+                if FileManager.default.fileExists(atPath: file.path) {
+                    try average.load(name, from: file)
+                } else {
+                    notes.append("--ema: no \(file.lastPathComponent): the average of \(name) starts from its weights")
+                }
+            }
+        }
         notes.append("continuing from the \(epoch == "latest" ? "latest" : "epoch \(epoch)") weights with fresh optimizer state\(FileManager.default.fileExists(atPath: stateURL.path) ? " (state.json resumes only from the latest)" : ""), at epoch \(next.epoch)")
     }
 
@@ -51,6 +62,16 @@ extension Trainer {
         for (name, module) in recipe.networks {
             guard let file = state.networks[name] else { throw TrainingError(.stateMismatch, "\(path): no weights for \(name)") }
             notes += try run.load(module, name: name, from: run.url.appendingPathComponent(file))
+        }
+        if let average {
+            average.reset()
+            for name in recipe.networks.map(\.name) where name.hasPrefix("G") {
+                if let file = state.networks[GeneratorAverage.name(name)] {
+                    try average.load(name, from: run.url.appendingPathComponent(file))
+                } else {
+                    notes.append("--ema: the run kept no average of \(name) until now; it starts from the saved weights")
+                }
+            }
         }
         let optimizers = Dictionary(uniqueKeysWithValues: recipe.optimizers.map { ($0.name, $0.optimizer) })
         try TrainingStateFile.load(from: run.url.appendingPathComponent(state.optimizers), optimizers: optimizers)
@@ -106,7 +127,7 @@ extension Trainer {
             throw TrainingError(.writeFailed, "\(folder.path): cannot create (\(error.localizedDescription))")
         }
         var files: [String: String] = [:]
-        for (name, _) in recipe.networks {
+        for name in recipe.networks.map(\.name) + (average?.names ?? []) {
             let relative = "resume/\(name).\(generation).pth"
             try run.link(run.networkURL(epoch: "latest", name: name), to: run.url.appendingPathComponent(relative))
             files[name] = relative

@@ -55,6 +55,8 @@ public final class Trainer {
     var restoredExactly = false
     /// What `--continue` did, for the person to read.
     public internal(set) var notes: [String] = []
+    /// `--ema`: the generators' moving average (nil without it).
+    let average: GeneratorAverage?
 
     /// Checks the options, builds the recipe and its data, initialises the networks (or, with
     /// `--continue`, loads them and whatever training state the run folder holds). Writes nothing.
@@ -72,6 +74,7 @@ public final class Trainer {
             options.epochCount = n + 1
         }
         recipe = try makeRecipe(options, backend: backend, random: modelRandom)
+        average = options.ema > 0 ? GeneratorAverage(decay: options.ema, generators: recipe.networks.filter { $0.name.hasPrefix("G") }) : nil
         next = (1, nil, 0, 0)
         if case .epochs(let range) = recipe.length { next.epoch = range.lowerBound }
         if let exact {
@@ -133,6 +136,7 @@ public final class Trainer {
                 let iterationStart = DispatchTime.now().uptimeNanoseconds
                 let updateGenerator = (iterations + 1) % options.nCritic == 0
                 let losses = try recipe.step(b.parts, updateGenerator: updateGenerator)
+                if updateGenerator { average?.update(step: (iterations + 1) / options.nCritic) }
                 if let bad = losses.first(where: { !$0.value.isFinite && !(recipe.generatorTerms.contains($0.name) && !updateGenerator) }) {
                     // The optimizers have already applied this step: saving now would overwrite
                     // the last good checkpoints with non-finite weights.
@@ -218,7 +222,10 @@ public final class Trainer {
     func unitFinished(_ n: Int, lastBatch: [Tensor]?, dataState: [UInt64]) throws {
         let cadence = recipe.cadence, last = n == lastUnit
         if n % cadence.state == 0 || last { try saveCheckpoint(dataState: dataState, interrupted: false) }
-        if n % cadence.numbered == 0 || (last && cadence.numberedAtEnd) { try recipe.saveNumbered(n, in: run) }
+        if n % cadence.numbered == 0 || (last && cadence.numberedAtEnd) {
+            try recipe.saveNumbered(n, in: run)
+            try average?.save(in: run, epoch: String(n))
+        }
         if n % cadence.samples == 0 || last { try writeSamples(n, lastBatch: lastBatch) }
     }
 
@@ -226,13 +233,16 @@ public final class Trainer {
     /// when it keeps one at the end of every session (StarGAN's `models/<iter>-*.ckpt`).
     func saveCheckpoint(dataState: [UInt64], interrupted: Bool) throws {
         try run.saveNetworks(recipe.networks, epoch: "latest")
+        try average?.save(in: run, epoch: "latest")
         try saveState(dataState: dataState, interrupted: interrupted)
         if interrupted, recipe.cadence.numberedAtEnd { try recipe.saveNumbered(iterations, in: run) }
     }
 
     /// The sample grid of unit `n`, the loss curves and `index.html`.
     func writeSamples(_ n: Int, lastBatch: [Tensor]?) throws {
-        if let png = try recipe.samples(lastBatch: lastBatch) {
+        let grid = if let average { try average.withAveragedWeights { try recipe.samples(lastBatch: lastBatch) } }
+            else { try recipe.samples(lastBatch: lastBatch) }
+        if let png = grid {
             try? FileManager.default.createDirectory(at: run.url.appendingPathComponent("samples"), withIntermediateDirectories: true)
             try run.write(png, to: RunIndex.samplePath(n, model: options.model))
         }
