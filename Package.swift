@@ -70,7 +70,7 @@ let package = Package(
         ),
         .target(
             name: "Training",
-            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "AtomicFiles", "Runs"]
+            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "AtomicFiles", "Runs", "Distributed"]
         ),
         .executableTarget(
             name: "GantryCLI",
@@ -88,7 +88,7 @@ let package = Package(
             name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"],
             exclude: ["Fixtures", "make_checkpoint_fixtures.py"]
         ),
-        .testTarget(name: "CLITests", dependencies: ["GantryCLI", "Distributed", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["GantryCLI", "Distributed", "Checkpoints", "TestSupport"]),
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "Checkpoints", "Engine", "TestSupport"]

@@ -102,30 +102,42 @@ extension RecipeCommand {
             return
         }
         let model = Self.recipe.rawValue
-        // Several ranks would each train alone and write one run folder together: refuse
-        // until training is data parallel (docs/scaling.md). Rank 0 says so and exits 64; the
-        // others leave quietly (exit 0), so that mpirun, which ends the job at the first
-        // non-zero exit, cannot kill rank 0 before its line is out.
-        if let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size != 1 || launch.rank != 0 {
-            guard launch.rank == 0 else { throw ExitCode.success }
-            let ranks = launch.size > 0 ? "\(launch.size) ranks" : "one of several ranks"
-            throw fail("train \(model): launched as \(ranks) by \(launch.launcher), but training across processes is not built yet: run one process (without mpirun, or with -np 1)", code: 64)
-        }
+        // Under mpirun (or srun, or an MPIJob) this process is one rank of a data-parallel job;
+        // started without one, the group is this process alone and MPI is never loaded.
+        let group: ProcessGroup
+        do { group = try ProcessGroup.start() } catch { throw fail("train \(model): \(error)") }
         let stop = TrainingStop()
         do {
-            let resolved = try TrainingOptions.resolveCommandLine(Self.recipe, arguments: options)
-            let backend = try DNNLBackend(algorithm: .winograd, threads: resolved.threads)
-            let trainer = try Trainer(resolved, backend: backend)
-            let progress = TrainingProgress(style: TrainingProgress.defaultStyle, epochs: trainer.epochs)
+            let trainer = try Trainer.start(in: group) {
+                let resolved = try TrainingOptions.resolveCommandLine(Self.recipe, arguments: options)
+                let backend = try DNNLBackend(algorithm: .winograd, threads: resolved.threads)
+                return try Trainer(resolved, backend: backend, group: group)
+            }
+            // Rank 0 speaks for the job; the others train quietly.
+            let speaks = group.rank == 0
+            let progress = TrainingProgress(style: speaks ? TrainingProgress.defaultStyle : .quiet, epochs: trainer.epochs)
             for note in trainer.notes { progress.handle(.note(note)) }
-            print(Train.starting(trainer))
+            if speaks { print(Train.starting(trainer)) }
             let outcome = try stop.watching(progress) { try trainer.train(until: $0, report: $1) }
-            print(Train.ended(trainer, outcome))
+            if speaks { print(Train.ended(trainer, outcome)) }
+            group.finish()
         } catch let error as ExitCode {
             throw error
         } catch {
-            // One line naming what is wrong (the option, folder or file), exit 1.
-            throw fail("train \(model): \(error)")
+            guard group.size > 1 else {
+                // One line naming what is wrong (the option, folder or file), exit 1.
+                throw fail("train \(model): \(error)")
+            }
+            // Every rank knows an error the ranks agreed on (or a diverged loss, the same
+            // everywhere): rank 0 says it and all exit 1. Any other error is this rank's alone
+            // and the others would wait for it: it says so and ends the job.
+            let shared = (error as? TrainingError).map { [.ranks, .diverged].contains($0.code) } ?? false
+            if shared {
+                if group.rank == 0 { throw fail("train \(model): \(error)") }
+                throw ExitCode.failure
+            }
+            warn("train \(model): rank \(group.rank) of \(group.size): \(error); ending the job")
+            group.abort(code: 1)
         }
     }
 }

@@ -7,7 +7,8 @@ import Training
 /// (epoch, iteration, it/s, ETA for the epoch and the run, the last losses), otherwise a plain
 /// line every 30 seconds; a line per finished epoch and per skipped file either way.
 final class TrainingProgress {
-    enum Style: Sendable { case bar, lines }
+    /// `quiet`: nothing (the other ranks of a data-parallel job; rank 0 reports).
+    enum Style: Sendable { case bar, lines, quiet }
 
     private let style: Style
     private let epochs: ClosedRange<Int>
@@ -31,6 +32,7 @@ final class TrainingProgress {
     static var defaultStyle: Style { isatty(STDERR_FILENO) != 0 ? .bar : .lines }
 
     func handle(_ event: TrainingEvent) {
+        guard style != .quiet else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         switch event {
         case .note(let text):

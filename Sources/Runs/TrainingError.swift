@@ -20,6 +20,8 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
         case notInRun
         /// A loss became infinite or NaN: the step's weights are not saved.
         case diverged
+        /// The ranks of a data-parallel job failed to exchange what they share, or disagree.
+        case ranks
     }
 
     public let code: Code

@@ -73,21 +73,4 @@ struct DistributedCommandTests {
         // A batch script's own environment (no job step) is not a launch.
         #expect(MPILaunch.detect(["SLURM_PROCID": "0", "SLURM_NTASKS": "4"]) == nil)
     }
-
-    /// Until training is data parallel, several ranks of `gantry train` would each train alone
-    /// into one run folder: every rank stops before touching it, rank 0 with one line.
-    @Test func trainingOnSeveralRanksIsRefusedUntilItIsDataParallel() throws {
-        let dir = try TemporaryDirectory()
-        try dir.write("data/a.png", try TestImages.png(width: 128, height: 128, seed: 1))
-        guard let r = try Self.launch(2, ["train", "colorization", "--data", dir.path("data"), "--run", dir.path("run")]) else { return }
-        #expect(r.status != 0)
-        let lines = r.stderr.split(separator: "\n").filter { $0.contains("gantry: error:") }
-        #expect(lines.count == 1 && lines[0].contains("2 ranks") && lines[0].contains("not built yet"), "\(r.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
-        // One rank is one process, as without mpirun.
-        guard let one = try Self.launch(1, ["train", "colorization", "--data", dir.path("data"), "--run", dir.path("run"), "--net-g", "unet_128",
-                                           "--ngf", "2", "--ndf", "2", "--preprocess", "none", "--n-epochs", "1", "--n-epochs-decay", "0"]) else { return }
-        #expect(one.status == 0, "\(one.stderr)")
-        #expect(FileManager.default.fileExists(atPath: dir.path("run/latest_net_G.pth")))
-    }
 }

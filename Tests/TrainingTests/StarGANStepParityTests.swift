@@ -81,6 +81,7 @@ final class RecordingOptimizer: Optimizer {
     var parameters: [(name: String, variable: Variable)] { wrapped.parameters }
     var lr: Double { get { wrapped.lr } set { wrapped.lr = newValue } }
     func zeroGrad() { wrapped.zeroGrad() }
+    var beforeStep: GradientHook? { get { wrapped.beforeStep } set { wrapped.beforeStep = newValue } }
     func step() throws(TrainingError) { before(); try wrapped.step() }
     var algorithm: String { wrapped.algorithm }
     var settings: [(name: String, value: Double)] { wrapped.settings }

@@ -47,22 +47,28 @@ public final class RandomSource: @unchecked Sendable {
 
 /// Inverted dropout: zeroes each element with probability `p` and scales survivors by 1/(1-p),
 /// as nn.Dropout does in training mode. Returns the output and the keep mask (1 or 0) for backward.
-public func dropout(_ x: Tensor, probability p: Float, random: RandomSource) throws(EngineError) -> (output: Tensor, mask: Tensor) {
+/// `skipping` (before, after) draws are taken and discarded around x's: a data-parallel rank
+/// drawing its rows of the global batch's mask.
+public func dropout(_ x: Tensor, probability p: Float, random: RandomSource,
+                    skipping: (before: Int, after: Int) = (0, 0)) throws(EngineError) -> (output: Tensor, mask: Tensor) {
     precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1)")
+    precondition(skipping.before >= 0 && skipping.after >= 0, "dropout skips a negative number of draws")
     let y = try Tensor(uninitialized: x.shape), mask = try Tensor(uninitialized: x.shape)
     let scale = 1 / (1 - p)
     let xp = x.pointer, yp = y.mutablePointer, mp = mask.mutablePointer
+    for _ in 0..<skipping.before { _ = random.next() }
     for i in 0..<x.count {
         let keep: Float = random.nextUnit() >= p ? 1 : 0
         mp[i] = keep
         yp[i] = xp[i] * keep * scale
     }
+    for _ in 0..<skipping.after { _ = random.next() }
     return (y, mask)
 }
 
 /// Differentiable inverted dropout; the mask is kept for backward (gradient = g · mask / (1 − p)).
-public func dropout(_ x: Variable, probability p: Float, random: RandomSource) throws -> Variable {
-    let (y, mask) = try dropout(x.data, probability: p, random: random)
+public func dropout(_ x: Variable, probability p: Float, random: RandomSource, skipping: (before: Int, after: Int) = (0, 0)) throws -> Variable {
+    let (y, mask) = try dropout(x.data, probability: p, random: random, skipping: skipping)
     let scale = 1 / (1 - p)
     return record("dropout", y, [x]) {
         { g in

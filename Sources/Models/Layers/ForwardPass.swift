@@ -29,19 +29,33 @@ public struct ForwardContext {
 
 /// How a network runs while it trains (PyTorch's `train()` mode): normalisation from the batch
 /// being processed, running statistics updated as a side effect, and stochastic dropout.
+/// This process's part of a data-parallel global batch: which of its items it holds. Layers that
+/// draw per item (dropout) draw for the whole global batch from the shared generator and keep
+/// their rows, so every item gets the draws it would get in one process.
+public final class BatchShard: @unchecked Sendable {
+    /// Items in the global batch, and the first of this rank's.
+    public var total: Int
+    public var offset: Int
+
+    public init(total: Int = 1, offset: Int = 0) { (self.total, self.offset) = (total, offset) }
+}
+
 public struct TrainingContext {
     public var backend: ConvolutionBackend
     /// Dropout's random source; nil turns dropout off (`--no_dropout` networks have none anyway).
     public var dropout: RandomSource?
+    /// Data-parallel training: the part of the global batch this rank holds (nil: all of it).
+    public var shard: BatchShard?
     /// Weight of the newest batch in BatchNorm's running statistics (PyTorch's `momentum`).
     public var momentum: Float
     /// Off for forwards that must leave the buffers alone (e.g. drawing sample grids mid-run).
     public var updatesRunningStatistics: Bool
 
     public init(backend: ConvolutionBackend, dropout: RandomSource? = nil, momentum: Float = 0.1,
-                updatesRunningStatistics: Bool = true) {
+                updatesRunningStatistics: Bool = true, shard: BatchShard? = nil) {
         self.backend = backend
         self.dropout = dropout
+        self.shard = shard
         self.momentum = momentum
         self.updatesRunningStatistics = updatesRunningStatistics
     }
@@ -72,6 +86,8 @@ public struct ForwardPass {
     /// parameters are plain values, nothing is recorded, and containers may write a layer's result
     /// over an intermediate nobody else holds (`reusableStorage`).
     public var recordsGradients: Bool
+    /// Training's `TrainingContext.shard`.
+    public var shard: BatchShard?
 
     /// Conversion, as the reference test script runs it.
     public init(_ context: ForwardContext) {
@@ -89,6 +105,7 @@ public struct ForwardPass {
     public init(_ context: TrainingContext) {
         backend = context.backend
         dropout = context.dropout
+        shard = context.shard
         batchStatistics = .batch
         runningStatisticsMomentum = context.updatesRunningStatistics ? context.momentum : nil
         recordsGradients = true

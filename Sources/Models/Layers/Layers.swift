@@ -161,6 +161,13 @@ public final class DropoutLayer: Module {
 
     public override func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable {
         guard let random = pass.dropout else { return x }
-        return try dropout(x, probability: probability, random: random)
+        guard let shard = pass.shard, x.data.rank == 4 || x.data.rank == 2 else { return try dropout(x, probability: probability, random: random) }
+        // The global batch's draws in order: those of the items before this rank's, ours, the rest.
+        let n = x.data.shape[0], perItem = x.data.count / max(n, 1)
+        guard shard.offset >= 0, shard.offset + n <= shard.total else {
+            throw EngineError(.shapeMismatch, "dropout: a batch of \(n) at item \(shard.offset) does not fit the global batch of \(shard.total)")
+        }
+        return try dropout(x, probability: probability, random: random,
+                           skipping: (shard.offset * perItem, (shard.total - shard.offset - n) * perItem))
     }
 }

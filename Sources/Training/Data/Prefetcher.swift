@@ -29,9 +29,18 @@ final class Prefetcher: @unchecked Sendable {
         case failed(Error)
     }
 
+    /// A rank's part of a data-parallel job: it decodes only its share of each global batch, and
+    /// each item's crop and flip come from a generator seeded by (seed, epoch, position in the
+    /// epoch), so the draws belong to the global sample whatever rank decodes it.
+    struct Shard {
+        var rank: Int, ranks: Int
+        var seed: UInt64, epoch: Int
+    }
+
     private let dataset: any TrainingData
     private let random: RandomSource
     private let batchSize: Int
+    private let shard: Shard?
     private let condition = NSCondition()
     private var queue: [Element] = []
     private var producing = true
@@ -42,12 +51,14 @@ final class Prefetcher: @unchecked Sendable {
 
     /// Starts the thread: a fresh epoch (`order` nil: shuffled now from `random`) or the rest of
     /// a stopped one (`order` and the entries already consumed).
-    init(dataset: any TrainingData, random: RandomSource, batchSize: Int, order: [Int]?, position: Int) {
+    init(dataset: any TrainingData, random: RandomSource, batchSize: Int, order: [Int]?, position: Int, shard: Shard? = nil) {
         self.dataset = dataset
         self.random = random
         self.batchSize = batchSize
+        self.shard = shard
         let thread = Thread { [self] in
-            produce(order: order ?? dataset.epochOrder(random: random), from: position)
+            let order = order ?? dataset.epochOrder(random: random)
+            if let shard { produce(order: order, from: position, shard: shard) } else { produce(order: order, from: position) }
             condition.lock()
             producing = false
             condition.broadcast()
@@ -118,6 +129,34 @@ final class Prefetcher: @unchecked Sendable {
                 let parts = try items[0].indices.map { k in try stack(items.map { $0[k] }) }
                 let batch = Batch(parts: parts, order: order, position: position, images: items.count, randomState: random.state)
                 guard push(.batch(batch)) else { return }
+            } catch {
+                _ = push(.failed(error))
+                return
+            }
+        }
+    }
+
+    /// One rank's share of each global batch. A global batch too small to give every rank an
+    /// item (the epoch's last, at most) is left out; an item that cannot be read stops the job,
+    /// since the ranks' batches must stay in step.
+    private func produce(order: [Int], from start: Int, shard: Shard) {
+        var position = start
+        while position < order.count {
+            let n = min(batchSize, order.count - position)
+            guard n >= shard.ranks else { return }
+            var items: [[Tensor]] = []
+            for k in DataParallel.slice(n, rank: shard.rank, ranks: shard.ranks) {
+                let p = position + k
+                let random = RandomSource(seed: (shard.seed &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(shard.epoch) << 32) ^ UInt64(p))
+                do { items.append(try dataset.parts(order[p], random: random)) } catch {
+                    _ = push(.failed(TrainingError(.invalidSetting, "rank \(shard.rank): \(error) (a data-parallel job needs every item readable: fix or remove it)")))
+                    return
+                }
+            }
+            position += n
+            do {
+                let parts = try items[0].indices.map { k in try stack(items.map { $0[k] }) }
+                guard push(.batch(Batch(parts: parts, order: order, position: position, images: n, randomState: random.state))) else { return }
             } catch {
                 _ = push(.failed(error))
                 return

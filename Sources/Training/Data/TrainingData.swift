@@ -15,6 +15,8 @@ public protocol TrainingData: AnyObject, Sendable {
     func epochOrder(random: RandomSource) -> [Int]
     /// Item `index`'s parts, e.g. [input, target] or [image, labels].
     func parts(_ index: Int, random: RandomSource) throws -> [Tensor]
+    /// Every file the data reads, in order (the ranks of a data-parallel job compare them).
+    var fileList: [String] { get }
 }
 
 extension TrainingData {
@@ -32,6 +34,8 @@ extension TrainingDataset: TrainingData {
         let item = try item(index, random: random)
         return [item.input, item.target]
     }
+
+    public var fileList: [String] { filesA + filesB }
 }
 
 extension StarGANDataset: TrainingData {
@@ -40,6 +44,8 @@ extension StarGANDataset: TrainingData {
         let item = try item(index, random: random)
         return [item.image, try Tensor(shape: [1, item.labels.count], values: item.labels)]
     }
+
+    public var fileList: [String] { files }
 }
 
 /// DCGAN's data: every PNG and JPEG under a folder (sorted by path), each resized with its shorter
@@ -55,6 +61,7 @@ public final class ImageFolderData: TrainingData {
     }
 
     public var count: Int { files.count }
+    public var fileList: [String] { files }
 
     public func parts(_ index: Int, random: RandomSource) throws -> [Tensor] { [try Self.load(files[index], size: size)] }
 

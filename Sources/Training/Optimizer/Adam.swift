@@ -105,7 +105,10 @@ public final class Adam: Optimizer {
     ///
     /// - Throws: `TrainingError.shapeMismatch` when a gradient's shape differs from its
     ///   parameter's; every gradient is checked before any parameter changes.
+    public var beforeStep: GradientHook?
+
     public func step() throws(TrainingError) {
+        try beforeStep?(parameters)
         try checkGradientShapes("Adam")
         for (i, (_, v)) in parameters.enumerated() {
             guard let grad = v.grad else { continue }

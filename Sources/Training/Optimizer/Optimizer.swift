@@ -12,6 +12,9 @@ public protocol Optimizer: AnyObject {
     func zeroGrad()
     /// One update of every parameter that has a gradient.
     func step() throws(TrainingError)
+    /// Runs first thing in `step()`, with `parameters`: data-parallel training averages the
+    /// ranks' gradients there (`DataParallel`). Nil: nothing.
+    var beforeStep: GradientHook? { get set }
 
     /// PyTorch's class name in lower case ("adam", "rmsprop"), as state files record it.
     var algorithm: String { get }
@@ -25,6 +28,9 @@ public protocol Optimizer: AnyObject {
     /// Replaces every parameter's state (same order and sizes as `parameters`; checked by the caller).
     func restore(_ states: [(step: Int, buffers: [[Float]])?])
 }
+
+/// What an optimizer calls on its gradients before updating (`Optimizer.beforeStep`).
+public typealias GradientHook = (_ parameters: [(name: String, variable: Variable)]) throws(TrainingError) -> Void
 
 extension Optimizer {
     func checkGradientShapes(_ name: String) throws(TrainingError) {
@@ -77,7 +83,10 @@ public final class RMSprop: Optimizer {
         for (_, v) in parameters { v.grad = nil }
     }
 
+    public var beforeStep: GradientHook?
+
     public func step() throws(TrainingError) {
+        try beforeStep?(parameters)
         try checkGradientShapes("RMSprop")
         let a = Float(alpha), oneMinusA = Float(1 - alpha), epsilon = Float(eps), negLR = Float(-lr), decay = Float(weightDecay)
         for (i, (_, v)) in parameters.enumerated() {

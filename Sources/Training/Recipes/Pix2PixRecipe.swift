@@ -14,10 +14,11 @@ public final class Pix2PixRecipe: Recipe {
     public let optimizers: [RecipeOptimizer]
     let context: TrainingContext
 
-    public init(_ options: TrainingOptions, backend: ConvolutionBackend, random: RandomSource) throws {
+    /// `shard`: the rank's part of each global batch in a data-parallel job (nil: one process).
+    public init(_ options: TrainingOptions, backend: ConvolutionBackend, random: RandomSource, shard: BatchShard? = nil) throws {
         self.options = options
         dataset = try TrainingDataset(options)
-        context = TrainingContext(backend: backend, dropout: options.noDropout ? nil : random)
+        context = TrainingContext(backend: backend, dropout: options.noDropout ? nil : random, shard: shard)
         let g = try Generator(options.generatorArchitecture())
         let d = try Discriminator(options.discriminatorArchitecture(channels: options.inputNC + options.outputNC))
         // The reference initialises G before D, each with init_weights, from one generator here.

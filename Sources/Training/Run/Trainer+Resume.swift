@@ -99,7 +99,7 @@ extension Trainer {
             }
             try recipe.restoreExtraState(sd, path: url.path)
         }
-        try LossLog.truncate(run.url.appendingPathComponent("losses.jsonl"), toRecords: state.log_records)
+        if writes { try LossLog.truncate(run.url.appendingPathComponent("losses.jsonl"), toRecords: state.log_records) }
         logRecords = state.log_records
         restoredExactly = true
         next = (state.epoch, state.order, state.position, state.images_in_epoch)

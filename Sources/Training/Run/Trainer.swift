@@ -1,3 +1,4 @@
+import Distributed
 import Engine
 import Foundation
 import Models
@@ -57,14 +58,21 @@ public final class Trainer {
     public internal(set) var notes: [String] = []
     /// `--ema`: the generators' moving average (nil without it).
     let average: GeneratorAverage?
+    /// The ranks of an MPI job (nil for a process started without one).
+    let parallel: DataParallel?
+    /// Whether this process writes the run folder: rank 0 alone does.
+    let writes: Bool
 
     /// Checks the options, builds the recipe and its data, initialises the networks (or, with
     /// `--continue`, loads them and whatever training state the run folder holds). Writes nothing.
-    public init(_ options: TrainingOptions, backend: ConvolutionBackend) throws {
+    public init(_ options: TrainingOptions, backend: ConvolutionBackend, group: ProcessGroup = .single) throws {
         try options.validate()
         var options = options
+        parallel = group.launch == nil ? nil : DataParallel(group: group)
+        writes = group.rank == 0
+        if let parallel { try parallel.validate(options) }
         run = RunFolder(options.run)
-        try run.check(fresh: !options.continueTraining, overwrite: options.overwrite)
+        if writes { try run.check(fresh: !options.continueTraining, overwrite: options.overwrite) }
         modelRandom = RandomSource(seed: options.seed)
         // A different stream for the data; its seed is derived so one --seed sets both.
         dataRandom = RandomSource(seed: options.seed ^ 0x6461_7461_5F72_6E67)
@@ -73,7 +81,7 @@ public final class Trainer {
             // Weights alone from epoch N: the schedule starts at N + 1 as if it had run there.
             options.epochCount = n + 1
         }
-        recipe = try makeRecipe(options, backend: backend, random: modelRandom)
+        recipe = try makeRecipe(options, backend: backend, random: modelRandom, shard: parallel?.shard)
         average = options.ema > 0 ? GeneratorAverage(decay: options.ema, generators: recipe.networks.filter { $0.name.hasPrefix("G") }) : nil
         next = (1, nil, 0, 0)
         if case .epochs(let range) = recipe.length { next.epoch = range.lowerBound }
@@ -85,6 +93,25 @@ public final class Trainer {
     }
 
     public var options: TrainingOptions { recipe.options }
+
+    /// Builds the trainer on every rank of `group` (for a process started without MPI, simply
+    /// `build()`): a failure on any rank becomes every rank's error, naming the rank, so none
+    /// waits for a peer that will never come; then the ranks check they run the same binary,
+    /// options and data, and take rank 0's weights.
+    public static func start(in group: ProcessGroup, _ build: () throws -> Trainer) throws -> Trainer {
+        guard group.launch != nil else { return try build() }
+        var trainer: Trainer?, failure: Error?
+        do { trainer = try build() } catch { failure = error }
+        try DataParallel.agree(group, error: failure)
+        guard let trainer, let parallel = trainer.parallel else {
+            throw TrainingError(.ranks, "rank \(group.rank): the trainer was not built for the launched group")
+        }
+        try parallel.join(trainer)
+        return trainer
+    }
+
+    /// The rank of this process in its job (0 without MPI), and the number of ranks.
+    public var rank: (rank: Int, of: Int) { (parallel?.rank ?? 0, parallel?.size ?? 1) }
 
     /// The epochs the run trains (for a run counted in iterations, 1…1).
     public var epochs: ClosedRange<Int> {
@@ -122,20 +149,32 @@ public final class Trainer {
             let remaining = (next.order?.count ?? recipe.data.count) - next.position
             let batches = (remaining + options.batchSize - 1) / options.batchSize
             if counted == nil { report(.epochStarted(epoch: epoch, batches: batches)) }
+            let shard = parallel.map { Prefetcher.Shard(rank: $0.rank, ranks: $0.size, seed: options.seed, epoch: epoch) }
             let prefetcher = Prefetcher(dataset: recipe.data, random: dataRandom, batchSize: options.batchSize,
-                                        order: next.order, position: next.position)
+                                        order: next.order, position: next.position, shard: shard)
             defer { prefetcher.finish() }
             var images = next.images, batch = 0, stopAtEnd = false
             var lastBatch: Prefetcher.Batch?
-            while !finished, let b = try prefetcher.next(skipped: { message in
-                // Each file once (it fails again every epoch), and a bounded list.
-                if skipped.count < 10_000, !skipped.contains(message) { skipped.append(message) }
-                skippedCount += 1
-                report(.skipped(message))
-            }) {
+            func fetch() throws -> Prefetcher.Batch? {
+                var fetched: Prefetcher.Batch?, failure: Error?
+                do {
+                    fetched = try prefetcher.next(skipped: { message in
+                        // Each file once (it fails again every epoch), and a bounded list.
+                        if skipped.count < 10_000, !skipped.contains(message) { skipped.append(message) }
+                        skippedCount += 1
+                        report(.skipped(message))
+                    })
+                } catch { failure = error }
+                // One rank's unreadable file is every rank's error: the others must not wait for it.
+                if let parallel { _ = try parallel.agree(error: failure, stop: false) } else if let failure { throw failure }
+                return fetched
+            }
+            while !finished, let b = try fetch() {
                 let iterationStart = DispatchTime.now().uptimeNanoseconds
                 let updateGenerator = (iterations + 1) % options.nCritic == 0
-                let losses = try recipe.step(b.parts, updateGenerator: updateGenerator)
+                parallel?.begin(globalBatch: b.images)
+                var losses = try recipe.step(b.parts, updateGenerator: updateGenerator)
+                if let parallel { losses = try parallel.average(losses) }
                 if updateGenerator { average?.update(step: (iterations + 1) / options.nCritic) }
                 if let bad = losses.first(where: { !$0.value.isFinite && !(recipe.generatorTerms.contains($0.name) && !updateGenerator) }) {
                     // The optimizers have already applied this step: saving now would overwrite
@@ -152,12 +191,14 @@ public final class Trainer {
                 let record = LossRecord(epoch: counted == nil ? epoch : 1, iter: counted == nil ? images : iterations,
                                         lr: recipe.optimizers[0].optimizer.lr, losses: losses,
                                         seconds: Double(DispatchTime.now().uptimeNanoseconds - iterationStart) / 1e9)
-                try log!.append(record)
+                if writes { try log!.append(record) }
                 logRecords += 1
                 lastRecord = record
                 report(.iteration(record, batch: counted == nil ? batch : iterations, batches: counted ?? batches))
                 if counted != nil { try unitFinished(iterations, lastBatch: b.parts, dataState: b.randomState) }
-                guard shouldStop(), !finished else { continue }
+                // Every rank stops after the same iteration, whichever one heard the signal.
+                let stopping = try parallel?.agree(error: nil, stop: shouldStop()) ?? shouldStop()
+                guard stopping, !finished else { continue }
                 if counted == nil && b.position >= b.order.count {
                     stopAtEnd = true  // after the epoch's checkpoints
                     continue
@@ -222,6 +263,7 @@ public final class Trainer {
     func unitFinished(_ n: Int, lastBatch: [Tensor]?, dataState: [UInt64]) throws {
         let cadence = recipe.cadence, last = n == lastUnit
         if n % cadence.state == 0 || last { try saveCheckpoint(dataState: dataState, interrupted: false) }
+        guard writes else { return }
         if n % cadence.numbered == 0 || (last && cadence.numberedAtEnd) {
             try recipe.saveNumbered(n, in: run)
             try average?.save(in: run, epoch: String(n))
@@ -232,6 +274,8 @@ public final class Trainer {
     /// `latest_net_*` and the resumable state; on a stop, the recipe's numbered checkpoint too
     /// when it keeps one at the end of every session (StarGAN's `models/<iter>-*.ckpt`).
     func saveCheckpoint(dataState: [UInt64], interrupted: Bool) throws {
+        try parallel?.checkReplicas(recipe.networks, after: iterations)
+        guard writes else { return }
         try run.saveNetworks(recipe.networks, epoch: "latest")
         try average?.save(in: run, epoch: "latest")
         try saveState(dataState: dataState, interrupted: interrupted)
@@ -254,6 +298,10 @@ public final class Trainer {
     /// recipe's own files and the loss log (a continued run keeps the lines its state counts).
     func start() throws {
         guard !started else { return }
+        guard writes else {
+            started = true
+            return
+        }
         let fresh = !options.continueTraining
         createdFolder = !FileManager.default.fileExists(atPath: run.url.path)
         try run.create(fresh: fresh, overwrite: options.overwrite)
@@ -269,7 +317,7 @@ public final class Trainer {
 
     /// Undoes `start` for a fresh run that never trained.
     func removeStartFiles() {
-        guard started else { return }
+        guard started, writes else { return }
         if createdFolder {
             try? FileManager.default.removeItem(at: run.url)
             return
