@@ -6,6 +6,24 @@ public enum NormStatistics: Sendable {
     case perBatch
     /// Stored running statistics: BatchNorm2d (or tracked InstanceNorm2d) in eval mode.
     case running(mean: Tensor, variance: Tensor)
+    /// Per channel over the global batch of a data-parallel job, of which this process holds a
+    /// part (SyncBatchNorm): BatchNorm2d in training mode across ranks.
+    case synchronized(BatchReduction)
+}
+
+/// How a process's part of a batch reaches the rest for synchronised batch statistics.
+public struct BatchReduction: Sendable {
+    /// Element-wise sum over the processes, in a fixed order (every process calls it alike).
+    public let sum: @Sendable ([Double]) throws -> [Double]
+    /// Items in the global batch.
+    public let total: Int
+    /// This process's share of the loss (its items / the global batch's): backward scales its
+    /// sums by it, so the gradient is that of the global batch's mean loss.
+    public let weight: Double
+
+    public init(sum: @escaping @Sendable ([Double]) throws -> [Double], total: Int, weight: Double) {
+        (self.sum, self.total, self.weight) = (sum, total, weight)
+    }
 }
 
 /// The result of a normalisation, with the statistics it used (kept for backward and for
@@ -43,6 +61,20 @@ public func normalize(_ x: Tensor, statistics: NormStatistics, weight: Tensor?, 
             throw EngineError(.shapeMismatch, "batch normalisation needs more than one value per channel (input \(x.shape))")
         }
         (mean, variance) = groupStatistics(xp, groups: c, plane: plane) { g in (0..<n).map { $0 * c + g } }
+    case .synchronized(let reduction):
+        let count = Double(reduction.total * plane)
+        guard count > 1 else {
+            throw EngineError(.shapeMismatch, "batch normalisation needs more than one value per channel (global batch \(reduction.total), input \(x.shape))")
+        }
+        // Σx over every process's items, then Σ(x − μ)² around the global mean: the two passes
+        // of the local case, each finished by a sum across processes.
+        let planes = { (g: Int) in (0..<n).map { $0 * c + g } }
+        let sums = try reduction.sum((0..<c).map { g in planes(g).reduce(0.0) { $0 + chunkedSum(xp + $1 * plane, plane, squaredAround: nil) } })
+        let m = sums.map { $0 / count }
+        let squares = try reduction.sum((0..<c).map { g in
+            planes(g).reduce(0.0) { $0 + chunkedSum(xp + $1 * plane, plane, squaredAround: Float(m[g])) }
+        })
+        (mean, variance) = (m.map { Float($0) }, squares.map { Float($0 / count) })
     case .running(let m, let v):
         guard m.shape == [c], v.shape == [c] else {
             throw EngineError(.shapeMismatch, "running statistics \(m.shape)/\(v.shape) do not match \(c) channels")

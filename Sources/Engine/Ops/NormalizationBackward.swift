@@ -27,6 +27,14 @@ public func normalizeBackward(_ gradOutput: Tensor, input x: Tensor, statistics:
     for p in 0..<(n * c) { dWeight[p % c] += s2[p]; dBias[p % c] += s1[p] }
     var g1 = s1, g2 = s2, count = Double(plane)
     if case .perBatch = statistics { (g1, g2, count) = (dBias, dWeight, Double(n * plane)) }
+    if case .synchronized(let r) = statistics {
+        // The global batch's Σdy and Σdy·x̂, each process's weighted by its share of the loss,
+        // then divided by ours: the parameters' gradients are later weighted by it again.
+        let sums = try r.sum((dBias + dWeight).map { $0 * r.weight })
+        g1 = sums[..<c].map { $0 / r.weight }
+        g2 = sums[c...].map { $0 / r.weight }
+        count = Double(r.total * plane)
+    }
     let dependsOnBatch: Bool
     if case .running = statistics { dependsOnBatch = false } else { dependsOnBatch = true }
 

@@ -49,6 +49,9 @@ private struct SecondOrderNormTerms {
         guard u.shape == x.shape, g.shape == x.shape else {
             throw EngineError(.shapeMismatch, "normalize_input_gradient: gradients \(u.shape), \(g.shape) do not match input \(x.shape)")
         }
+        if case .synchronized = statistics {
+            throw EngineError(.shapeMismatch, "the second derivative of batch normalisation synchronised across processes is not implemented (a gradient penalty on several ranks)")
+        }
         (self.u, self.g, self.x, self.statistics, self.mean, self.invStd, self.weight) = (u, g, x, statistics, mean, invStd, weight)
         let (n, ch, h, w) = x.nchw
         let plane = h * w

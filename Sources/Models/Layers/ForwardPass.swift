@@ -36,8 +36,13 @@ public final class BatchShard: @unchecked Sendable {
     /// Items in the global batch, and the first of this rank's.
     public var total: Int
     public var offset: Int
+    /// Sums across the ranks in rank order: BatchNorm's statistics over the global batch
+    /// (nil: each rank's own, which is not the global batch's).
+    public var sum: (@Sendable ([Double]) throws -> [Double])?
 
-    public init(total: Int = 1, offset: Int = 0) { (self.total, self.offset) = (total, offset) }
+    public init(total: Int = 1, offset: Int = 0, sum: (@Sendable ([Double]) throws -> [Double])? = nil) {
+        (self.total, self.offset, self.sum) = (total, offset, sum)
+    }
 }
 
 public struct TrainingContext {

@@ -105,22 +105,28 @@ public final class Norm2d: Module {
         switch (kind, pass.batchStatistics) {
         case (.batch, .running):
             statistics = .running(mean: tensor("running_mean")!, variance: tensor("running_var")!)
-        case (.batch, .batch): statistics = .perBatch
+        case (.batch, .batch):
+            if let shard = pass.shard, let sum = shard.sum {
+                statistics = .synchronized(BatchReduction(sum: sum, total: shard.total, weight: Double(x.data.shape[0]) / Double(max(1, shard.total))))
+            } else {
+                statistics = .perBatch
+            }
         case (.batch, .perImage), (.instance, _): statistics = .perInstance
         }
         // Read before `output`, which may be x's own storage, is written.
         let (n, c, h, w) = x.data.nchw
         let (y, stats) = try normalize(x, statistics: statistics, weight: parameter("weight", pass),
                                        bias: parameter("bias", pass), activation: activation, into: output)
-        let perInstance: Bool
+        let perInstance: Bool, items: Int
         switch statistics {
         case .running: return y
-        case .perBatch: perInstance = false
-        case .perInstance: perInstance = true
+        case .perBatch: (perInstance, items) = (false, n)
+        case .synchronized(let r): (perInstance, items) = (false, r.total)
+        case .perInstance: (perInstance, items) = (true, 1)
         }
         if let momentum = pass.runningStatisticsMomentum,
            let runningMean = tensor("running_mean"), let runningVar = tensor("running_var") {
-            let count = Double(perInstance ? h * w : n * h * w)
+            let count = Double(items * h * w)
             let correction = count > 1 ? count / (count - 1) : 1
             // InstanceNorm with running stats averages its per-image statistics over the batch.
             let images = perInstance ? n : 1

@@ -29,6 +29,14 @@ final class DataParallel {
     init(group: ProcessGroup) {
         self.group = group
         counts = Array(repeating: 1, count: group.size)
+        let rank = group.rank
+        shard.sum = { values in
+            var v = values
+            do { try group.sumInRankOrder(&v) } catch {
+                throw TrainingError(.ranks, "rank \(rank): synchronising BatchNorm's statistics across ranks failed: \(error)", cause: error)
+            }
+            return v
+        }
     }
 
     /// The shares of a global batch of `n` items over `ranks`: as even as can be, the first
@@ -157,7 +165,6 @@ extension DataParallel {
         // until built, rather than trained differently without a word.
         let notYet: String? = switch options.model {
         case .stargan, .dcgan: "\(options.model.rawValue) (its per-image labels or noise are not drawn per global sample yet)"
-        case _ where options.norm == .batch: "--norm batch (BatchNorm's statistics are not synchronised across ranks yet; use --norm instance)"
         case .cyclegan where options.poolSize > 0: "--pool-size \(options.poolSize) (the image pool is not shared across ranks yet; use --pool-size 0)"
         case _ where options.ganMode == .wgangp: "--gan-mode wgangp (the penalty's per-image mixing weights are not drawn per global sample yet)"
         default: nil
