@@ -109,8 +109,17 @@ public final class CycleGANModel {
 
     /// `backward_D_A` then `backward_D_B`, each on an image drawn from its fake pool.
     public func backwardD(realA: Tensor, realB: Tensor, _ t: Translations, losses: inout Losses) throws {
-        (losses.dA, losses.gpA) = try backwardD(discriminatorA, real: realB, fake: fakeBPool.query(t.fakeB.data))
-        (losses.dB, losses.gpB) = try backwardD(discriminatorB, real: realA, fake: fakeAPool.query(t.fakeA.data))
+        (losses.dA, losses.gpA) = try backwardD(discriminatorA, real: realB, fake: pooled(fakeBPool, t.fakeB.data))
+        (losses.dB, losses.gpB) = try backwardD(discriminatorB, real: realA, fake: pooled(fakeAPool, t.fakeA.data))
+    }
+
+    /// The pool's answer for `fakes`. A rank of a data-parallel job holds a replica of the one
+    /// pool: every rank queries it with the global batch's fakes (same draws, same contents) and
+    /// keeps its own rows, so N ranks see what one process would.
+    func pooled(_ pool: ImagePool, _ fakes: Tensor) throws -> Tensor {
+        guard pool.size > 0, let shard = context.shard, let gather = shard.gather else { return try pool.query(fakes) }
+        let answer = try pool.query(try gather(fakes))
+        return try Tensor(stacking: (shard.offset..<(shard.offset + fakes.shape[0])).map { try answer.image($0) })
     }
 
     /// One full `optimize_parameters`.

@@ -39,6 +39,9 @@ public final class BatchShard: @unchecked Sendable {
     /// Sums across the ranks in rank order: BatchNorm's statistics over the global batch
     /// (nil: each rank's own, which is not the global batch's).
     public var sum: (@Sendable ([Double]) throws -> [Double])?
+    /// Every rank's N×… tensor stacked in rank order into the global batch's (CycleGAN's image
+    /// pools see the global batch of fakes, as one process's would).
+    public var gather: ((Tensor) throws -> Tensor)?
 
     public init(total: Int = 1, offset: Int = 0, sum: (@Sendable ([Double]) throws -> [Double])? = nil) {
         (self.total, self.offset, self.sum) = (total, offset, sum)

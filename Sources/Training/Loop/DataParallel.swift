@@ -37,6 +37,23 @@ final class DataParallel {
             }
             return v
         }
+        shard.gather = { tensor in
+            let bytes = tensor.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
+            let all: [[UInt8]]
+            do { all = try group.allGather(bytes) } catch {
+                throw TrainingError(.ranks, "rank \(rank): gathering the batch's images across ranks failed: \(error)", cause: error)
+            }
+            let item = tensor.count / max(1, tensor.shape[0])
+            var values = [Float](repeating: 0, count: all.reduce(0) { $0 + $1.count } / 4)
+            values.withUnsafeMutableBytes { out in
+                var offset = 0
+                for part in all {
+                    out.baseAddress!.advanced(by: offset).copyMemory(from: part, byteCount: part.count)
+                    offset += part.count
+                }
+            }
+            return try Tensor(shape: [values.count / max(1, item)] + tensor.shape.dropFirst(), values: values)
+        }
     }
 
     /// The shares of a global batch of `n` items over `ranks`: as even as can be, the first
@@ -165,7 +182,6 @@ extension DataParallel {
         // until built, rather than trained differently without a word.
         let notYet: String? = switch options.model {
         case .stargan, .dcgan: "\(options.model.rawValue) (its per-image labels or noise are not drawn per global sample yet)"
-        case .cyclegan where options.poolSize > 0: "--pool-size \(options.poolSize) (the image pool is not shared across ranks yet; use --pool-size 0)"
         case _ where options.ganMode == .wgangp: "--gan-mode wgangp (the penalty's per-image mixing weights are not drawn per global sample yet)"
         default: nil
         }
