@@ -107,6 +107,8 @@ extension RecipeCommand {
         let group: ProcessGroup
         do { group = try ProcessGroup.start() } catch { throw fail("train \(model): \(error)") }
         let stop = TrainingStop()
+        // mpirun forwards SIGINT/SIGTERM to every rank: rank 0 alone says what happens.
+        stop.speaks = group.rank == 0
         do {
             let trainer = try Trainer.start(in: group) {
                 let resolved = try TrainingOptions.resolveCommandLine(Self.recipe, arguments: options)
@@ -182,6 +184,8 @@ extension Train {
 final class TrainingStop: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
+    /// Whether this process reports the stop (rank 0 of a data-parallel job, or the only one).
+    var speaks = true
 
     var requested: Bool { lock.withLock { count > 0 } }
 
@@ -197,9 +201,9 @@ final class TrainingStop: @unchecked Sendable {
     func signal() {
         let n = lock.withLock { count += 1; return count }
         if n == 1 {
-            warn("stopping after this iteration and saving a resumable state (interrupt again to quit at once)")
+            if speaks { warn("stopping after this iteration and saving a resumable state (interrupt again to quit at once)") }
         } else {
-            warn("quitting without saving")
+            if speaks { warn("quitting without saving") }
             _exit(130)
         }
     }

@@ -153,3 +153,92 @@ struct DataParallelCommandTests {
         #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
     }
 }
+
+/// Stopping and continuing a data-parallel run: SIGTERM to mpirun stops every rank after the
+/// same iteration with one save; `--continue` on as many ranks is bit for bit the uninterrupted
+/// run, on another number of ranks the same training within rounding; a rank that dies ends the
+/// job, which continues from its last save.
+struct DataParallelStopTests {
+    func arguments(_ dir: TemporaryDirectory, run: String, epochs: Int) -> [String] {
+        ["train", "pix2pix", "--data", dir.path("pairs"), "--run", dir.path(run), "--net-g", "unet_128", "--ngf", "4", "--ndf", "4",
+         "--load-size", "128", "--crop-size", "128", "--n-epochs", "\(epochs)", "--n-epochs-decay", "0", "--batch-size", "2",
+         "--seed", "3", "--threads", "1"]
+    }
+
+    func data(_ dir: TemporaryDirectory) throws {
+        for i in 0..<6 { try dir.write("pairs/train/\(i).png", try TestImages.png(width: 64, height: 32, seed: i)) }
+    }
+
+    /// mpirun in the background until `log` has `lines` lines, then `signal` to mpirun or to
+    /// the rank given; waits for the job to end.
+    func interrupt(_ ranks: Int, _ arguments: [String], log: String, lines: Int, signal: Int32, rank: Int? = nil) throws -> Int32? {
+        guard let mpirun = DistributedCommandTests.mpirun(for: "signals under mpirun") else { return nil }
+        // Started as from a shell: mpirun must be able to catch the signal and pass it on.
+        let process = try SpawnedProcess(mpirun, ["-np", "\(ranks)", "--oversubscribe", "--bind-to", "none", gantryExecutable.path] + arguments,
+                                         environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, process.isRunning {
+            if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count >= lines { break }
+            usleep(20_000)
+        }
+        if let rank {
+            // The rank's process: the gantry child of mpirun whose environment names the rank.
+            let pids = try runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-P", "\(process.pid)"]).stdout
+                .split(separator: "\n").compactMap { Int32($0) }
+            let victim = pids.first { pid in
+                let env = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()
+                return String(decoding: env, as: UTF8.self).split(separator: "\0").contains("OMPI_COMM_WORLD_RANK=\(rank)")
+            }
+            #expect(victim != nil, "no rank \(rank) among mpirun's children \(pids)")
+            if let victim { kill(victim, signal) }
+        } else {
+            kill(process.pid, signal)
+        }
+        return process.wait()
+    }
+
+    @Test func sigtermStopsEveryRankAndContinueIsExact() throws {
+        let dir = try TemporaryDirectory()
+        try data(dir)
+        // Long enough that the stop lands inside: the log is written in bursts.
+        guard let whole = try DataParallelCommandTests.launch(2, arguments(dir, run: "whole", epochs: 16)) else { return }
+        #expect(whole.status == 0, "\(whole.stderr)")
+        guard try interrupt(2, arguments(dir, run: "split", epochs: 16), log: dir.path("split/losses.jsonl"), lines: 2, signal: SIGTERM) != nil else { return }
+        let state = try String(contentsOfFile: dir.path("split/state.json"), encoding: .utf8)
+        #expect(state.contains("\"interrupted\" : true"), "\(state)")
+        let records = try String(contentsOfFile: dir.path("split/losses.jsonl"), encoding: .utf8).split(separator: "\n").count
+        #expect(records < 48, "the run was not stopped (\(records) iterations logged)")
+        guard let resumed = try DataParallelCommandTests.launch(2, ["train", "pix2pix", "--run", dir.path("split"), "--continue"]) else { return }
+        #expect(resumed.status == 0 && resumed.stderr.contains("continuing exactly"), "\(resumed.stderr)")
+        for name in ["G", "D"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: dir.path("whole/latest_net_\(name).pth")))
+            let b = try Data(contentsOf: URL(fileURLWithPath: dir.path("split/latest_net_\(name).pth")))
+            #expect(a == b, "latest_net_\(name).pth differs from the uninterrupted run's")
+        }
+    }
+
+    @Test func continueOnAnotherNumberOfRanks() throws {
+        let dir = try TemporaryDirectory()
+        try data(dir)
+        guard let whole = try DataParallelCommandTests.launch(2, arguments(dir, run: "whole", epochs: 4)),
+              let first = try DataParallelCommandTests.launch(2, arguments(dir, run: "split", epochs: 2)),
+              let second = try DataParallelCommandTests.launch(1, ["train", "pix2pix", "--run", dir.path("split"), "--continue", "--n-epochs", "4"])
+        else { return }
+        #expect(whole.status == 0 && first.status == 0 && second.status == 0, "\(second.stderr)")
+        #expect(try DataParallelCommandTests().largestLossDifference(dir.path("whole"), dir.path("split")) < 1e-4)
+    }
+
+    @Test func aKilledRankEndsTheJobWhichContinuesFromItsLastSave() throws {
+        let dir = try TemporaryDirectory()
+        try data(dir)
+        // Saves every epoch (3 iterations); rank 1 dies in epoch 2 or later.
+        guard let status = try interrupt(2, arguments(dir, run: "run", epochs: 30), log: dir.path("run/losses.jsonl"), lines: 4,
+                                         signal: SIGKILL, rank: 1) else { return }
+        #expect(status != 0)
+        let state = try String(contentsOfFile: dir.path("run/state.json"), encoding: .utf8)
+        #expect(!state.isEmpty)
+        guard let resumed = try DataParallelCommandTests.launch(2, ["train", "pix2pix", "--run", dir.path("run"), "--continue", "--n-epochs", "4"]) else { return }
+        #expect(resumed.status == 0 && resumed.stderr.contains("continuing exactly"), "\(resumed.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.path("run/4_net_G.pth")) || FileManager.default.fileExists(atPath: dir.path("run/latest_net_G.pth")))
+    }
+}
