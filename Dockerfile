@@ -42,6 +42,25 @@ RUN set -e; \
     chown 10001:10001 /rootfs/home/gantry /rootfs/data/inbox /rootfs/data/outbox; \
     chroot /rootfs /usr/local/bin/gantry --version
 
+# `docker build --target mpi -t gantry:mpi .`: the image for data-parallel training (mpirun,
+# Slurm, the Kubernetes MPI Operator). Debian's Open MPI and ssh beside the same binary, which
+# loads libmpi only when launched by MPI; the default image below stays without them (it would
+# grow past 150 MB; docs/scaling.md). Workers run sshd on port 2222 as the gantry user, as the
+# MPI Operator's own base image does.
+FROM ${RUNTIME_IMAGE} AS mpi
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libdnnl2 libpng16-16 libturbojpeg0 libgomp1 openmpi-bin libopenmpi3 openssh-server openssh-client \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd -m -u 10001 gantry \
+ && mkdir -p /run/sshd /data /runs && chown gantry:gantry /data /runs \
+ && printf 'Port 2222\nPasswordAuthentication no\nStrictModes no\nPidFile /home/gantry/sshd.pid\nHostKey /home/gantry/.ssh/id_rsa\n' > /home/gantry/.sshd_config \
+ && printf 'Host *\n  Port 2222\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n' > /etc/ssh/ssh_config.d/gantry.conf
+COPY --from=build /out/gantry /usr/local/bin/gantry
+USER 10001:10001
+ENTRYPOINT []
+CMD ["gantry", "--help"]
+
 FROM scratch
 COPY --from=runtime /rootfs /
 ENV PATH=/usr/local/bin
