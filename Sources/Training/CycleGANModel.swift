@@ -98,7 +98,7 @@ public final class CycleGANModel {
         var total = try add(lossReal, lossFake), gp: Variable?
         if objective.hasGradientPenalty, let penalty, penalty.lambda > 0 {
             let p = try penalty(critic: { try d.forward($0, context: context) }, real: real, fake: fake,
-                                alpha: GradientPenalty.drawAlpha(count: real.shape[0], random: random))
+                                alpha: GradientPenalty.drawAlpha(count: real.shape[0], random: random, shard: context.shard))
             total = try add(total, p)
             gp = p
         }

@@ -1,4 +1,5 @@
 import Engine
+import Models
 import Runs
 
 /// WGAN-GP's gradient penalty (Gulrajani et al. 2017): `λ·mean_i (‖∇ₓ̂ D(x̂ᵢ)‖₂ − 1)²` at random
@@ -42,7 +43,11 @@ public struct GradientPenalty: Sendable {
     }
 
     /// One α per sample from `random`, as `torch.rand(batch, 1)`.
-    public static func drawAlpha(count: Int, random: RandomSource) -> [Float] {
-        (0..<count).map { _ in random.nextUnit() }
+    /// With `shard` (a rank of a data-parallel job), the global batch's weights are drawn and
+    /// this rank's rows kept, so each image gets the weight one process would draw for it.
+    public static func drawAlpha(count: Int, random: RandomSource, shard: BatchShard? = nil) -> [Float] {
+        guard let shard, shard.offset + count <= shard.total else { return (0..<count).map { _ in random.nextUnit() } }
+        let all = (0..<shard.total).map { _ in random.nextUnit() }
+        return Array(all[shard.offset..<(shard.offset + count)])
     }
 }

@@ -65,7 +65,7 @@ public final class Pix2PixModel {
             // Inside the reference's ×0.5, so penalty and critic terms keep the paper's ratio.
             let gp = try penalty(critic: { try discriminator.forward($0, context: context) }, real: realAB.data,
                                  fake: concatChannels([realA, fake.data]),
-                                 alpha: GradientPenalty.drawAlpha(count: realA.shape[0], random: random))
+                                 alpha: GradientPenalty.drawAlpha(count: realA.shape[0], random: random, shard: context.shard))
             total = try add(total, gp)
             losses.dGP = gp.scalar
         }

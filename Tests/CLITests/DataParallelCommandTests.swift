@@ -59,8 +59,38 @@ struct DataParallelCommandTests {
     func twoRanksTakeOneRanksFirstStep(norm: String) throws {
         let dir = try TemporaryDirectory()
         try pairs(dir, count: 2)
-        guard let one = try Self.launch(1, pix2pix(dir, run: "one", decay: 0, norm: norm)),
-              let two = try Self.launch(2, pix2pix(dir, run: "two", decay: 0, norm: norm)) else { return }
+        guard try expectSameFirstStep(dir, { pix2pix(dir, run: $0, decay: 0, norm: norm) }) else { return }
+        if norm == "batch" {
+            // The running statistics are the global batch's, on every rank alike.
+            func buffers(_ run: String) throws -> StateDict {
+                try Checkpoint.load(contentsOf: URL(fileURLWithPath: dir.path("\(run)/latest_net_G.pth"))).stateDict
+            }
+            let x = try buffers("one"), y = try buffers("two")
+            for key in x.keys where key.hasSuffix("running_var") || key.hasSuffix("running_mean") {
+                let worst = zip(x[key]!.values, y[key]!.values).map { abs($0 - $1) / max(abs($0), 1e-3) }.max() ?? 0
+                #expect(worst < 1e-5, "\(key): \(worst)")
+            }
+        }
+    }
+
+    /// DCGAN (noise drawn for the global batch, BatchNorm synchronised) and WGAN-GP (the penalty's
+    /// mixing weights drawn for the global batch), one iteration each.
+    @Test(arguments: ["dcgan", "wgangp"])
+    func otherObjectivesTakeOneRanksFirstStep(kind: String) throws {
+        let dir = try TemporaryDirectory()
+        try pairs(dir, count: 2)
+        let command: (String) -> [String] = kind == "dcgan"
+            ? { ["train", "dcgan", "--data", dir.path("pairs"), "--run", dir.path($0), "--ngf", "4", "--ndf", "4", "--nz", "8",
+                 "--n-epochs", "1", "--batch-size", "2", "--seed", "3", "--threads", "1"] }
+            : { pix2pix(dir, run: $0, decay: 0, norm: "instance") + ["--gan-mode", "wgangp"] }
+        try expectSameFirstStep(dir, command)
+    }
+
+    /// Runs `command(run)` on one rank and on two, one iteration, and compares every gradient of
+    /// the first step and the losses; false when mpirun is missing (already reported).
+    @discardableResult
+    func expectSameFirstStep(_ dir: TemporaryDirectory, _ command: (String) -> [String]) throws -> Bool {
+        guard let one = try Self.launch(1, command("one")), let two = try Self.launch(2, command("two")) else { return false }
         #expect(one.status == 0 && two.status == 0, "\(one.stderr)\n\(two.stderr)")
         func state(_ run: String) throws -> StateDict {
             let file = try #require(try FileManager.default.contentsOfDirectory(atPath: dir.path("\(run)/resume")).first { $0.hasPrefix("optimizers.") })
@@ -80,17 +110,7 @@ struct DataParallelCommandTests {
             }
         }
         #expect(try largestLossDifference(dir.path("one"), dir.path("two")) < 1e-5)
-        if norm == "batch" {
-            // The running statistics are the global batch's, on every rank alike.
-            func buffers(_ run: String) throws -> StateDict {
-                try Checkpoint.load(contentsOf: URL(fileURLWithPath: dir.path("\(run)/latest_net_G.pth"))).stateDict
-            }
-            let x = try buffers("one"), y = try buffers("two")
-            for key in x.keys where key.hasSuffix("running_var") || key.hasSuffix("running_mean") {
-                let worst = zip(x[key]!.values, y[key]!.values).map { abs($0 - $1) / max(abs($0), 1e-3) }.max() ?? 0
-                #expect(worst < 1e-5, "\(key): \(worst)")
-            }
-        }
+        return true
     }
 
     /// Whole runs, losses at every iteration: pix2pix (dropout drawn per global sample) and

@@ -17,7 +17,8 @@ public final class DCGANRecipe: Recipe {
     let context: TrainingContext
     let fixedNoise: Tensor
 
-    public init(_ options: TrainingOptions, backend: ConvolutionBackend, random: RandomSource) throws {
+    /// `shard`: the rank's part of each global batch in a data-parallel job (nil: one process).
+    public init(_ options: TrainingOptions, backend: ConvolutionBackend, random: RandomSource, shard: BatchShard? = nil) throws {
         self.options = options
         images = try ImageFolderData(folder: options.data, size: DCGAN.imageSize)
         self.random = random
@@ -28,7 +29,7 @@ public final class DCGANRecipe: Recipe {
         try discriminator.initializeWeights(.normal, gain: 0.02, random: random)
         optimizers = [RecipeOptimizer("G", try EpochRecipes.optimizer(generator.parameters(prefix: "G."), options)),
                       RecipeOptimizer("D", try EpochRecipes.optimizer(discriminator.parameters(prefix: "D."), options))]
-        context = TrainingContext(backend: backend)
+        context = TrainingContext(backend: backend, shard: shard)
         fixedNoise = try DCGAN.noise(count: 64, nz: options.nz, random: RandomSource(seed: options.seed ^ 0x6669_7865_64))
     }
 
@@ -47,12 +48,17 @@ public final class DCGANRecipe: Recipe {
         optimizerD.zeroGrad()
         optimizerG.zeroGrad()
         let dReal = try objective.loss(discriminator.forward(Variable(real), context), real: true)
-        let fake = try generator.forward(Variable(DCGAN.noise(count: count, nz: options.nz, random: random)), context)
+        // A rank draws the global batch's noise and keeps its rows: each image's z is one process's.
+        var z = try DCGAN.noise(count: context.shard?.total ?? count, nz: options.nz, random: random)
+        if let shard = context.shard, shard.total != count {
+            z = try Tensor(stacking: (shard.offset..<(shard.offset + count)).map { try z.image($0) })
+        }
+        let fake = try generator.forward(Variable(z), context)
         let dFake = try objective.loss(discriminator.forward(fake.detached(), context), real: false)
         var dLoss = try add(dReal, dFake)
         if objective.hasGradientPenalty && penalty.lambda > 0 {
             let gp = try penalty(critic: { try self.discriminator.forward($0, self.context) }, real: real, fake: fake.data,
-                                 alpha: GradientPenalty.drawAlpha(count: count, random: random))
+                                 alpha: GradientPenalty.drawAlpha(count: count, random: random, shard: context.shard))
             dLoss = try add(dLoss, gp)
             losses.append(("D_GP", gp.scalar))
         }
