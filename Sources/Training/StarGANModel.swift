@@ -93,7 +93,7 @@ public final class StarGANModel {
         let (sourceFake, _) = try discriminator.starGANHeads(fake.detached(), context: context)
         let dFake = try mean(sourceFake)
         let gp = try penalty(critic: { try discriminator.forward($0, context: context) }, real: x, fake: fake.data,
-                             alpha: alpha ?? GradientPenalty.drawAlpha(count: x.shape[0], random: random))
+                             alpha: alpha ?? GradientPenalty.drawAlpha(count: x.shape[0], random: random, shard: context.shard))
         let dLoss = try add(add(add(dReal, dFake), scale(dClassification, by: lambdaClassification)), gp)
         try dLoss.backward()
         try optimizerD.step()

@@ -73,16 +73,23 @@ struct DataParallelCommandTests {
         }
     }
 
-    /// DCGAN (noise drawn for the global batch, BatchNorm synchronised) and WGAN-GP (the penalty's
-    /// mixing weights drawn for the global batch), one iteration each.
-    @Test(arguments: ["dcgan", "wgangp"])
+    /// DCGAN (noise drawn for the global batch, BatchNorm synchronised), WGAN-GP (the penalty's
+    /// mixing weights drawn for the global batch) and StarGAN (target labels permuted over the
+    /// global batch, its penalty too), one iteration each.
+    @Test(arguments: ["dcgan", "wgangp", "stargan"])
     func otherObjectivesTakeOneRanksFirstStep(kind: String) throws {
         let dir = try TemporaryDirectory()
         try pairs(dir, count: 2)
-        let command: (String) -> [String] = kind == "dcgan"
-            ? { ["train", "dcgan", "--data", dir.path("pairs"), "--run", dir.path($0), "--ngf", "4", "--ndf", "4", "--nz", "8",
-                 "--n-epochs", "1", "--batch-size", "2", "--seed", "3", "--threads", "1"] }
-            : { pix2pix(dir, run: $0, decay: 0, norm: "instance") + ["--gan-mode", "wgangp"] }
+        for i in 0..<4 { try dir.write("domains/\(["a", "b"][i % 2])/\(i).png", try TestImages.png(width: 40, height: 40, seed: i)) }
+        let command: (String) -> [String] = switch kind {
+        case "dcgan": { ["train", "dcgan", "--data", dir.path("pairs"), "--run", dir.path($0), "--ngf", "4", "--ndf", "4", "--nz", "8",
+                         "--n-epochs", "1", "--batch-size", "2", "--seed", "3", "--threads", "1"] }
+        // StarGAN: the target labels are a permutation of the global batch's; one iteration.
+        case "stargan": { ["train", "stargan", "--data", dir.path("domains"), "--run", dir.path($0), "--ngf", "4", "--ndf", "4",
+                           "--crop-size", "32", "--image-size", "32", "--d-repeat-num", "3", "--g-repeat-num", "1",
+                           "--num-iters", "1", "--num-iters-decay", "0", "--n-critic", "1", "--batch-size", "4", "--seed", "3", "--threads", "1"] }
+        default: { pix2pix(dir, run: $0, decay: 0, norm: "instance") + ["--gan-mode", "wgangp"] }
+        }
         try expectSameFirstStep(dir, command)
     }
 
@@ -139,7 +146,7 @@ struct DataParallelCommandTests {
         try pairs(dir, count: 2)
         let cases: [([String], String)] = [
             (pix2pix(dir, run: "odd").map { $0 == "2" ? "3" : $0 }, "must split evenly over the 2 ranks"),
-            (["train", "stargan", "--data", dir.path("pairs"), "--run", dir.path("stargan"), "--batch-size", "2"], "stargan"),
+            (pix2pix(dir, run: "gp").map { $0 == "instance" ? "batch" : $0 } + ["--gan-mode", "wgangp"], "wgangp with --norm batch"),
             (pix2pix(dir, run: "missing").map { $0 == dir.path("pairs") ? dir.path("nothing") : $0 }, "nothing"),
         ]
         for (arguments, expected) in cases {

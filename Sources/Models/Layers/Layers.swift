@@ -128,19 +128,27 @@ public final class Norm2d: Module {
            let runningMean = tensor("running_mean"), let runningVar = tensor("running_var") {
             let count = Double(items * h * w)
             let correction = count > 1 ? count / (count - 1) : 1
-            // InstanceNorm with running stats averages its per-image statistics over the batch.
+            // InstanceNorm with running stats averages its per-image statistics over the batch
+            // (a rank of a data-parallel job: over the global batch, summed across the ranks).
             let images = perInstance ? n : 1
+            var means = [Double](repeating: 0, count: c), variances = means
+            for ch in 0..<c {
+                for b in 0..<images {
+                    means[ch] += Double(stats.mean[b * c + ch])
+                    variances[ch] += Double(stats.variance[b * c + ch]) * correction
+                }
+            }
+            var divisor = Double(images)
+            if perInstance, let shard = pass.shard, let sum = shard.sum {
+                let total = try sum(means + variances)
+                (means, variances, divisor) = (Array(total[..<c]), Array(total[c...]), Double(shard.total))
+            }
             let m = Double(momentum)
             runningMean.withUnsafeMutableBufferPointer { rm in
                 runningVar.withUnsafeMutableBufferPointer { rv in
                     for ch in 0..<c {
-                        var mean = 0.0, variance = 0.0
-                        for b in 0..<images {
-                            mean += Double(stats.mean[b * c + ch]) / Double(images)
-                            variance += Double(stats.variance[b * c + ch]) * correction / Double(images)
-                        }
-                        rm[ch] = Float((1 - m) * Double(rm[ch]) + m * mean)
-                        rv[ch] = Float((1 - m) * Double(rv[ch]) + m * variance)
+                        rm[ch] = Float((1 - m) * Double(rm[ch]) + m * means[ch] / divisor)
+                        rv[ch] = Float((1 - m) * Double(rv[ch]) + m * variances[ch] / divisor)
                     }
                 }
             }

@@ -181,7 +181,6 @@ extension DataParallel {
         // Each of these would make N ranks train something else than one process: refused
         // until built, rather than trained differently without a word.
         let notYet: String? = switch options.model {
-        case .stargan: "stargan (its target labels are not drawn per global sample yet)"
         case _ where options.ganMode == .wgangp && options.norm == .batch:
             "--gan-mode wgangp with --norm batch (the penalty's second derivative through synchronised BatchNorm is not built; use --norm instance or none)"
         default: nil

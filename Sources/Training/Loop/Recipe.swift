@@ -87,12 +87,12 @@ extension Recipe {
 }
 
 /// The recipe `options.model` names, built and initialised (from `random`) on `backend`; `shard`
-/// for a rank of a data-parallel job (every recipe but StarGAN).
+/// for a rank of a data-parallel job.
 public func makeRecipe(_ options: TrainingOptions, backend: ConvolutionBackend, random: RandomSource, shard: BatchShard? = nil) throws -> any Recipe {
     switch options.model {
     case .pix2pix, .colorization: try Pix2PixRecipe(options, backend: backend, random: random, shard: shard)
     case .cyclegan: try CycleGANRecipe(options, backend: backend, random: random, shard: shard)
-    case .stargan: try StarGANRecipe(options, backend: backend, random: random)
+    case .stargan: try StarGANRecipe(options, backend: backend, random: random, shard: shard)
     case .dcgan: try DCGANRecipe(options, backend: backend, random: random, shard: shard)
     }
 }

@@ -20,7 +20,8 @@ public final class StarGANRecipe: Recipe {
     /// Up to four images (and their labels) translated into every domain for the samples.
     let fixed: [(image: Tensor, labels: [Float])]
 
-    public init(_ options: TrainingOptions, backend: ConvolutionBackend, random: RandomSource) throws {
+    /// `shard`: the rank's part of each global batch in a data-parallel job (nil: one process).
+    public init(_ options: TrainingOptions, backend: ConvolutionBackend, random: RandomSource, shard: BatchShard? = nil) throws {
         dataset = try StarGANDataset(folder: options.data, attributeTable: options.attributes.isEmpty ? nil : options.attributes,
                                      selected: options.selectedAttrs, cropSize: options.cropSize, imageSize: options.imageSize,
                                      flip: !options.noFlip, holdOut: options.holdOut)
@@ -36,7 +37,7 @@ public final class StarGANRecipe: Recipe {
         generator.root.initializeAsPyTorch(random: random)
         discriminator.root.initializeAsPyTorch(random: random)
         model = StarGANModel(generator: generator, discriminator: discriminator, labels: dataset.kind, random: random,
-                             context: TrainingContext(backend: backend))
+                             context: TrainingContext(backend: backend, shard: shard))
         model.lambdaClassification = Float(options.lambdaCls)
         model.lambdaReconstruction = Float(options.lambdaRec)
         model.penalty = GradientPenalty(lambda: Float(options.lambdaGP), epsilon: 0)
@@ -84,12 +85,17 @@ public final class StarGANRecipe: Recipe {
     public func step(_ batch: [Tensor], updateGenerator: Bool) throws -> [(name: String, value: Double)] {
         let (images, original) = (batch[0], batch[1])
         let (n, c) = (original.shape[0], original.shape[1])
-        var permutation = Array(0..<n)
+        // A rank of a data-parallel job permutes the global batch's labels and keeps its rows.
+        let shard = model.context.shard, gather = shard?.gather
+        let all = try gather.map { try $0(original) } ?? original
+        let total = all.shape[0]
+        var permutation = Array(0..<total)
         for i in stride(from: permutation.count - 1, to: 0, by: -1) {
             permutation.swapAt(i, Int(random.next() % UInt64(i + 1)))
         }
-        let labels = original.values
-        let targets = try Tensor(shape: [n, c], values: permutation.flatMap { labels[($0 * c)..<(($0 + 1) * c)] })
+        let labels = all.values
+        let mine = gather == nil ? 0..<n : shard!.offset..<(shard!.offset + n)
+        let targets = try Tensor(shape: [n, c], values: permutation[mine].flatMap { labels[($0 * c)..<(($0 + 1) * c)] })
         return try model.optimize(images: images, labels: original, targets: targets, optimizerG: optimizers[0].optimizer,
                                   optimizerD: optimizers[1].optimizer, updateGenerator: updateGenerator).named.map { (name: $0.0, value: $0.1) }
     }
