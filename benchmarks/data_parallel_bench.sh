@@ -2,7 +2,7 @@
 # One rank × T threads against T ranks × 1 thread at the same global batch, per-iteration time
 # (median of the logged iterations after the first), for CycleGAN (resnet_9blocks + basic D,
 # 256² crops) and pix2pix's networks (run as colorization: unet_256 + basic D, batch norm,
-# dropout). Data: samples/photos, linked as the two domains / the colour photos.
+# dropout). Data: samples/photos, copied as the two domains / the colour photos.
 #
 #   benchmarks/data_parallel_bench.sh [GANTRY] [ITERATIONS] [THREADS]
 #
@@ -16,14 +16,13 @@ trap 'rm -rf "$work"' EXIT
 here=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$work/unpaired/trainA" "$work/unpaired/trainB" "$work/colour"
 for f in "$here"/samples/photos/*; do
-  ln -s "$f" "$work/unpaired/trainA/"; ln -s "$f" "$work/unpaired/trainB/"; ln -s "$f" "$work/colour/"
+  cp "$f" "$work/unpaired/trainA/"; cp "$f" "$work/unpaired/trainB/"; cp "$f" "$work/colour/"
 done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-batch=$threads
 photos=$(ls "$here"/samples/photos | wc -l)
 median() { awk -F'"time_s":' 'NR>1 { split($2, a, "}"); print a[1] }' "$1" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-run() {  # name ranks threads recipe data extra…
-  local name=$1 ranks=$2 t=$3 recipe=$4 data=$5; shift 5
+run() {  # name ranks threads recipe data batch
+  local name=$1 ranks=$2 t=$3 recipe=$4 data=$5 batch=$6; shift 6
   local epochs=$(( (iterations * batch + photos - 1) / photos ))
   mpirun -np "$ranks" --oversubscribe --bind-to none "$gantry" train "$recipe" --data "$data" --run "$work/$name" \
     --batch-size "$batch" --threads "$t" --n-epochs "$epochs" --n-epochs-decay 0 --save-epoch-freq 1000 "$@" >/dev/null 2>&1
@@ -31,7 +30,10 @@ run() {  # name ranks threads recipe data extra…
     "$(median "$work/$name/losses.jsonl")" $(( $(wc -l < "$work/$name/losses.jsonl") - 1 ))
 }
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, avx512f: $(grep -c avx512f /proc/cpuinfo || true)"
-run cyc-1 1 "$threads" cyclegan "$work/unpaired"
-run cyc-n "$threads" 1 cyclegan "$work/unpaired"
-run col-1 1 "$threads" colorization "$work/colour"
-run col-n "$threads" 1 colorization "$work/colour"
+# The per-rank compute of the T-rank case: one rank, one thread, its share of the batch.
+for recipe in cyclegan colorization; do
+  data=$work/unpaired; [ "$recipe" = colorization ] && data=$work/colour
+  run "$recipe-1" 1 "$threads" "$recipe" "$data" "$threads"
+  run "$recipe-n" "$threads" 1 "$recipe" "$data" "$threads"
+  run "$recipe-s" 1 1 "$recipe" "$data" 1
+done
