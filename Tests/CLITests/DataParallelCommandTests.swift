@@ -159,6 +159,39 @@ struct DataParallelCommandTests {
         }
     }
 
+    /// Rank 1 started with another option (a host with an older job script): rank 0 names the
+    /// option and both values; nothing is written.
+    @Test func differentOptionsOnOneRankAreRefused() throws {
+        let dir = try TemporaryDirectory()
+        try pairs(dir, count: 2)
+        let command = pix2pix(dir, run: "run").map { "'\($0)'" }.joined(separator: " ")
+        try dir.write("rank.sh", "#!/bin/sh\nextra=; [ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && extra='--lambda-l1 50'\nexec \(gantryExecutable.path) \(command) $extra\n")
+        chmod(dir.path("rank.sh"), 0o755)
+        guard let mpirun = DistributedCommandTests.mpirun(for: "different options") else { return }
+        let r = try runCommand(mpirun, ["-np", "2", "--oversubscribe", "--bind-to", "none", dir.path("rank.sh")],
+                               environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        #expect(r.status != 0)
+        let lines = r.stderr.split(separator: "\n").filter { $0.contains("gantry: error:") }
+        #expect(lines.count == 1 && lines[0].contains("rank 1") && lines[0].contains("other options")
+                && lines[0].contains("lambda-l1: 100.0") && lines[0].contains("lambda-l1: 50.0"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
+    }
+
+    /// A damaged file in the data: every rank finds it when it scans the folder, and rank 0 names
+    /// it in one line before anything is written. (A file that fails only mid-run stops every rank
+    /// through the per-iteration agreement; no test makes one here: the scan reads PNGs whole.)
+    @Test func aDamagedFileIsOneLineOnEveryRank() throws {
+        let dir = try TemporaryDirectory()
+        try pairs(dir, count: 5)
+        // A PNG cut short: it passes the scan of the folder and fails when decoded.
+        try dir.write("pairs/train/5.png", try TestImages.png(width: 64, height: 32, seed: 5).prefix(120))
+        guard let r = try Self.launch(2, pix2pix(dir, run: "run")) else { return }
+        #expect(r.status != 0)
+        let lines = r.stderr.split(separator: "\n").filter { $0.contains("gantry: error:") }
+        #expect(lines.count == 1 && lines[0].contains("5.png") && lines[0].contains("truncated"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
+    }
+
     /// One rank's data differs from the others' (another host's copy): rank 0 names it, nothing is written.
     @Test func differentDataOnOneRankIsRefused() throws {
         let dir = try TemporaryDirectory()
