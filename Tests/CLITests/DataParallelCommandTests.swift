@@ -222,7 +222,7 @@ struct DataParallelStopTests {
     func arguments(_ dir: TemporaryDirectory, run: String, epochs: Int) -> [String] {
         ["train", "pix2pix", "--data", dir.path("pairs"), "--run", dir.path(run), "--net-g", "unet_128", "--ngf", "4", "--ndf", "4",
          "--load-size", "128", "--crop-size", "128", "--n-epochs", "\(epochs)", "--n-epochs-decay", "0", "--batch-size", "2",
-         "--seed", "3", "--threads", "1"]
+         "--seed", "3", "--threads", "1", "--ema", "0.9"]
     }
 
     func data(_ dir: TemporaryDirectory) throws {
@@ -270,7 +270,7 @@ struct DataParallelStopTests {
         #expect(records < 48, "the run was not stopped (\(records) iterations logged)")
         guard let resumed = try DataParallelCommandTests.launch(2, ["train", "pix2pix", "--run", dir.path("split"), "--continue"]) else { return }
         #expect(resumed.status == 0 && resumed.stderr.contains("continuing exactly"), "\(resumed.stderr)")
-        for name in ["G", "D"] {
+        for name in ["G", "D", "G_ema"] {
             let a = try Data(contentsOf: URL(fileURLWithPath: dir.path("whole/latest_net_\(name).pth")))
             let b = try Data(contentsOf: URL(fileURLWithPath: dir.path("split/latest_net_\(name).pth")))
             #expect(a == b, "latest_net_\(name).pth differs from the uninterrupted run's")

@@ -236,7 +236,9 @@ extension DataParallel {
         try checkSame("\(data.count) files\n" + data.joined(separator: "\n"), what: "data under --data",
                       hint: "every host needs the same files (names and sizes) under --data")
         try broadcast(trainer.recipe.networks)
-        trainer.average?.reset()
+        // A fresh run's average starts from the broadcast weights; a continued one was read from
+        // the same saved file on every rank.
+        if !trainer.options.continueTraining { trainer.average?.reset() }
         for o in trainer.recipe.optimizers { o.optimizer.beforeStep = { [self] p throws(TrainingError) in try averageGradients(p) } }
     }
 
