@@ -172,7 +172,7 @@ struct DataParallelCommandTests {
                                environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
         #expect(r.status != 0)
         let lines = r.stderr.split(separator: "\n").filter { $0.contains("gantry: error:") }
-        #expect(lines.count == 1 && lines[0].contains("rank 1") && lines[0].contains("other options")
+        #expect(lines.count == 1 && lines[0].contains("rank 1") && lines[0].contains("in its options")
                 && lines[0].contains("lambda-l1: 100.0") && lines[0].contains("lambda-l1: 50.0"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
     }
@@ -192,6 +192,64 @@ struct DataParallelCommandTests {
         #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
     }
 
+    /// Rank 1 runs another build of gantry (here: the same file with one byte more, as a host
+    /// with an older container image would): rank 0 says so in one line; nothing is written.
+    @Test func anotherBinaryOnOneRankIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        try pairs(dir, count: 2)
+        var other = try Data(contentsOf: gantryExecutable)
+        other.append(0)
+        try other.write(to: URL(fileURLWithPath: dir.path("gantry-other")))
+        chmod(dir.path("gantry-other"), 0o755)
+        let command = pix2pix(dir, run: "run").map { "'\($0)'" }.joined(separator: " ")
+        try dir.write("rank.sh", "#!/bin/sh\nbin=\(gantryExecutable.path); [ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && bin=\(dir.path("gantry-other"))\nexec \"$bin\" \(command)\n")
+        chmod(dir.path("rank.sh"), 0o755)
+        guard let mpirun = DistributedCommandTests.mpirun(for: "another binary") else { return }
+        let r = try runCommand(mpirun, ["-np", "2", "--oversubscribe", "--bind-to", "none", dir.path("rank.sh")],
+                               environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        #expect(r.status != 0)
+        let lines = r.stderr.split(separator: "\n").filter { $0.contains("gantry: error:") }
+        #expect(lines.count == 1 && lines[0].contains("rank 1") && lines[0].contains("in its gantry binary")
+                && lines[0].contains("bytes") && lines[0].contains("same gantry build"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
+    }
+
+    /// Rank 1's disk starts failing mid-run (reads under the data fail with EIO, through the
+    /// test-only fault seam): every rank stops within an iteration, rank 0 names rank 1, its host
+    /// and the file in one line, the run folder keeps its last save and no temporary file, and
+    /// once the disk is back `--continue` finishes the run.
+    @Test func aFileThatFailsMidRunStopsEveryRankAndTheRunContinues() throws {
+        let dir = try TemporaryDirectory()
+        try pairs(dir, count: 4)
+        try dir.write("fault", "")
+        let command = pix2pix(dir, run: "run", epochs: 400, decay: 0).map { "'\($0)'" }.joined(separator: " ")
+        try dir.write("rank.sh", "#!/bin/sh\n[ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && export GANTRY_TEST_FAULT_FILE=\(dir.path("fault"))\nexec \(gantryExecutable.path) \(command)\n")
+        chmod(dir.path("rank.sh"), 0o755)
+        guard let mpirun = DistributedCommandTests.mpirun(for: "a file failing mid-run") else { return }
+        let job = try SpawnedProcess(mpirun, ["-np", "2", "--oversubscribe", "--bind-to", "none", dir.path("rank.sh")],
+                                     environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"],
+                                     output: dir.path("job.log"))
+        // Two epochs in (2 iterations each, saved every epoch), rank 1's reads start failing.
+        let log = dir.path("run/losses.jsonl"), deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, job.isRunning, ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count < 5 {
+            usleep(20_000)
+        }
+        try dir.write("fault", "EIO pairs/train/")
+        let status = job.wait()
+        let output = try String(contentsOfFile: dir.path("job.log"), encoding: .utf8)
+        #expect(status != 0, "\(output)")
+        let lines = output.split(separator: "\n").filter { $0.contains("gantry: error:") }
+        #expect(lines.count == 1 && lines[0].contains("rank 1 of 2 (on ") && lines[0].contains("pairs/train/")
+                && lines[0].contains("Input/output error"), "\(output)")
+        let records = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count
+        #expect(records < 800, "the job did not stop (\(records) iterations logged)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path("run")).filter { $0.contains(".tmp") || $0.hasPrefix(".") }
+        #expect(left.isEmpty, "temporary files left: \(left)")
+        try FileManager.default.removeItem(atPath: dir.path("fault"))
+        guard let resumed = try Self.launch(2, ["train", "pix2pix", "--run", dir.path("run"), "--continue", "--n-epochs", "\(records / 2 + 2)"]) else { return }
+        #expect(resumed.status == 0 && resumed.stderr.contains("continuing exactly"), "\(resumed.stderr)")
+    }
+
     /// One rank's data differs from the others' (another host's copy): rank 0 names it, nothing is written.
     @Test func differentDataOnOneRankIsRefused() throws {
         let dir = try TemporaryDirectory()
@@ -208,7 +266,7 @@ struct DataParallelCommandTests {
                                environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
         #expect(r.status != 0)
         let lines = r.stderr.split(separator: "\n").filter { $0.contains("gantry: error:") }
-        #expect(lines.count == 1 && lines[0].contains("rank 1") && lines[0].contains("other data under --data")
+        #expect(lines.count == 1 && lines[0].contains("rank 1") && lines[0].contains("in its data under --data")
                 && lines[0].contains("rank 0: 2 files; rank 1: 3 files"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("run")))
     }

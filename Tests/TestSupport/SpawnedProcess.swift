@@ -6,11 +6,11 @@ import Glibc
 /// A child started as a shell would start it: default signal dispositions and no blocked
 /// signals. Foundation's `Process` passes on the test runner's signal mask, in which SIGTERM and
 /// SIGINT are blocked; a child that installs ordinary handlers (mpirun) then never sees them.
-/// Output goes to /dev/null.
+/// Output goes to /dev/null, or to the file `output` (stdout and stderr, created or emptied).
 public final class SpawnedProcess {
     public let pid: pid_t
 
-    public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], output: String? = nil) throws {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -23,8 +23,8 @@ public final class SpawnedProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
         let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
         let envp = env.map { strdup($0) } + [nil]

@@ -149,7 +149,7 @@ final class Prefetcher: @unchecked Sendable {
                 let p = position + k
                 let random = RandomSource(seed: (shard.seed &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(shard.epoch) << 32) ^ UInt64(p))
                 do { items.append(try dataset.parts(order[p], random: random)) } catch {
-                    _ = push(.failed(TrainingError(.invalidSetting, "rank \(shard.rank): \(error) (a data-parallel job needs every item readable: fix or remove it)")))
+                    _ = push(.failed(TrainingError(.invalidSetting, "\(error) (a data-parallel job needs every item readable on every rank: fix or remove it, then --continue)")))
                     return
                 }
             }

@@ -106,13 +106,15 @@ final class DataParallel {
         }
     }
 
-    /// The global batch's losses: Σ over ranks of share × the rank's loss (NaN stays NaN).
-    func average(_ losses: [(name: String, value: Double)]) throws -> [(name: String, value: Double)] {
-        var values = losses.map { $0.value * weight }
+    /// The global batch's losses: Σ over ranks of share × the rank's loss (NaN stays NaN); and
+    /// whether any rank asks to stop, which rides on the same sum, so that every rank stops after
+    /// the same iteration without a collective of its own.
+    func average(_ losses: [(name: String, value: Double)], stop: Bool) throws -> (losses: [(name: String, value: Double)], stop: Bool) {
+        var values = losses.map { $0.value * weight } + [stop ? 1 : 0]
         do { try group.sumInRankOrder(&values) } catch {
             throw TrainingError(.ranks, "rank \(rank): summing the losses across ranks failed: \(error)", cause: error)
         }
-        return zip(losses, values).map { (name: $0.0.name, value: $0.1) }
+        return (zip(losses, values).map { (name: $0.0.name, value: $0.1) }, values[losses.count] > 0)
     }
 
     /// Every parameter and buffer of `networks` as rank 0 has them.
@@ -158,20 +160,35 @@ final class DataParallel {
     }
 
     /// Stops the job with one error when the ranks' `what` (options, data list, version) differ.
+    /// The ranks exchange a digest of 8 bytes; only when the digests differ are the texts
+    /// gathered, to name the first line that differs (a data list of a million files is 50 MB
+    /// on every rank, which a job that agrees never pays).
     func checkSame(_ text: String, what: String, hint: String) throws {
-        let all: [[UInt8]]
-        do { all = try group.allGather(Array(text.utf8)) } catch {
-            throw TrainingError(.ranks, "rank \(rank): comparing \(what) across ranks failed: \(error)", cause: error)
+        func gather(_ bytes: [UInt8]) throws -> [[UInt8]] {
+            do { return try group.allGather(bytes) } catch {
+                throw TrainingError(.ranks, "rank \(rank): comparing \(what) across ranks failed: \(error)", cause: error)
+            }
         }
-        let texts = all.map { String(decoding: $0, as: UTF8.self) }
+        let digest = Self.fnv(text.utf8)
+        let digests = try gather(withUnsafeBytes(of: digest.littleEndian) { Array($0) })
+        guard Set(digests).count > 1 else { return }
+        // Each text behind its host's name, so rank 0 can say where the odd one runs.
+        let tagged = try gather(Array((group.host + "\u{0}" + text).utf8)).map { String(decoding: $0, as: UTF8.self) }
+        let hosts = tagged.map { String($0.prefix { $0 != "\u{0}" }) }
+        let texts = tagged.map { String($0.drop { $0 != "\u{0}" }.dropFirst()) }
         if let bad = texts.indices.first(where: { texts[$0] != texts[0] }) {
             let a = texts[0].split(separator: "\n"), b = texts[bad].split(separator: "\n")
             let first = zip(a, b).first { $0 != $1 }.map { "rank 0: \($0.0); rank \(bad): \($0.1)" } ?? "rank 0 has \(a.count) lines, rank \(bad) \(b.count)"
-            throw TrainingError(.ranks, "rank \(bad) (on \(hostName(bad))) has other \(what) than rank 0 (\(first)): \(hint)")
+            throw TrainingError(.ranks, "rank \(bad) (on \(hosts[bad])) differs from rank 0 in its \(what) (\(first)): \(hint)")
         }
     }
 
-    private func hostName(_ rank: Int) -> String { rank == self.rank ? group.host : "its host" }
+    /// FNV-1a, 64 bits: a checksum to compare copies, not a defence against forgery.
+    static func fnv<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
 }
 
 extension DataParallel {
@@ -195,33 +212,29 @@ extension DataParallel {
 
     /// Shares every rank's outcome: when any rank failed, every rank throws the first failure
     /// (by rank), named with its rank, so rank 0 can say it and every rank exits non-zero.
-    /// Otherwise, whether any rank asks to stop.
-    func agree(error: Error?, stop: Bool) throws -> Bool {
-        try Self.agree(group, error: error, stop: stop)
-    }
+    func agree(error: Error?) throws { try Self.agree(group, error: error) }
 
-    @discardableResult
-    static func agree(_ group: ProcessGroup, error: Error?, stop: Bool = false) throws -> Bool {
-        let mine = error.map { "E" + "\($0)" } ?? (stop ? "S" : "")
+    static func agree(_ group: ProcessGroup, error: Error?) throws {
+        let mine = error.map { "E" + group.host + "\u{0}" + "\($0)" } ?? ""
         let all: [[UInt8]]
         do { all = try group.allGather(Array(mine.utf8)) } catch {
             throw TrainingError(.ranks, "rank \(group.rank): exchanging status with the other ranks failed: \(error)", cause: error)
         }
         let statuses = all.map { String(decoding: $0, as: UTF8.self) }
         if let failed = statuses.indices.first(where: { statuses[$0].hasPrefix("E") }) {
-            let message = String(statuses[failed].dropFirst())
+            let host = statuses[failed].dropFirst().prefix { $0 != "\u{0}" }
+            let message = String(statuses[failed].dropFirst(host.count + 2))
             if failed == group.rank, let error, group.size == 1 { throw error }
             // The same failure everywhere (a bad option, a missing folder) needs no rank.
-            let everywhere = statuses.allSatisfy { $0 == statuses[failed] }
-            throw TrainingError(.ranks, everywhere ? message : "rank \(failed) of \(group.size): \(message)")
+            let everywhere = statuses.allSatisfy { $0.drop { $0 != "\u{0}" } == statuses[failed].drop { $0 != "\u{0}" } }
+            throw TrainingError(.ranks, everywhere ? message : "rank \(failed) of \(group.size) (on \(host)): \(message)")
         }
-        return statuses.contains("S")
     }
 
     /// Before the first iteration: the ranks must run the same binary with the same options on
     /// the same data, then take rank 0's weights.
     func join(_ trainer: Trainer) throws {
-        try checkSame(Self.binaryFingerprint(), what: "a gantry binary", hint: "run the same gantry build (the same container image) on every host")
+        try checkSame(Self.binaryFingerprint(), what: "gantry binary", hint: "run the same gantry build (the same container image) on every host")
         var options = trainer.options
         // Hosts may have other core counts and mount the data elsewhere (its files are
         // compared below); only rank 0 writes the run folder.
@@ -248,11 +261,7 @@ extension DataParallel {
         guard let data = FileManager.default.contents(atPath: "/proc/self/exe") ?? FileManager.default.contents(atPath: path) else {
             return "unreadable executable"
         }
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        data.withUnsafeBytes { raw in
-            let words = raw.bindMemory(to: UInt8.self)
-            for b in words { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        }
+        let h = data.withUnsafeBytes { fnv($0.bindMemory(to: UInt8.self)) }
         return "executable of \(data.count) bytes, checksum \(String(h, radix: 16))"
     }
 }

@@ -147,7 +147,7 @@ public final class Trainer {
                     })
                 } catch { failure = error }
                 // One rank's unreadable file is every rank's error: the others must not wait for it.
-                if let parallel { _ = try parallel.agree(error: failure, stop: false) } else if let failure { throw failure }
+                if let parallel { try parallel.agree(error: failure) } else if let failure { throw failure }
                 return fetched
             }
             while !finished, let b = try fetch() {
@@ -155,7 +155,9 @@ public final class Trainer {
                 let updateGenerator = (iterations + 1) % options.nCritic == 0
                 parallel?.begin(globalBatch: b.images)
                 var losses = try recipe.step(b.parts, updateGenerator: updateGenerator)
-                if let parallel { losses = try parallel.average(losses) }
+                // Every rank stops after the same iteration, whichever one heard the signal.
+                var stopping = shouldStop()
+                if let parallel { (losses, stopping) = try parallel.average(losses, stop: stopping) }
                 if updateGenerator { average?.update(step: (iterations + 1) / options.nCritic) }
                 if let bad = losses.first(where: { !$0.value.isFinite && !(recipe.generatorTerms.contains($0.name) && !updateGenerator) }) {
                     // The optimizers have already applied this step: saving now would overwrite
@@ -177,8 +179,6 @@ public final class Trainer {
                 lastRecord = record
                 report(.iteration(record, batch: counted == nil ? batch : iterations, batches: counted ?? batches))
                 if counted != nil { try unitFinished(iterations, lastBatch: b.parts, dataState: b.randomState) }
-                // Every rank stops after the same iteration, whichever one heard the signal.
-                let stopping = try parallel?.agree(error: nil, stop: shouldStop()) ?? shouldStop()
                 guard stopping, !finished else { continue }
                 if counted == nil && b.position >= b.order.count {
                     stopAtEnd = true  // after the epoch's checkpoints
