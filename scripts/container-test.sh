@@ -4,7 +4,11 @@
 # (runc), and when the official base images cannot be pulled it makes local ones —
 # debian:bookworm-slim from debootstrap, and that plus the host's Swift toolchain as the build
 # image (recipe: shared notes "containers-offline"). Run as root on Debian 12.
+# `scripts/container-test.sh mpi` builds the Dockerfile's `mpi` target instead and trains with it:
+# two ranks in one container, then an MPIJob's shape — a launcher container running mpirun, two
+# worker containers running sshd, on a network of their own — against one rank.
 set -euo pipefail
+MODE=${1:-default}
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 WORK=${WORK:-/var/tmp/gantry-container}
@@ -16,8 +20,8 @@ t0=$(date +%s)
 step() { echo "== $(( $(date +%s) - t0 ))s: $*"; }
 
 step "podman"
-if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null || ! command -v ssh-keygen >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap openssh-client >/dev/null
 fi
 if ! grep -q 'runtime = "runc"' /etc/containers/containers.conf 2>/dev/null; then
     mkdir -p /etc/containers
@@ -67,6 +71,11 @@ for pkg in apple/swift-argument-parser jpsim/Yams apple/swift-nio apple/swift-me
         git clone -q --mirror "/opt/swift-packages/$pkg.git" "container-deps/github.com/$pkg.git"
     fi
 done
+
+if [ "$MODE" = mpi ]; then
+    source scripts/container-mpi-checks.sh
+    exit 0
+fi
 
 step "docker build (podman)"
 podman build --format docker --pull=never --build-arg SWIFT_IMAGE="$SWIFT_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
