@@ -33,6 +33,9 @@ let package = Package(
         ),
         // Not "CSystem": swift-system (under SwiftNIO) has a target of that name.
         .target(name: "CGantrySystem", path: "Sources/CGantrySystem"),
+        // Elementwise kernels built for FMA/AVX2 and chosen at run time by CPUID (the Swift
+        // targets are built for baseline x86-64, where a fused multiply-add is a libm call).
+        .target(name: "CKernels", path: "Sources/CKernels"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         // Every file Gantry writes appears whole or not at all; the lowest module, no dependencies.
@@ -70,7 +73,7 @@ let package = Package(
         ),
         .target(
             name: "Training",
-            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "AtomicFiles", "Runs", "Distributed"]
+            dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "AtomicFiles", "Runs", "Distributed", "CKernels"]
         ),
         .executableTarget(
             name: "GantryCLI",

@@ -1,3 +1,4 @@
+import CKernels
 import Engine
 import Foundation
 import Runs
@@ -107,6 +108,12 @@ public final class Adam: Optimizer {
     ///   parameter's; every gradient is checked before any parameter changes.
     public var beforeStep: GradientHook?
 
+    /// Whether the CPU runs the FMA/AVX2 kernel (CPUID, once).
+    static let kernelAvailable = gantry_has_fma_avx2() != 0
+    /// The update runs in the FMA/AVX2 kernel where the CPU has it, else in the Swift loop; the
+    /// two are bit for bit the same (`AdamKernelTests` sets this to compare them).
+    var useKernel = Adam.kernelAvailable
+
     public func step() throws(TrainingError) {
         try beforeStep?(parameters)
         try checkGradientShapes("Adam")
@@ -145,6 +152,22 @@ public final class Adam: Optimizer {
                 m.expAvgSq.withUnsafeMutableBufferPointer { expAvgSq in
                     param.withUnsafeMutableBufferPointer { p in
                         // Elements are independent: chunks run on both cores (unet_256 has 54M).
+                        if useKernel {
+                            // The same operations compiled for FMA/AVX2: Swift's baseline x86-64
+                            // build turns each addingProduct into a call to libm's fmaf.
+                            let scalars = gantry_adam_scalars(
+                                lerp_weight: weight, lerp_coefficient: coefficient, small_weight: smallWeight ? 1 : 0,
+                                beta2: b2, one_minus_beta2: oneMinusB2, bias_correction2_sqrt: c2, eps: epsilon,
+                                neg_step_size: negStepSize, weight_decay: decay)
+                            withUnsafePointer(to: scalars) { sp in
+                                forEachChunk(p.count) { range in
+                                    gantry_adam_fma(g.baseAddress! + range.lowerBound, expAvg.baseAddress! + range.lowerBound,
+                                                    expAvgSq.baseAddress! + range.lowerBound, p.baseAddress! + range.lowerBound,
+                                                    range.count, sp)
+                                }
+                            }
+                            return
+                        }
                         forEachChunk(p.count) { range in for j in range {
                             var gj = g[j]
                             if decay != 0 { gj = gj.addingProduct(p[j], decay) }   // grad.add(param, alpha=wd)
