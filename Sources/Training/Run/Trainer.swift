@@ -155,9 +155,10 @@ public final class Trainer {
                 let updateGenerator = (iterations + 1) % options.nCritic == 0
                 parallel?.begin(globalBatch: b.images)
                 var losses = try recipe.step(b.parts, updateGenerator: updateGenerator)
-                // Every rank stops after the same iteration, whichever one heard the signal.
-                var stopping = shouldStop()
-                if let parallel { (losses, stopping) = try parallel.average(losses, stop: stopping) }
+                // Every rank stops after the same iteration, whichever one heard the signal: the
+                // request rides on the losses' sum (one process asks after reporting, below).
+                var stopAsked = false
+                if let parallel { (losses, stopAsked) = try parallel.average(losses, stop: shouldStop()) }
                 if updateGenerator { average?.update(step: (iterations + 1) / options.nCritic) }
                 if let bad = losses.first(where: { !$0.value.isFinite && !(recipe.generatorTerms.contains($0.name) && !updateGenerator) }) {
                     // The optimizers have already applied this step: saving now would overwrite
@@ -179,6 +180,7 @@ public final class Trainer {
                 lastRecord = record
                 report(.iteration(record, batch: counted == nil ? batch : iterations, batches: counted ?? batches))
                 if counted != nil { try unitFinished(iterations, lastBatch: b.parts, dataState: b.randomState) }
+                let stopping = parallel == nil ? shouldStop() : stopAsked
                 guard stopping, !finished else { continue }
                 if counted == nil && b.position >= b.order.count {
                     stopAtEnd = true  // after the epoch's checkpoints
