@@ -23,4 +23,9 @@ typedef struct {
 void gantry_adam_fma(const float *grad, float *exp_avg, float *exp_avg_sq, float *param, size_t n,
                      const gantry_adam_scalars *s);
 
+/// One RMSprop update of `n` elements (PyTorch's `_single_tensor_rmsprop`, no momentum, not
+/// centred), bit for bit the Swift loop in Optimizer.swift. Call only when `gantry_has_fma_avx2()`.
+void gantry_rmsprop_fma(const float *grad, float *square_avg, float *param, size_t n, float alpha,
+                        float one_minus_alpha, float eps, float neg_lr, float weight_decay);
+
 #endif

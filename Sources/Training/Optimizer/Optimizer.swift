@@ -1,3 +1,4 @@
+import CKernels
 import Engine
 import Runs
 
@@ -84,6 +85,9 @@ public final class RMSprop: Optimizer {
     }
 
     public var beforeStep: GradientHook?
+    /// The FMA/AVX2 kernel where the CPU has it, else the Swift loop; bit for bit the same
+    /// (`AdamKernelTests` sets this to compare them).
+    var useKernel = Adam.kernelAvailable
 
     public func step() throws(TrainingError) {
         try beforeStep?(parameters)
@@ -96,6 +100,14 @@ public final class RMSprop: Optimizer {
             grad.withUnsafeBufferPointer { g in
                 state.squareAvg.withUnsafeMutableBufferPointer { sq in
                     v.data.withUnsafeMutableBufferPointer { p in
+                        if useKernel {
+                            // The same operations compiled for FMA/AVX2 (see Adam).
+                            forEachChunk(p.count) { r in
+                                gantry_rmsprop_fma(g.baseAddress! + r.lowerBound, sq.baseAddress! + r.lowerBound, p.baseAddress! + r.lowerBound,
+                                                   r.count, a, oneMinusA, epsilon, negLR, decay)
+                            }
+                            return
+                        }
                         forEachChunk(p.count) { range in for j in range {
                             var gj = g[j]
                             if decay != 0 { gj = gj.addingProduct(p[j], decay) }
