@@ -11,6 +11,17 @@ struct DataParallelCommandTests {
         try DistributedCommandTests.launch(ranks, arguments)
     }
 
+    /// Two ranks, each started through the shell script `script` (written to dir/rank.sh), which
+    /// may treat rank 1 differently (`$OMPI_COMM_WORLD_RANK`), as another host would; nil when
+    /// mpirun is missing (already reported).
+    static func launchScript(_ dir: TemporaryDirectory, _ script: String, check: String) throws -> CommandResult? {
+        try dir.write("rank.sh", "#!/bin/sh\n" + script + "\n")
+        chmod(dir.path("rank.sh"), 0o755)
+        guard let mpirun = DistributedCommandTests.mpirun(for: check) else { return nil }
+        return try runCommand(mpirun, ["-np", "2", "--oversubscribe", "--bind-to", "none", dir.path("rank.sh")],
+                              environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+    }
+
     func pairs(_ dir: TemporaryDirectory, count: Int) throws {
         for i in 0..<count { try dir.write("pairs/train/\(i).png", try TestImages.png(width: 64, height: 32, seed: i)) }
     }
@@ -179,11 +190,8 @@ struct DataParallelCommandTests {
         let dir = try TemporaryDirectory()
         try pairs(dir, count: 2)
         let command = pix2pix(dir, run: "run").map { "'\($0)'" }.joined(separator: " ")
-        try dir.write("rank.sh", "#!/bin/sh\nextra=; [ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && extra='--lambda-l1 50'\nexec \(gantryExecutable.path) \(command) $extra\n")
-        chmod(dir.path("rank.sh"), 0o755)
-        guard let mpirun = DistributedCommandTests.mpirun(for: "different options") else { return }
-        let r = try runCommand(mpirun, ["-np", "2", "--oversubscribe", "--bind-to", "none", dir.path("rank.sh")],
-                               environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        guard let r = try Self.launchScript(dir, "extra=; [ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && extra='--lambda-l1 50'\nexec \(gantryExecutable.path) \(command) $extra",
+                                            check: "different options") else { return }
         #expect(r.status != 0)
         let lines = r.stderr.split(separator: "\n").filter { $0.contains("gantry: error:") }
         #expect(lines.count == 1 && lines[0].contains("rank 1") && lines[0].contains("in its options")
@@ -216,11 +224,8 @@ struct DataParallelCommandTests {
         try other.write(to: URL(fileURLWithPath: dir.path("gantry-other")))
         chmod(dir.path("gantry-other"), 0o755)
         let command = pix2pix(dir, run: "run").map { "'\($0)'" }.joined(separator: " ")
-        try dir.write("rank.sh", "#!/bin/sh\nbin=\(gantryExecutable.path); [ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && bin=\(dir.path("gantry-other"))\nexec \"$bin\" \(command)\n")
-        chmod(dir.path("rank.sh"), 0o755)
-        guard let mpirun = DistributedCommandTests.mpirun(for: "another binary") else { return }
-        let r = try runCommand(mpirun, ["-np", "2", "--oversubscribe", "--bind-to", "none", dir.path("rank.sh")],
-                               environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        guard let r = try Self.launchScript(dir, "bin=\(gantryExecutable.path); [ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && bin=\(dir.path("gantry-other"))\nexec \"$bin\" \(command)",
+                                            check: "another binary") else { return }
         #expect(r.status != 0)
         let lines = r.stderr.split(separator: "\n").filter { $0.contains("gantry: error:") }
         #expect(lines.count == 1 && lines[0].contains("rank 1") && lines[0].contains("in its gantry binary")
@@ -272,12 +277,8 @@ struct DataParallelCommandTests {
         try dir.write("other/train/1.png", try TestImages.png(width: 64, height: 32, seed: 7))
         try dir.write("other/train/2.png", try TestImages.png(width: 64, height: 32, seed: 8))
         // Rank 1 reads --data from its environment, as a host with another mount would.
-        let script = dir.path("rank.sh")
-        try dir.write("rank.sh", Data("#!/bin/sh\nd=\(dir.path("pairs")); [ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && d=\(dir.path("other"))\nexec \(gantryExecutable.path) train pix2pix --data \"$d\" --run \(dir.path("run")) --net-g unet_128 --ngf 4 --ndf 4 --norm instance --load-size 128 --crop-size 128 --batch-size 2\n".utf8))
-        chmod(script, 0o755)
-        guard let mpirun = DistributedCommandTests.mpirun(for: "different data") else { return }
-        let r = try runCommand(mpirun, ["-np", "2", "--oversubscribe", "--bind-to", "none", script],
-                               environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        guard let r = try Self.launchScript(dir, "d=\(dir.path("pairs")); [ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && d=\(dir.path("other"))\nexec \(gantryExecutable.path) train pix2pix --data \"$d\" --run \(dir.path("run")) --net-g unet_128 --ngf 4 --ndf 4 --norm instance --load-size 128 --crop-size 128 --batch-size 2",
+                                            check: "different data") else { return }
         #expect(r.status != 0)
         let lines = r.stderr.split(separator: "\n").filter { $0.contains("gantry: error:") }
         #expect(lines.count == 1 && lines[0].contains("rank 1") && lines[0].contains("in its data under --data")
