@@ -16,7 +16,7 @@ struct Train: ParsableCommand {
         gantry train stargan --data faces/ --run runs/faces   (a subfolder per domain)
         gantry train dcgan --data faces/ --run runs/dcgan --gan-mode hinge
         `gantry train RECIPE --help` lists the recipe's options. Each is accepted in kebab case or the reference's own spelling, with - or _ between words (--net-g or --netG, --lambda-l1 or --lambda_L1, --continue or --continue_train, --g-conv-dim or --g_conv_dim); --config FILE reads the same keys from YAML, and flags win over it. RUN/config.yaml records every resolved option.
-        Ctrl-C (or SIGTERM) finishes the current iteration, saves, and exits 0; a second Ctrl-C quits at once. --continue carries on exactly where the run stopped, with the run's own options (flags given again change them).
+        Ctrl-C (or SIGTERM) finishes the current iteration, saves, and exits 0; a second Ctrl-C quits at once. --continue carries on exactly where the run stopped, with the run's own options (flags given again change them). Exit status: 0 finished or stopped, 1 failed, 64 usage error, 75 a data-parallel job stopped by a disk fault on a rank (clear it, then --continue).
         """,
         subcommands: [TrainPix2Pix.self, TrainColorization.self, TrainCycleGAN.self, TrainStarGAN.self, TrainDCGAN.self]
     )
@@ -135,8 +135,10 @@ extension RecipeCommand {
             // and the others would wait for it: it says so and ends the job.
             let shared = (error as? TrainingError).map { [.ranks, .diverged].contains($0.code) } ?? false
             if shared {
-                if group.rank == 0 { throw fail("train \(model): \(error)") }
-                throw ExitCode.failure
+                // A disk fault on any rank is no bad input: EX_TEMPFAIL, as convert's.
+                let fault = ((error as? TrainingError)?.cause as? TrainingError)?.code == .readFailed
+                if group.rank == 0 { throw fail("train \(model): \(error)", code: fault ? Convert.faultExitCode : 1) }
+                throw ExitCode(fault ? Convert.faultExitCode : 1)
             }
             warn("train \(model): rank \(group.rank) of \(group.size): \(error); ending the job")
             group.abort(code: 1)

@@ -22,6 +22,9 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
         case diverged
         /// The ranks of a data-parallel job failed to exchange what they share, or disagree.
         case ranks
+        /// A training file could not be read for a reason that is not the file's (an I/O error,
+        /// a share gone): a fault to clear, then `--continue`, not bad data.
+        case readFailed
     }
 
     public let code: Code

@@ -10,9 +10,8 @@ int gantry_has_fma_avx2(void);
 
 /// The scalars of one Adam step, as PyTorch's `_single_tensor_adam` converts them to float.
 typedef struct {
-    float lerp_weight;      // 1 - beta1
-    float lerp_coefficient; // weight when small_weight, else weight - 1 (ATen's lerp)
-    int small_weight;       // |weight| < 0.5
+    float lerp_coefficient; // w = 1 - beta1 when small_weight, else w - 1 (ATen's lerp)
+    int small_weight;       // |w| < 0.5
     float beta2, one_minus_beta2;
     float bias_correction2_sqrt, eps, neg_step_size, weight_decay;
 } gantry_adam_scalars;

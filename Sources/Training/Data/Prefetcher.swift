@@ -1,3 +1,4 @@
+import AtomicFiles
 import Engine
 import Foundation
 import Runs
@@ -149,7 +150,12 @@ final class Prefetcher: @unchecked Sendable {
                 let p = position + k
                 let random = RandomSource(seed: (shard.seed &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(shard.epoch) << 32) ^ UInt64(p))
                 do { items.append(try dataset.parts(order[p], random: random)) } catch {
-                    _ = push(.failed(TrainingError(.invalidSetting, "\(error) (a data-parallel job needs every item readable on every rank: fix or remove it, then --continue)")))
+                    // A disk fault is not the file's: it is cleared, not the file removed.
+                    if let fault = TransientFault.find(in: error) {
+                        _ = push(.failed(TrainingError(.readFailed, "\(error) (a disk fault, not bad data: \(fault.remedy), then --continue; the last save is kept)", cause: error)))
+                    } else {
+                        _ = push(.failed(TrainingError(.invalidSetting, "\(error) (a data-parallel job needs every item readable on every rank: fix or remove it, then --continue)", cause: error)))
+                    }
                     return
                 }
             }

@@ -214,20 +214,23 @@ extension DataParallel {
     /// (by rank), named with its rank, so rank 0 can say it and every rank exits non-zero.
     func agree(error: Error?) throws { try Self.agree(group, error: error) }
 
+    /// The agreed error keeps the failing rank's code as its cause (a disk fault stays one).
     static func agree(_ group: ProcessGroup, error: Error?) throws {
-        let mine = error.map { "E" + group.host + "\u{0}" + "\($0)" } ?? ""
+        let code = (error as? TrainingError)?.code.rawValue ?? ""
+        let mine = error.map { "E" + group.host + "\u{0}" + code + "\u{0}" + "\($0)" } ?? ""
         let all: [[UInt8]]
         do { all = try group.allGather(Array(mine.utf8)) } catch {
             throw TrainingError(.ranks, "rank \(group.rank): exchanging status with the other ranks failed: \(error)", cause: error)
         }
         let statuses = all.map { String(decoding: $0, as: UTF8.self) }
         if let failed = statuses.indices.first(where: { statuses[$0].hasPrefix("E") }) {
-            let host = statuses[failed].dropFirst().prefix { $0 != "\u{0}" }
-            let message = String(statuses[failed].dropFirst(host.count + 2))
+            let fields = statuses[failed].dropFirst().split(separator: "\u{0}", maxSplits: 2, omittingEmptySubsequences: false)
+            let (host, message) = (fields[0], fields.count > 2 ? String(fields[2]) : "")
             if failed == group.rank, let error, group.size == 1 { throw error }
+            let cause = fields.count > 2 ? TrainingError.Code(rawValue: String(fields[1])).map { TrainingError($0, message) } : nil
             // The same failure everywhere (a bad option, a missing folder) needs no rank.
             let everywhere = statuses.allSatisfy { $0.drop { $0 != "\u{0}" } == statuses[failed].drop { $0 != "\u{0}" } }
-            throw TrainingError(.ranks, everywhere ? message : "rank \(failed) of \(group.size) (on \(host)): \(message)")
+            throw TrainingError(.ranks, everywhere ? message : "rank \(failed) of \(group.size) (on \(host)): \(message)", cause: cause)
         }
     }
 

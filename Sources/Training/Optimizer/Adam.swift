@@ -156,7 +156,7 @@ public final class Adam: Optimizer {
                             // The same operations compiled for FMA/AVX2: Swift's baseline x86-64
                             // build turns each addingProduct into a call to libm's fmaf.
                             let scalars = gantry_adam_scalars(
-                                lerp_weight: weight, lerp_coefficient: coefficient, small_weight: smallWeight ? 1 : 0,
+                                lerp_coefficient: coefficient, small_weight: smallWeight ? 1 : 0,
                                 beta2: b2, one_minus_beta2: oneMinusB2, bias_correction2_sqrt: c2, eps: epsilon,
                                 neg_step_size: negStepSize, weight_decay: decay)
                             withUnsafePointer(to: scalars) { sp in
