@@ -49,7 +49,7 @@ struct EngineOptions: ParsableArguments {
                                visibility: .hidden))
     var winograd: DNNLBackend.WinogradImplementation = .automatic
 
-    @Option(help: ArgumentHelp("How strided transposed convolutions run: automatic (split into stride-1 phases where possible) or onednn.",
+    @Option(help: ArgumentHelp("How strided transposed convolutions run: automatic (fused phases by Winograd or the phase split where each pays), onednn, phased, winograd.",
                                visibility: .hidden))
     var transposed: DNNLBackend.TransposedImplementation = .automatic
 

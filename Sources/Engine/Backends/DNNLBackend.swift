@@ -35,6 +35,9 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         case onednn
         /// The phase split wherever it is well formed, faster or not (for tests and comparisons).
         case phased
+        /// The phases fused into one 3×3 convolution run by Gantry's Winograd (`PhaseWinograd`)
+        /// wherever that is well formed, faster or not (for tests and comparisons).
+        case winograd
     }
 
     public let algorithm: Algorithm
@@ -57,6 +60,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     private var backwardPlans: [BackwardPlanKey: DNNLBackwardPlan] = [:]
     private let winogradWeights = WinogradWeightCache()
     private let phaseWeights = PhaseWeightCache()
+    private let phaseWinogradWeights = PhaseWinogradWeightCache()
     /// Plans beyond this are dropped wholesale: photos of many sizes must not grow memory forever.
     private let maxPlans = 96
 
@@ -106,6 +110,10 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
             let y = try Tensor(uninitialized: outShape)
             try exclusive { try conv.run(x: x.pointer, weight: weight.pointer, bias: bias?.pointer, y: y.mutablePointer) }
             return y
+        }
+        if let fused = PhaseWinograd(input: x.shape, weight: weight.shape, geometry: geometry),
+           transposedImplementation == .winograd || (transposedImplementation == .automatic && wantsPhaseWinograd(fused)) {
+            return try phaseWinograd(x, weight: weight, bias: bias, fused, outShape: outShape)
         }
         if transposedImplementation != .onednn,
            let phased = PhasedTransposedConvolution(input: x.shape, weight: weight.shape, geometry: geometry),
@@ -310,6 +318,33 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         return y
     }
 
+    /// Where the fused phases pay (measured in docs/performance.md): Gantry's Winograd in use,
+    /// wide enough channels, enough tiles to amortise the transforms, and clearly fewer
+    /// multiplications than the direct phases (U-Net's 4×4: 9 against 16 per input position;
+    /// resnet's 3×3 stride 2: 9 against 9, so it stays on the phase split).
+    private func wantsPhaseWinograd(_ fused: PhaseWinograd) -> Bool {
+        algorithm == .winograd && usesGantryWinograd && fused.inputChannels >= 16
+            && fused.phaseCount * fused.outputChannels >= 16 && fused.tiles >= Self.phaseWinogradMinimumTiles
+            && fused.directMultiplications >= 1.5 * fused.winogradMultiplications
+    }
+
+    /// Input tiles below which the fused phases stay on oneDNN's deconvolution.
+    static let phaseWinogradMinimumTiles = 64
+
+    /// The fused 3×3 convolution by Gantry's Winograd, its output transform writing each phase
+    /// straight into its positions of the output.
+    private func phaseWinograd(_ x: Tensor, weight: Tensor, bias: Tensor?, _ fused: PhaseWinograd,
+                               outShape: [Int]) throws -> Tensor {
+        let conv = fused.convolution(input: x.shape, output: outShape, blockBytes: bandBytes)
+        let b = try bias.map { try fused.fusedBias($0) }
+        let y = try Tensor(uninitialized: outShape)
+        try exclusive {
+            let u = try phaseWinogradWeights.weights(for: weight, fused)
+            try conv.run(x: x.pointer, u: u, bias: b?.pointer, y: y.mutablePointer)
+        }
+        return y
+    }
+
     /// oneDNN implements Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions only.
     private func wantsWinograd(weight: [Int], geometry: ConvGeometry) -> Bool {
         algorithm == .winograd && weight[2] == 3 && weight[3] == 3 && geometry.strideH == 1 && geometry.strideW == 1
@@ -335,6 +370,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
             weights.removeAll()
             winogradWeights.removeAll()
             phaseWeights.removeAll()
+            phaseWinogradWeights.removeAll()
         }
         let plan: ConvPlan
         do {

@@ -19,6 +19,19 @@ struct WinogradConvolution {
     let rowsPerBlock: Int
     let leading: Int
 
+    /// Where the output goes when its channels are the phases of a strided transposed
+    /// convolution (`PhaseWinograd`): channel `phase·channels + c`, pixel (i, j) lands at
+    /// `y[c][i·strideH + start.row][j·strideW + start.column]` of a `height`×`width` output.
+    struct Interleave {
+        var channels: Int
+        var strideH: Int, strideW: Int
+        var starts: [(row: Int, column: Int)]
+        var height: Int, width: Int
+    }
+
+    /// nil: the plain NCHW output.
+    var interleave: Interleave?
+
     typealias V8 = SIMD8<Float>
 
     /// Whether this algorithm computes the convolution: 3×3 kernel, stride 1, and (so the
@@ -129,7 +142,13 @@ struct WinogradConvolution {
     private func transformOutput(_ m: UnsafePointer<Float>, image: Int, channel co: Int, ty0: Int, rows: Int,
                                  bias: Float, into y: UnsafeMutablePointer<Float>) {
         let mStride = outputChannels * leading
-        let plane = y + (image * outputChannels + co) * outputHeight * outputWidth
+        var plane = y + (image * outputChannels + co) * outputHeight * outputWidth
+        var (rowStep, columnStep, pitch) = (1, 1, outputWidth)
+        if let il = interleave {
+            let (phase, c) = co.quotientAndRemainder(dividingBy: il.channels)
+            plane = y + ((image * il.channels + c) * il.height + il.starts[phase].row) * il.width + il.starts[phase].column
+            (rowStep, columnStep, pitch) = (il.strideH, il.strideW, il.width)
+        }
         withUnsafeTemporaryAllocation(of: V8.self, capacity: 24 + 16) { scratch in
             let z = scratch.baseAddress!, out = z + 24
             for ty in ty0..<(ty0 + rows) {
@@ -147,7 +166,7 @@ struct WinogradConvolution {
                         let o = WinogradF43.output(z[j], z[4 + j], z[8 + j], z[12 + j], z[16 + j], z[20 + j])
                         (out[j], out[4 + j], out[8 + j], out[12 + j]) = (o.0 + bias, o.1 + bias, o.2 + bias, o.3 + bias)
                     }
-                    if tx + 8 <= tilesW && 4 * (tx + 8) <= outputWidth && 4 * ty + 4 <= outputHeight {
+                    if interleave == nil && tx + 8 <= tilesW && 4 * (tx + 8) <= outputWidth && 4 * ty + 4 <= outputHeight {
                         // Eight whole tiles: four 4×4 transposes per row give contiguous stores.
                         for i in 0..<4 {
                             let dst = plane + (4 * ty + i) * outputWidth + 4 * tx
@@ -163,8 +182,8 @@ struct WinogradConvolution {
                         for i in 0..<4 {
                             let row = 4 * ty + i
                             guard row < outputHeight else { break }
-                            let dst = plane + row * outputWidth + col
-                            for j in 0..<columns { dst[j] = out[4 * i + j][lane] }
+                            let dst = plane + row * rowStep * pitch + col * columnStep
+                            for j in 0..<columns { dst[j * columnStep] = out[4 * i + j][lane] }
                         }
                     }
                 }
