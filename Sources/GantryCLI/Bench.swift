@@ -141,7 +141,7 @@ struct Bench: ParsableCommand {
             "bench", "--in-process", "--json", "--nets", name, "--sizes", "\(size.width)x\(size.height)",
             "--runs", String(runs), "--warmup", String(warmup), "--threads", String(threads),
             "--algorithm", (engine.algorithm ?? .winograd).rawValue, "--winograd", engine.winograd.rawValue,
-            "--transposed", engine.transposed.rawValue, "--path", path.rawValue,
+            "--transposed", engine.transposed.rawValue, "--strided", engine.strided.rawValue, "--path", path.rawValue,
         ])
         guard let line = output.split(separator: "\n").first,
               let result = try? JSONDecoder().decode(BenchResult.self, from: Data(line.utf8)) else {

@@ -53,6 +53,10 @@ struct EngineOptions: ParsableArguments {
                                visibility: .hidden))
     var transposed: DNNLBackend.TransposedImplementation = .automatic
 
+    @Option(help: ArgumentHelp("How strided convolutions run: automatic (Winograd over the space-to-depth grid where it pays), onednn, winograd.",
+                               visibility: .hidden))
+    var strided: DNNLBackend.StridedImplementation = .automatic
+
     func validate() throws {
         // As pipeline files bound it: far more threads than any machine has cores only fails in OpenMP.
         if let threads, !ConversionLimits.threads.contains(threads) {
@@ -63,12 +67,13 @@ struct EngineOptions: ParsableArguments {
     /// `threads` overrides `--threads` (bench resolves the default to the core count).
     func backend(threads: Int? = nil) throws -> DNNLBackend {
         try DNNLBackend(algorithm: algorithm ?? .winograd, threads: threads ?? self.threads, winogradImplementation: winograd,
-                        transposedImplementation: transposed)
+                        transposedImplementation: transposed, stridedImplementation: strided)
     }
 }
 
 extension DNNLBackend.Algorithm: ExpressibleByArgument {}
 extension DNNLBackend.WinogradImplementation: ExpressibleByArgument {}
+extension DNNLBackend.StridedImplementation: ExpressibleByArgument {}
 extension DNNLBackend.TransposedImplementation: ExpressibleByArgument {}
 
 extension ConditionProblem {

@@ -40,9 +40,20 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         case winograd
     }
 
+    /// How strided convolutions whose taps fit a 3×3 window of the space-to-depth grid run.
+    public enum StridedImplementation: String, Sendable, CaseIterable {
+        /// Gantry's Winograd over the space-to-depth grid where it pays, oneDNN elsewhere.
+        case automatic
+        /// oneDNN's convolution only.
+        case onednn
+        /// `SpaceToDepthWinograd` wherever it is well formed, faster or not (tests, comparisons).
+        case winograd
+    }
+
     public let algorithm: Algorithm
     public let winogradImplementation: WinogradImplementation
     public let transposedImplementation: TransposedImplementation
+    public let stridedImplementation: StridedImplementation
     /// Threads oneDNN uses (nil: OpenMP's default, one per core).
     public let threads: Int?
     public var name: String {
@@ -60,13 +71,15 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     private var backwardPlans: [BackwardPlanKey: DNNLBackwardPlan] = [:]
     private let winogradWeights = WinogradWeightCache()
     private let phaseWeights = PhaseWeightCache()
-    private let phaseWinogradWeights = PhaseWinogradWeightCache()
+    private let phaseWinogradWeights = FusedWinogradWeightCache()
+    private let spaceToDepthWeights = FusedWinogradWeightCache()
     /// Plans beyond this are dropped wholesale: photos of many sizes must not grow memory forever.
     private let maxPlans = 96
 
     public init(algorithm: Algorithm = .winograd, threads: Int? = nil, bandBytes: Int = 32 << 20,
                 winogradImplementation: WinogradImplementation = .automatic,
-                transposedImplementation: TransposedImplementation = .automatic) throws {
+                transposedImplementation: TransposedImplementation = .automatic,
+                stridedImplementation: StridedImplementation = .automatic) throws {
         guard let runtime = DNNLRuntime.shared else {
             throw EngineError(.library, "oneDNN could not create a CPU engine")
         }
@@ -75,6 +88,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         self.algorithm = algorithm
         self.winogradImplementation = winogradImplementation
         self.transposedImplementation = transposedImplementation
+        self.stridedImplementation = stridedImplementation
         self.threads = threads
         self.bandBytes = bandBytes
         _ = DNNLRuntime.defaultThreads
@@ -96,6 +110,10 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         if wantsGantryWinograd(weight: weight.shape, geometry: geometry) {
             return try gantryWinograd(x, weight: weight, bias: bias, geometry: geometry, outShape: outShape, adjoint: false)
         }
+        if stridedImplementation != .onednn, let s2d = SpaceToDepthWinograd(input: x.shape, weight: weight.shape, geometry: geometry),
+           stridedImplementation == .winograd || (wantsSpaceToDepthWinograd(s2d) && !exclusive({ spaceToDepthWeights.changes(weight) })) {
+            return try spaceToDepthWinograd(x, weight: weight, bias: bias, s2d, outShape: outShape)
+        }
         let winograd = wantsWinograd(weight: weight.shape, geometry: geometry)
         if let y = try bandedConv2d(x, weight: weight, bias: bias, geometry: geometry, outShape: outShape, winograd: winograd) {
             return y
@@ -112,7 +130,8 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
             return y
         }
         if let fused = PhaseWinograd(input: x.shape, weight: weight.shape, geometry: geometry),
-           transposedImplementation == .winograd || (transposedImplementation == .automatic && wantsPhaseWinograd(fused)) {
+           transposedImplementation == .winograd || (transposedImplementation == .automatic && wantsPhaseWinograd(fused)
+                                                      && !exclusive({ phaseWinogradWeights.changes(weight) })) {
             return try phaseWinograd(x, weight: weight, bias: bias, fused, outShape: outShape)
         }
         if transposedImplementation != .onednn,
@@ -231,6 +250,10 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         let outShape = try conv2dOutputShape(x, weight: w, bias: nil, geometry: geometry)
         if wantsGantryWinograd(weight: weight, geometry: geometry) { return Self.gantryWinogradName }
         if NarrowConvolution.applies(input: input, weight: weight, geometry: geometry) { return "gantry_narrow:sgemm" }
+        if let s2d = SpaceToDepthWinograd(input: input, weight: weight, geometry: geometry),
+           stridedImplementation == .winograd || (stridedImplementation == .automatic && wantsSpaceToDepthWinograd(s2d)) {
+            return "gantry_wino_s2d:sgemm"
+        }
         let key = ConvPlanKey(transposed: false, input: input, weight: weight, hasBias: false, geometry: geometry,
                               winograd: wantsWinograd(weight: weight, geometry: geometry))
         lock.lock(); defer { lock.unlock() }
@@ -339,8 +362,29 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         let b = try bias.map { try fused.fusedBias($0) }
         let y = try Tensor(uninitialized: outShape)
         try exclusive {
-            let u = try phaseWinogradWeights.weights(for: weight, fused)
+            let u = try phaseWinogradWeights.weights(for: weight, fuse: fused.fusedWeights)
             try conv.run(x: x.pointer, u: u, bias: b?.pointer, y: y.mutablePointer)
+        }
+        return y
+    }
+
+    /// As `wantsPhaseWinograd`, for strided convolutions over the space-to-depth grid.
+    private func wantsSpaceToDepthWinograd(_ conv: SpaceToDepthWinograd) -> Bool {
+        algorithm == .winograd && usesGantryWinograd && conv.phaseCount * conv.inputChannels >= 16
+            && conv.outputChannels >= 16 && conv.tiles >= Self.phaseWinogradMinimumTiles
+            && conv.directMultiplications >= 1.5 * conv.winogradMultiplications
+    }
+
+    /// The input split into its components, then one 3×3 convolution by Gantry's Winograd.
+    private func spaceToDepthWinograd(_ x: Tensor, weight: Tensor, bias: Tensor?, _ s2d: SpaceToDepthWinograd,
+                                      outShape: [Int]) throws -> Tensor {
+        let grid = try s2d.components(x)
+        let conv = WinogradConvolution(input: grid.shape, outputChannels: s2d.outputChannels, geometry: s2d.geometry,
+                                       blockBytes: bandBytes)
+        let y = try Tensor(uninitialized: outShape)
+        try exclusive {
+            let u = try spaceToDepthWeights.weights(for: weight, fuse: s2d.fusedWeights)
+            try conv.run(x: grid.pointer, u: u, bias: bias?.pointer, y: y.mutablePointer)
         }
         return y
     }
@@ -371,6 +415,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
             winogradWeights.removeAll()
             phaseWeights.removeAll()
             phaseWinogradWeights.removeAll()
+            spaceToDepthWeights.removeAll()
         }
         let plan: ConvPlan
         do {
