@@ -75,10 +75,10 @@ struct PhaseWinogradTests {
     /// from the first change on; weights that do not change are not.
     @Test func weightsThatChangeAreSeenAsTrained() throws {
         let conv = try #require(PhaseWinograd(input: [1, 16, 6, 6], weight: [16, 8, 4, 4], geometry: ConvGeometry(stride: 2, padding: 1)))
-        let cache = FusedWinogradWeightCache()
+        let cache = WinogradWeightCache()
         let w = randomTensor([16, 8, 4, 4], seed: 59), fixed = randomTensor([16, 8, 4, 4], seed: 60)
-        _ = try cache.weights(for: w, fuse: conv.fusedWeights)
-        _ = try cache.weights(for: fixed, fuse: conv.fusedWeights)
+        _ = try cache.weights(for: w, adjoint: false, fuse: conv.fusedWeights)
+        _ = try cache.weights(for: fixed, adjoint: false, fuse: conv.fusedWeights)
         #expect(!cache.changes(w) && !cache.changes(fixed))
         w.assign(from: randomTensor([16, 8, 4, 4], seed: 61))
         #expect(cache.changes(w) && cache.changes(w) && !cache.changes(fixed))

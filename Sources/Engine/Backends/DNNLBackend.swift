@@ -71,8 +71,8 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
     private var backwardPlans: [BackwardPlanKey: DNNLBackwardPlan] = [:]
     private let winogradWeights = WinogradWeightCache()
     private let phaseWeights = PhaseWeightCache()
-    private let phaseWinogradWeights = FusedWinogradWeightCache()
-    private let spaceToDepthWeights = FusedWinogradWeightCache()
+    private let phaseWinogradWeights = WinogradWeightCache()
+    private let spaceToDepthWeights = WinogradWeightCache()
     /// Plans beyond this are dropped wholesale: photos of many sizes must not grow memory forever.
     private let maxPlans = 96
 
@@ -341,14 +341,23 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         return y
     }
 
-    /// Where the fused phases pay (measured in docs/performance.md): Gantry's Winograd in use,
-    /// wide enough channels, enough tiles to amortise the transforms, and clearly fewer
-    /// multiplications than the direct phases (U-Net's 4×4: 9 against 16 per input position;
-    /// resnet's 3×3 stride 2: 9 against 9, so it stays on the phase split).
-    private func wantsPhaseWinograd(_ fused: PhaseWinograd) -> Bool {
-        algorithm == .winograd && usesGantryWinograd && fused.inputChannels >= 16
-            && fused.phaseCount * fused.outputChannels >= 16 && fused.tiles >= Self.phaseWinogradMinimumTiles
-            && fused.directMultiplications >= 1.5 * fused.winogradMultiplications
+    /// Where a strided layer's fused 3×3 form pays (measured in docs/performance.md): Gantry's
+    /// Winograd in use, wide enough channels, enough tiles to amortise the transforms, and
+    /// clearly fewer multiplications than direct (U-Net's 4×4 stride 2: 9 against 16 per output;
+    /// resnet's 3×3 stride-2 up-sampling: 9 against 9, so it stays on the phase split).
+    private func wantsFusedWinograd(inputs: Int, outputs: Int, tiles: Int, direct: Double, winograd: Double) -> Bool {
+        algorithm == .winograd && usesGantryWinograd && inputs >= 16 && outputs >= 16
+            && tiles >= Self.phaseWinogradMinimumTiles && direct >= 1.5 * winograd
+    }
+
+    private func wantsPhaseWinograd(_ f: PhaseWinograd) -> Bool {
+        wantsFusedWinograd(inputs: f.inputChannels, outputs: f.phaseCount * f.outputChannels, tiles: f.tiles,
+                           direct: f.directMultiplications, winograd: f.winogradMultiplications)
+    }
+
+    private func wantsSpaceToDepthWinograd(_ c: SpaceToDepthWinograd) -> Bool {
+        wantsFusedWinograd(inputs: c.phaseCount * c.inputChannels, outputs: c.outputChannels, tiles: c.tiles,
+                           direct: c.directMultiplications, winograd: c.winogradMultiplications)
     }
 
     /// Input tiles below which the fused phases stay on oneDNN's deconvolution.
@@ -362,17 +371,10 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
         let b = try bias.map { try fused.fusedBias($0) }
         let y = try Tensor(uninitialized: outShape)
         try exclusive {
-            let u = try phaseWinogradWeights.weights(for: weight, fuse: fused.fusedWeights)
+            let u = try phaseWinogradWeights.weights(for: weight, adjoint: false, fuse: fused.fusedWeights)
             try conv.run(x: x.pointer, u: u, bias: b?.pointer, y: y.mutablePointer)
         }
         return y
-    }
-
-    /// As `wantsPhaseWinograd`, for strided convolutions over the space-to-depth grid.
-    private func wantsSpaceToDepthWinograd(_ conv: SpaceToDepthWinograd) -> Bool {
-        algorithm == .winograd && usesGantryWinograd && conv.phaseCount * conv.inputChannels >= 16
-            && conv.outputChannels >= 16 && conv.tiles >= Self.phaseWinogradMinimumTiles
-            && conv.directMultiplications >= 1.5 * conv.winogradMultiplications
     }
 
     /// The input split into its components, then one 3×3 convolution by Gantry's Winograd.
@@ -383,7 +385,7 @@ public final class DNNLBackend: ConvolutionBackend, @unchecked Sendable {
                                        blockBytes: bandBytes)
         let y = try Tensor(uninitialized: outShape)
         try exclusive {
-            let u = try spaceToDepthWeights.weights(for: weight, fuse: s2d.fusedWeights)
+            let u = try spaceToDepthWeights.weights(for: weight, adjoint: false, fuse: s2d.fusedWeights)
             try conv.run(x: grid.pointer, u: u, bias: bias?.pointer, y: y.mutablePointer)
         }
         return y

@@ -99,64 +99,6 @@ struct PhaseWinograd {
     }
 }
 
-/// Transformed fused weights (`U` of F(4×4, 3×3), 36 × s² × the layer's `cin·cout`) per weight
-/// tensor of a strided layer (`PhaseWinograd`, `SpaceToDepthWinograd`), rebuilt when its version
-/// changes. Only `U` is kept: the fused 3×3 weights are a step on the way.
-final class FusedWinogradWeightCache {
-    private final class Entry {
-        weak var storage: TensorStorage?
-        let version: Int
-        let shape: [Int]
-        let buffer: AlignedBuffer
-
-        init(storage: TensorStorage, version: Int, shape: [Int], buffer: AlignedBuffer) {
-            (self.storage, self.version, self.shape, self.buffer) = (storage, version, shape, buffer)
-        }
-    }
-
-    private var entries: [ObjectIdentifier: Entry] = [:]
-    /// Weights seen to change between calls (a training step), by their storage.
-    private var changing: [ObjectIdentifier: Weak] = [:]
-
-    private struct Weak { weak var storage: TensorStorage? }
-
-    /// Whether `weight` changed since its `U` was made: weights being trained. Their `U` would
-    /// be redone every step and held beside oneDNN's own prepared weights, which the backward
-    /// passes need anyway (pix2pix's iteration measured no faster and 177 MB bigger), so the
-    /// caller runs them on oneDNN instead and the entry is dropped. Callers hold the lock.
-    func changes(_ weight: Tensor) -> Bool {
-        let key = ObjectIdentifier(weight.storage)
-        if let seen = changing[key], seen.storage === weight.storage { return true }
-        guard let hit = entries[key], hit.storage === weight.storage, hit.version != weight.storage.version else { return false }
-        entries[key] = nil
-        changing = changing.filter { $0.value.storage != nil }
-        changing[key] = Weak(storage: weight.storage)
-        return true
-    }
-
-    /// `U` of `fuse(weight)`, a `[cout', cin', 3, 3]` weight. Callers hold the backend's lock.
-    func weights(for weight: Tensor, fuse: (Tensor) throws -> Tensor) throws -> UnsafePointer<Float> {
-        let key = ObjectIdentifier(weight.storage)
-        if let hit = entries[key], hit.storage === weight.storage, hit.version == weight.storage.version,
-           hit.shape == weight.shape {
-            return UnsafePointer(hit.buffer.pointer.assumingMemoryBound(to: Float.self))
-        }
-        let fused = try fuse(weight)
-        let (cout, cin) = (fused.shape[0], fused.shape[1])
-        let buffer = try AlignedBuffer(byteCount: WinogradF43.coordinates * cout * cin * 4)
-        let u = buffer.pointer.bindMemory(to: Float.self, capacity: WinogradF43.coordinates * cout * cin)
-        WinogradF43.transformWeights(fused.pointer, cout: cout, cin: cin, adjoint: false, into: u)
-        entries = entries.filter { $0.value.storage != nil }
-        entries[key] = Entry(storage: weight.storage, version: weight.storage.version, shape: weight.shape, buffer: buffer)
-        return UnsafePointer(u)
-    }
-
-    func removeAll() {
-        entries.removeAll()
-        changing.removeAll()
-    }
-}
-
 private extension Set {
     /// The element of a one-element set.
     var only: Element? { count == 1 ? first : nil }
