@@ -122,11 +122,18 @@ struct CheckpointSummary: Encodable {
 
     var text: String {
         let a = architecture
-        let familyName = ["resnet": "pix2pix/CycleGAN ResnetGenerator", "unet": "pix2pix/CycleGAN UnetGenerator",
-                          "stargan": "StarGAN Generator"][family]!
+        let isCUT = a.antialias || a.antialiasUp
+        let familyName = isCUT ? "CUT/FastCUT ResnetGenerator"
+            : ["resnet": "pix2pix/CycleGAN ResnetGenerator", "unet": "pix2pix/CycleGAN UnetGenerator",
+               "stargan": "StarGAN Generator"][family]!
         var details = ["ngf \(a.ngf)", "norm \(a.norm.rawValue)"]
         switch a.family {
-        case .resnet: details += ["\(a.depth) residual blocks", a.dropout ? "dropout" : "no dropout"]
+        case .resnet:
+            details += ["\(a.depth) residual blocks", a.dropout ? "dropout" : "no dropout"]
+            if isCUT {
+                details.append(a.antialias && a.antialiasUp ? "anti-aliased down- and up-sampling"
+                               : a.antialias ? "anti-aliased down-sampling (--no_antialias_up)" : "anti-aliased up-sampling (--no_antialias)")
+            }
         case .unet: details += ["num_downs \(a.depth)", a.dropout ? "dropout" : "no dropout"]
         case .stargan: details += ["repeat_num \(a.depth)", "c_dim \(a.conditionChannels)"]
         }

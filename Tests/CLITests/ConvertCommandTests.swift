@@ -44,12 +44,16 @@ struct ConvertCommandTests {
 
     static let referenceFolder = fixturesDirectory.appendingPathComponent("convert")
     static let referenceCases: [ReferenceCase] = {
-        let url = referenceFolder.appendingPathComponent("cases.json")
-        return (try? JSONDecoder().decode([ReferenceCase].self, from: Data(contentsOf: url))) ?? []
+        // The reference's test.py flow, and CUT's (tools/fixtures/make_cut_fixtures.py).
+        ["cases.json", "cut_cases.json"].flatMap { name in
+            let url = referenceFolder.appendingPathComponent(name)
+            return (try? JSONDecoder().decode([ReferenceCase].self, from: Data(contentsOf: url))) ?? []
+        }
     }()
 
     @Test func referenceCasesArePresent() {
-        #expect(Self.referenceCases.count >= 7)
+        #expect(Self.referenceCases.count >= 9)
+        #expect(Self.referenceCases.contains { $0.checkpoint.hasPrefix("cut/") })
     }
 
     /// The PNG `gantry convert` writes against the one the reference test.py flow writes

@@ -23,6 +23,9 @@ struct ArchitectureTests {
         .init(arch: .unet(downs: 7, norm: .batch), keys: 70, parameters: 41_828_995),
         .init(arch: .unet(downs: 7, norm: .instance), keys: 28, parameters: 41_825_667),
         .init(arch: .stargan(conditions: 5), keys: 103, parameters: 8_430_528),
+        // CUT's default generator: the same weights plus four blur buffers (printed from the CUT
+        // repository's classes, ../shared/reference/colorization-cut-onnx.md §2.2).
+        .init(arch: .cut(), keys: 52, parameters: 11_378_179),
     ]
 
     @Test(arguments: expectations)
@@ -41,6 +44,27 @@ struct ArchitectureTests {
         let dropoutKeys = try Generator(.resnet(blocks: 9, dropout: true)).root.namedTensors().map(\.key)
         #expect(dropoutKeys.contains("model.10.conv_block.6.weight"))
         #expect(!dropoutKeys.contains("model.10.conv_block.5.weight"))
+    }
+
+    @Test func cutKeyNamesFollowTheCUTRepository() throws {
+        let g = try Generator(.cut())
+        let keys = g.root.namedTensors().map(\.key)
+        for key in ["model.4.weight", "model.7.filt", "model.8.weight", "model.11.filt", "model.12.conv_block.1.weight",
+                    "model.20.conv_block.5.bias", "model.21.filt", "model.22.weight", "model.25.filt", "model.26.weight"] {
+            #expect(keys.contains(key), "\(key)")
+        }
+        #expect(keys.last == "model.30.bias")
+        let buffers = g.root.namedTensors().filter(\.isBuffer)
+        #expect(buffers.map(\.key) == ["model.7.filt", "model.11.filt", "model.21.filt", "model.25.filt"])
+        // get_filter(3) and get_filter(4) · stride²: [1,2,1]ᵀ[1,2,1]/16 and [1,3,3,1]ᵀ[1,3,3,1]/16.
+        #expect(Array(buffers[0].value.values.prefix(9)) == [1, 2, 1, 2, 4, 2, 1, 2, 1].map { Float($0) / 16 })
+        #expect(Array(buffers[2].value.values.prefix(4)) == [1, 3, 3, 1].map { Float($0) / 16 })
+        #expect(buffers[2].value.shape == [256, 1, 4, 4])
+        // Either flag alone gives the junyanz layout on its side.
+        let up = try Generator(.cut(antialias: false)).root.namedTensors().map(\.key)
+        #expect(up.contains("model.7.weight") && up.contains("model.19.filt") && up.last == "model.28.bias")
+        let down = try Generator(.cut(antialiasUp: false)).root.namedTensors().map(\.key)
+        #expect(down.contains("model.21.weight") && !down.contains("model.21.filt") && down.last == "model.28.bias")
     }
 
     @Test func unetKeyNamesNestLikeTheReference() throws {

@@ -9,10 +9,12 @@ extension NetworkFixture: CustomTestStringConvertible {}
 /// Every fixture network against the output PyTorch computed for the same checkpoint and input.
 /// Tolerances from the issue: 1e-4 with direct convolutions, 2e-3 with Winograd.
 struct PyTorchParityTests {
-    static let fixtures: [NetworkFixture] = (try? NetworkFixture.all()) ?? []
+    static let fixtures: [NetworkFixture] = ((try? NetworkFixture.all()) ?? []) + ((try? NetworkFixture.all("cut/manifest.json")) ?? [])
 
     @Test func fixturesArePresent() {
-        #expect(Self.fixtures.count >= 15)
+        #expect(Self.fixtures.count >= 18)
+        // CUT's three layouts (tools/fixtures/make_cut_fixtures.py, from the CUT repository's code).
+        #expect(Self.fixtures.filter { $0.arch.antialias != nil }.count == 3)
     }
 
     @Test(arguments: fixtures)

@@ -24,6 +24,10 @@ struct StreamedForwardTests {
         Case(name: "resnet batch", architecture: .resnet(blocks: 2, ngf: 4, norm: .batch), size: (29, 33)),
         Case(name: "resnet batch eval", architecture: .resnet(blocks: 1, ngf: 4, norm: .batch), size: (29, 33), runningStatistics: true),
         Case(name: "resnet none", architecture: .resnet(blocks: 1, ngf: 4, norm: .none), size: (21, 26)),
+        // CUT's anti-aliased layouts: blur down-sampling on odd sides, blur up-sampling.
+        Case(name: "cut", architecture: .cut(blocks: 1, ngf: 4), size: (37, 45)),
+        Case(name: "cut no_antialias_up", architecture: .cut(blocks: 1, ngf: 4, antialiasUp: false), size: (30, 27)),
+        Case(name: "cut no_antialias", architecture: .cut(blocks: 1, ngf: 4, antialias: false), size: (28, 33)),
         Case(name: "unet batch", architecture: .unet(downs: 5, ngf: 4, norm: .batch, dropout: true), size: (64, 96)),
         Case(name: "unet instance", architecture: .unet(downs: 6, ngf: 4, norm: .instance, dropout: false), size: (64, 128)),
         Case(name: "stargan", architecture: .stargan(conditions: 3, convDim: 4, repeats: 2), size: (36, 44), condition: [1, 0, 1]),

@@ -16,6 +16,9 @@ public struct NetworkFixture: Decodable, Sendable {
         public var input_nc: Int
         public var output_nc: Int
         public var c_dim: Int?
+        /// CUT's anti-aliased ResNet layouts (tools/fixtures/make_cut_fixtures.py).
+        public var antialias: Bool?
+        public var antialias_up: Bool?
     }
 
     public var name: String
@@ -32,11 +35,14 @@ public struct NetworkFixture: Decodable, Sendable {
 
     /// The architecture the fixture was generated with, in Gantry's terms.
     public var expectedArchitecture: GeneratorArchitecture {
-        GeneratorArchitecture(family: GeneratorArchitecture.Family(rawValue: family)!,
+        var a = GeneratorArchitecture(family: GeneratorArchitecture.Family(rawValue: family)!,
                               inputChannels: arch.input_nc, outputChannels: arch.output_nc, ngf: arch.ngf,
                               depth: arch.n_blocks ?? arch.num_downs ?? arch.repeat_num ?? 0,
                               norm: GeneratorArchitecture.Norm(rawValue: arch.norm)!,
                               dropout: family == "stargan" ? false : arch.dropout, conditionChannels: arch.c_dim ?? 0)
+        a.antialias = arch.antialias ?? false
+        a.antialiasUp = arch.antialias_up ?? false
+        return a
     }
 
     public var usesRunningStatistics: Bool { mode["bn_stats"] == "running" }
@@ -55,8 +61,10 @@ public struct NetworkFixture: Decodable, Sendable {
     /// Names the case in test output.
     public var testDescription: String { name }
 
-    public static func all() throws -> [NetworkFixture] {
-        let data = try Data(contentsOf: fixturesDirectory.appendingPathComponent("manifest.json"))
+    /// The cases of `manifest` (a path under Tests/Fixtures): the reference's and StarGAN's
+    /// networks by default, CUT's in `cut/manifest.json`.
+    public static func all(_ manifest: String = "manifest.json") throws -> [NetworkFixture] {
+        let data = try Data(contentsOf: fixturesDirectory.appendingPathComponent(manifest))
         return try JSONDecoder().decode([NetworkFixture].self, from: data)
     }
 }

@@ -76,7 +76,9 @@ public enum ArchitectureDetection {
 
     static func detectFamily(_ sd: StateDict) throws -> GeneratorArchitecture.Family {
         if sd["model.model.0.weight"] != nil { return .unet }
-        if sd["model.1.weight"]?.shape.count == 4, sd.keys.contains(where: { $0.hasPrefix("model.10.conv_block.") }) {
+        // Blocks start at model.10, or at model.12 in CUT's anti-aliased layout.
+        if sd["model.1.weight"]?.shape.count == 4,
+           sd.keys.contains(where: { $0.hasPrefix("model.10.conv_block.") || $0.hasPrefix("model.12.conv_block.") }) {
             return .resnet
         }
         if sd["main.0.weight"]?.shape.count == 4 { return .stargan }
@@ -114,13 +116,20 @@ public enum ArchitectureDetection {
     static func detectResnet(_ sd: StateDict) throws -> Result {
         let stem = try convWeightShape(sd, "model.1.weight")
         let blocks = countBlocks(sd, container: "model", block: "conv_block")
-        let last = try convWeightShape(sd, "model.\(17 + blocks).weight")
+        // CUT's anti-aliased layouts carry the blur filters as buffers: model.7/model.11 down
+        // (each down stage one index longer, so the blocks start at 12), and one before each
+        // up-sampling conv (each up stage one index longer too).
+        let antialias = sd["model.7.filt"] != nil
+        let first = antialias ? 12 : 10
+        let antialiasUp = sd["model.\(first + blocks).filt"] != nil
+        let last = try convWeightShape(sd, "model.\(first + blocks + (antialiasUp ? 9 : 7)).weight")
         let norm: GeneratorArchitecture.Norm =
             sd["model.2.weight"] != nil ? .batch : (sd["model.1.bias"] != nil ? .instance : .none)
         // With dropout the second conv of each block moves from conv_block.5 to conv_block.6.
-        let dropout = blocks > 0 && sd["model.10.conv_block.6.weight"]?.shape.count == 4
-        return Result(architecture: .resnet(blocks: blocks, ngf: stem[0], norm: norm, dropout: dropout,
-                                            inputChannels: stem[1], outputChannels: last[0]),
+        let dropout = blocks > 0 && sd["model.\(first).conv_block.6.weight"]?.shape.count == 4
+        return Result(architecture: .cut(blocks: blocks, ngf: stem[0], norm: norm, dropout: dropout,
+                                         antialias: antialias, antialiasUp: antialiasUp,
+                                         inputChannels: stem[1], outputChannels: last[0]),
                       assumptions: [])
     }
 

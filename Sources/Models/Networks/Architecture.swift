@@ -23,6 +23,13 @@ public struct GeneratorArchitecture: Codable, Equatable, Sendable, CustomStringC
     public var dropout: Bool
     /// StarGAN's `c_dim` (number of label planes); 0 for other families.
     public var conditionChannels: Int
+    /// CUT's ResNet (taesungp/contrastive-unpaired-translation) without `--no_antialias`: each
+    /// down-sampling is a stride-1 convolution, norm, ReLU, then a blur with stride 2
+    /// (`BlurDownsample`) instead of a stride-2 convolution.
+    public var antialias: Bool = false
+    /// CUT's ResNet without `--no_antialias_up`: each up-sampling is a blur ×2 (`BlurUpsample`)
+    /// then a stride-1 3×3 convolution instead of a transposed convolution.
+    public var antialiasUp: Bool = false
 
     public init(family: Family, inputChannels: Int = 3, outputChannels: Int = 3, ngf: Int = 64,
                 depth: Int, norm: Norm, dropout: Bool, conditionChannels: Int = 0) {
@@ -40,6 +47,18 @@ public struct GeneratorArchitecture: Codable, Equatable, Sendable, CustomStringC
                               inputChannels: Int = 3, outputChannels: Int = 3) -> Self {
         Self(family: .resnet, inputChannels: inputChannels, outputChannels: outputChannels, ngf: ngf,
              depth: blocks, norm: norm, dropout: dropout)
+    }
+
+    /// CUT's generator: the ResNet with anti-aliased down- and up-sampling (CUT's defaults:
+    /// resnet_9blocks, instance norm, no dropout; `--no_antialias` / `--no_antialias_up` turn
+    /// them off).
+    public static func cut(blocks: Int = 9, ngf: Int = 64, norm: Norm = .instance, dropout: Bool = false,
+                           antialias: Bool = true, antialiasUp: Bool = true,
+                           inputChannels: Int = 3, outputChannels: Int = 3) -> Self {
+        var a = resnet(blocks: blocks, ngf: ngf, norm: norm, dropout: dropout, inputChannels: inputChannels,
+                       outputChannels: outputChannels)
+        (a.antialias, a.antialiasUp) = (antialias, antialiasUp)
+        return a
     }
 
     public static func unet(downs: Int = 8, ngf: Int = 64, norm: Norm = .batch, dropout: Bool = true,
@@ -91,6 +110,12 @@ public struct GeneratorArchitecture: Codable, Equatable, Sendable, CustomStringC
     public var description: String {
         var parts = ["\(name) ngf=\(ngf) norm=\(norm.rawValue)", "\(inputChannels)→\(outputChannels) channels"]
         if family != .stargan { parts.append(dropout ? "dropout" : "no dropout") }
+        switch (antialias, antialiasUp) {
+        case (true, true): parts.append("anti-aliased down and up (CUT)")
+        case (true, false): parts.append("anti-aliased down (CUT --no_antialias_up)")
+        case (false, true): parts.append("anti-aliased up (CUT --no_antialias)")
+        case (false, false): break
+        }
         if family == .stargan { parts.append("c_dim=\(conditionChannels) repeat_num=\(depth)") }
         return parts.joined(separator: ", ")
     }

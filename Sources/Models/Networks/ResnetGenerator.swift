@@ -14,15 +14,21 @@ enum ResnetGenerator {
         ]
         for i in 0..<2 {
             let mult = 1 << i
-            layers += try [Conv2d(ngf * mult, ngf * mult * 2, kernel: 3, stride: 2, padding: 1, bias: useBias),
+            layers += try [Conv2d(ngf * mult, ngf * mult * 2, kernel: 3, stride: a.antialias ? 1 : 2, padding: 1, bias: useBias),
                        norm(a.norm, ngf * mult * 2), ActivationLayer(.relu)]
+            if a.antialias { layers.append(try BlurDownsample(channels: ngf * mult * 2)) }
         }
         for _ in 0..<a.depth { layers.append(try ResnetBlock(ngf * 4, norm: a.norm, dropout: a.dropout, bias: useBias)) }
         for i in 0..<2 {
             let mult = 1 << (2 - i)
-            layers += try [ConvTranspose2d(ngf * mult, ngf * mult / 2, kernel: 3, stride: 2, padding: 1,
-                                       outputPadding: 1, bias: useBias),
-                       norm(a.norm, ngf * mult / 2), ActivationLayer(.relu)]
+            if a.antialiasUp {
+                layers += try [BlurUpsample(channels: ngf * mult),
+                               Conv2d(ngf * mult, ngf * mult / 2, kernel: 3, padding: 1, bias: useBias)]
+            } else {
+                layers.append(try ConvTranspose2d(ngf * mult, ngf * mult / 2, kernel: 3, stride: 2, padding: 1,
+                                                  outputPadding: 1, bias: useBias))
+            }
+            layers += try [norm(a.norm, ngf * mult / 2), ActivationLayer(.relu)]
         }
         layers += try [Pad2d(3, mode: .reflect), Conv2d(ngf, a.outputChannels, kernel: 7, bias: true),
                    ActivationLayer(.tanh)]

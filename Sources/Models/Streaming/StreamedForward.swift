@@ -107,6 +107,37 @@ public struct StreamedForward {
 
     static func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
 
+    /// A fixed per-channel filter (CUT's blur layers, `DepthwiseFilter`) band by band; `padding`
+    /// is zero padding (reflection and replication come as a `PaddedValue`).
+    func filtered(_ x: StreamValue, filter: Tensor, stride s: Int, padding p: Int, transposed: Bool) throws -> StreamValue {
+        let k = filter.shape[2], c = x.channels
+        let (oh, ow) = transposed ? ((x.height - 1) * s - 2 * p + k, (x.width - 1) * s - 2 * p + k)
+                                  : ((x.height + 2 * p - k) / s + 1, (x.width + 2 * p - k) / s + 1)
+        guard oh > 0, ow > 0, transposed || (x.height + 2 * p >= k && x.width + 2 * p >= k) else {
+            throw ModelError(.invalidInput, "the image is too small for a \(k)×\(k) filter")
+        }
+        let store = try ActivationStore(channels: c, height: oh, width: ow, scratch: scratch)
+        let rows = transposed ? max(s, bandRows(inRow: c * x.width * 4, outRow: c * ow * 4 * s, stride: 1) * s)
+                              : bandRows(inRow: c * x.width * 4, outRow: c * ow * 4, stride: s)
+        for y0 in Swift.stride(from: 0, to: oh, by: rows) {
+            let y1 = min(oh, y0 + rows)
+            let y: Tensor
+            if transposed {
+                // Output row Y gathers input rows i with s·i − p + a = Y for a tap a < k.
+                let i0 = max(0, Self.ceilDiv(y0 + p - k + 1, s)), i1 = min(x.height, (y1 - 1 + p) / s + 1)
+                y = try DepthwiseFilter.spread(try x.rows(i0..<max(i0 + 1, i1)), filter: filter, stride: s, padding: p,
+                                               outputHeight: y1 - y0, outputWidth: ow, outputRowOffset: y0 - s * i0)
+            } else {
+                // Output row y reads input rows s·y − p + a.
+                let i0 = max(0, s * y0 - p), i1 = min(x.height, s * (y1 - 1) - p + k)
+                y = try DepthwiseFilter.correlate(try x.rows(i0..<i1), filter: filter, stride: s, padding: p,
+                                                  outputHeight: y1 - y0, outputWidth: ow, inputRowOffset: s * y0 - i0)
+            }
+            try store.write(y, atRow: y0)
+        }
+        return StoredValue(store)
+    }
+
     /// A normalisation as a per-channel multiply-add on read, with the statistics its input's
     /// store summed while it was written (or the running statistics, as the context says).
     func normalized(_ x: StreamValue, _ norm: Norm2d) throws -> StreamValue {

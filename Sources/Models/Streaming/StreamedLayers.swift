@@ -29,6 +29,20 @@ extension ConvTranspose2d: StreamedLayer {
     func streamed(_ x: StreamValue, by forward: StreamedForward) throws -> StreamValue { try forward.convolveTransposed(x, self) }
 }
 
+extension BlurDownsample: StreamedLayer {
+    func streamed(_ x: StreamValue, by forward: StreamedForward) throws -> StreamValue {
+        try forward.filtered(PaddedValue(x, amount: Self.padding, mode: .reflect), filter: filter, stride: Self.stride,
+                             padding: 0, transposed: false)
+    }
+}
+
+extension BlurUpsample: StreamedLayer {
+    func streamed(_ x: StreamValue, by forward: StreamedForward) throws -> StreamValue {
+        try forward.filtered(PaddedValue(x, amount: Self.edge, mode: .replicate), filter: filter, stride: Self.stride,
+                             padding: Self.padding, transposed: true)
+    }
+}
+
 extension Pad2d: StreamedLayer {
     func streamed(_ x: StreamValue, by forward: StreamedForward) throws -> StreamValue { PaddedValue(x, amount: amount, mode: mode) }
 }
