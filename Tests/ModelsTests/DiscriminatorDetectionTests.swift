@@ -23,6 +23,8 @@ struct DiscriminatorDetectionTests {
         var out: [DiscriminatorArchitecture] = []
         for norm in DiscriminatorArchitecture.Norm.allCases {
             for layers in 0...5 { out.append(.nLayers(layers, ndf: 2, norm: norm, inputChannels: layers % 2 == 0 ? 3 : 6)) }
+            // CUT's anti-aliased layout (blur buffers after the early activations).
+            for layers in 0...4 { out.append(.nLayers(layers, ndf: 2, norm: norm, inputChannels: 3, antialias: true)) }
             out.append(.pixel(ndf: 3, norm: norm, inputChannels: 6))
         }
         out += [.stargan(imageSize: 32, convDim: 2, cDim: 3, repeatNum: 3), .stargan(imageSize: 24, convDim: 1, cDim: 5, repeatNum: 2),

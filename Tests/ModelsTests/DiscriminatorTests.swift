@@ -89,6 +89,16 @@ struct DiscriminatorTests {
         #expect(DiscriminatorArchitecture.nLayers(3).outputSize(height: 23, width: 24) == nil)
         #expect(DiscriminatorArchitecture.pixel().outputSize(height: 7, width: 5)! == (7, 5))
         #expect(DiscriminatorArchitecture.stargan().outputSize(height: 128, width: 128)! == (2, 2))
+        // CUT's anti-aliased D: 30×30 at 256² as the plain PatchGAN (the CUT repository's class,
+        // ../shared/reference/colorization-cut-onnx.md §2.3); odd sizes against the forward itself.
+        let antialiased = DiscriminatorArchitecture.nLayers(3, ndf: 2, norm: .instance, antialias: true)
+        #expect(antialiased.outputSize(height: 256, width: 128)! == (30, 14))
+        let d = try Discriminator(antialiased)
+        for (h, w) in [(37, 45), (24, 31), (17, 20)] {
+            let y = try d.forward(Tensor(zeros: [1, 3, h, w]), context: ForwardContext(backend: Backends.direct))
+            let size = try #require(antialiased.outputSize(height: h, width: w))
+            #expect(Array(y.shape.suffix(2)) == [size.height, size.width], "\(h)×\(w)")
+        }
         for c in Self.cases {
             let size = c.expectedArchitecture.outputSize(height: c.input_shape[2], width: c.input_shape[3])
             #expect(size.map { [$0.height, $0.width] } == Array(c.output_shape.suffix(2)), "\(c.name)")

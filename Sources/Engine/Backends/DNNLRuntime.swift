@@ -50,10 +50,10 @@ enum DNNLRuntime {
     /// Row-major `C = A·op(B) + β·C` (`A`: m×k, `op(B)`: k×n) by oneDNN's sgemm: every GEMM of
     /// Gantry's own algorithms goes through here, so the ISA cap is in force before the first
     /// one (oneDNN fixes its ISA at its first use). Inside `parallelFor` it runs single-threaded.
-    static func sgemm(transposeB: Bool = false, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+    static func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                       b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> dnnl_status_t {
         _ = isaCap
-        return dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")), Int64(m), Int64(n), Int64(k),
+        return dnnl_sgemm(CChar(UInt8(ascii: transposeA ? "T" : "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")), Int64(m), Int64(n), Int64(k),
                           1, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
     }
 

@@ -38,6 +38,32 @@ public final class Sequential: Module {
     }
 }
 
+extension Sequential {
+    /// The outputs of the layers at `taps` (ascending Sequential indices), running no further
+    /// than the last: CUT's `netG(x, nce_layers, encode_only=True)`. A norm whose own output is
+    /// tapped is not fused with the activation after it.
+    func tapped(_ x: Variable, _ pass: ForwardPass, at taps: [Int]) throws -> [Variable] {
+        guard let last = taps.last else { return [] }
+        guard taps == taps.sorted(), Set(taps).count == taps.count, taps.allSatisfy({ (0..<children.count).contains($0) }) else {
+            throw ModelError(.invalidInput, "feature layers \(taps) are not distinct ascending indices below \(children.count)")
+        }
+        var y = x, out: [Variable] = [], i = 0
+        while i <= last {
+            let layer = children[i].module
+            if let norm = layer as? Norm2d, !taps.contains(i), i + 1 < children.count,
+               let act = children[i + 1].module as? ActivationLayer {
+                y = try norm.forward(y, pass, activation: act.activation)
+                i += 1
+            } else {
+                y = try layer.forward(y, pass)
+            }
+            if taps.contains(i) { out.append(y) }
+            i += 1
+        }
+        return out
+    }
+}
+
 /// A network whose forward is its single child's: `self.model(x)` / `self.main(x)` in PyTorch,
 /// so state_dict keys start with `name`.
 final class Root: Module {

@@ -40,6 +40,19 @@ public final class ConvTranspose2d: Module {
     }
 }
 
+/// `nn.Linear` on N×in rows (CUT's PatchSampleF heads).
+public final class Linear: Module {
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) throws {
+        super.init()
+        try register("weight", shape: [outFeatures, inFeatures])
+        if bias { try register("bias", shape: [outFeatures]) }
+    }
+
+    public override func forward(_ x: Variable, _ pass: ForwardPass) throws -> Variable {
+        try linear(x, weight: parameter("weight", pass)!, bias: parameter("bias", pass))
+    }
+}
+
 /// `nn.ReflectionPad2d` / `nn.ReplicationPad2d` / `nn.ZeroPad2d`.
 public final class Pad2d: Module {
     public let amount: Int

@@ -60,6 +60,18 @@ public enum DiscriminatorDetection {
 
     static func detectNLayers(_ sd: StateDict) throws -> DiscriminatorArchitecture {
         let first = try convWeightShape(sd, "model.0.weight")
+        // CUT's anti-aliased layout: blur buffers after each early activation, convs at 0, 3,
+        // 7, …, 4L−1 and 4L+2.
+        if sd["model.2.filt"] != nil {
+            guard let lastIndex = convIndices(sd, container: "model").last, lastIndex >= 6, (lastIndex - 2) % 4 == 0 else {
+                throw ModelError(.unknownArchitecture, "anti-aliased NLayerDiscriminator keys end at an unexpected layer; expected the last conv at model.(4·n_layers+2)")
+            }
+            var layers = (lastIndex - 2) / 4
+            let second = try convWeightShape(sd, "model.3.weight")
+            if layers == 1 && second[0] == first[0] { layers = 0 }
+            return .nLayers(layers, ndf: first[0], norm: norm(sd, normAt: "model.4", biasOf: "model.3"), inputChannels: first[1],
+                            antialias: true)
+        }
         // Convs sit at 0, 2, 5, …, 3L-1 and 3L+2: the last index gives L.
         guard let lastIndex = convIndices(sd, container: "model").last, lastIndex >= 5, (lastIndex - 2) % 3 == 0 else {
             throw ModelError(.unknownArchitecture, "NLayerDiscriminator keys end at an unexpected layer; expected the last conv at model.(3·n_layers+2)")

@@ -28,6 +28,9 @@ public struct DiscriminatorArchitecture: Codable, Equatable, Sendable, CustomStr
     public var cDim: Int
     /// StarGAN only (0 otherwise): number of stride-2 convolutions in `main`.
     public var repeatNum: Int
+    /// CUT's NLayerDiscriminator without `--no_antialias`: each stride-2 conv becomes a stride-1
+    /// conv, (norm,) LeakyReLU and a blur with stride 2 (`BlurDownsample`).
+    public var antialias: Bool = false
 
     public init(family: Family, inputChannels: Int, ndf: Int, layers: Int = 0, norm: Norm,
                 imageSize: Int = 0, cDim: Int = 0, repeatNum: Int = 0) {
@@ -43,8 +46,11 @@ public struct DiscriminatorArchitecture: Codable, Equatable, Sendable, CustomStr
 
     /// `--netD basic` (n_layers 3) or `--netD n_layers --n_layers_D L`. pix2pix's D sees
     /// `cat(A, B)`, so its input has 6 channels; CycleGAN's has 3.
-    public static func nLayers(_ layers: Int = 3, ndf: Int = 64, norm: Norm = .batch, inputChannels: Int = 3) -> Self {
-        Self(family: .nLayers, inputChannels: inputChannels, ndf: ndf, layers: layers, norm: norm)
+    public static func nLayers(_ layers: Int = 3, ndf: Int = 64, norm: Norm = .batch, inputChannels: Int = 3,
+                               antialias: Bool = false) -> Self {
+        var a = Self(family: .nLayers, inputChannels: inputChannels, ndf: ndf, layers: layers, norm: norm)
+        a.antialias = antialias
+        return a
     }
 
     /// `--netD pixel`.
@@ -92,6 +98,13 @@ public struct DiscriminatorArchitecture: Codable, Equatable, Sendable, CustomStr
             var s = side
             switch family {
             case .pixel: break
+            case .nLayers where antialias:
+                // k4 s1 p1 gives s − 1, the blur ⌈s/2⌉.
+                for _ in 0..<max(1, layers) {
+                    guard s >= 2 else { return nil }
+                    s = s / 2
+                }
+                s -= 2
             case .nLayers, .stargan:
                 for _ in 0..<max(1, family == .nLayers ? layers : repeatNum) {
                     guard s >= 2 else { return nil }
@@ -110,6 +123,7 @@ public struct DiscriminatorArchitecture: Codable, Equatable, Sendable, CustomStr
         case .nLayers, .pixel:
             let depth = family == .nLayers ? " n_layers=\(layers)" : ""
             return "\(className) (\(name))\(depth) ndf=\(ndf) norm=\(norm.rawValue), \(inputChannels) input channels"
+                + (antialias ? ", anti-aliased (CUT)" : "")
         case .stargan:
             return "\(className) image_size=\(imageSize) conv_dim=\(ndf) c_dim=\(cDim) repeat_num=\(repeatNum), \(inputChannels) input channels"
         }

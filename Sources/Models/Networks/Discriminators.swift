@@ -9,12 +9,17 @@ enum NLayerDiscriminator {
         let useBias = a.norm == .instance
         let ndf = a.ndf
         func width(_ n: Int) -> Int { ndf * min(1 << min(n, 3), 8) }
-        var layers: [Module] = try [Conv2d(a.inputChannels, ndf, kernel: 4, stride: 2, padding: 1, bias: true),
+        // CUT's anti-aliased form: stride-1 convs, each followed (after its activation) by a blur
+        // with stride 2.
+        let stride = a.antialias ? 1 : 2
+        var layers: [Module] = try [Conv2d(a.inputChannels, ndf, kernel: 4, stride: stride, padding: 1, bias: true),
                                     ActivationLayer(.leakyReLU(slope: 0.2))]
+        if a.antialias { layers.append(try BlurDownsample(channels: ndf)) }
         var previous = ndf
-        for n in stride(from: 1, to: a.layers, by: 1) {
-            layers += try [Conv2d(previous, width(n), kernel: 4, stride: 2, padding: 1, bias: useBias),
+        for n in Swift.stride(from: 1, to: a.layers, by: 1) {
+            layers += try [Conv2d(previous, width(n), kernel: 4, stride: stride, padding: 1, bias: useBias),
                            ResnetGenerator.norm(a.norm, width(n)), ActivationLayer(.leakyReLU(slope: 0.2))]
+            if a.antialias { layers.append(try BlurDownsample(channels: width(n))) }
             previous = width(n)
         }
         let last = width(max(a.layers, 0))

@@ -71,6 +71,16 @@ public final class Generator {
         return try root.forward(concatChannels([image, labels]), pass)
     }
 
+    /// CUT's `netG(x, nce_layers, encode_only=True)`: the outputs of the network's Sequential
+    /// layers at `layers` (ascending indices of `model.<i>`), running no further than the last.
+    public func features(_ image: Variable, layers: [Int], context: TrainingContext) throws -> [Variable] {
+        try validate(image.shape, condition: nil)
+        guard architecture.family == .resnet, let net = root.children.first?.module as? Sequential else {
+            throw ModelError(.invalidInput, "\(architecture.name): encoder features are taken from ResNet generators only")
+        }
+        return try net.tapped(image, ForwardPass(context), at: layers)
+    }
+
     /// Every trainable parameter with its state_dict key (what the optimizer updates).
     public var parameters: [(name: String, variable: Variable)] { root.parameters() }
 

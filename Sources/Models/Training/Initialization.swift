@@ -16,7 +16,7 @@ public enum InitType: String, Codable, Sendable, CaseIterable {
 
 extension Module {
     /// The reference's `init_weights(net, init_type, init_gain)` on every module below this one:
-    /// each Conv2d/ConvTranspose2d weight drawn by `type`, its bias zeroed; BatchNorm weights
+    /// each Conv2d/ConvTranspose2d/Linear weight drawn by `type`, its bias zeroed; BatchNorm weights
     /// `N(1, gain)`, biases zeroed. InstanceNorm's affine parameters and every running buffer keep
     /// their values (the reference matches the class name 'BatchNorm2d' only).
     ///
@@ -98,10 +98,12 @@ private func initializeConvolution(_ weight: Tensor, _ type: InitType, gain: Dou
     fill(weight) { std * gaussian.next() }
 }
 
-/// The weight and bias of a Conv2d or ConvTranspose2d; nil for any other module.
+/// The weight and bias of a Conv2d, ConvTranspose2d or Linear (the reference's `init_func`
+/// matches class names containing 'Conv' or 'Linear'); nil for any other module.
 private func convolutionTensors(_ module: Module) -> (weight: Tensor, bias: Tensor?)? {
     if let conv = module as? Conv2d { return (conv.weight, conv.bias) }
     if let conv = module as? ConvTranspose2d { return (conv.weight, conv.bias) }
+    if let layer = module as? Linear { return (layer.tensor("weight")!, layer.tensor("bias")) }
     return nil
 }
 
