@@ -18,7 +18,7 @@ struct Train: ParsableCommand {
         `gantry train RECIPE --help` lists the recipe's options. Each is accepted in kebab case or the reference's own spelling, with - or _ between words (--net-g or --netG, --lambda-l1 or --lambda_L1, --continue or --continue_train, --g-conv-dim or --g_conv_dim); --config FILE reads the same keys from YAML, and flags win over it. RUN/config.yaml records every resolved option.
         Ctrl-C (or SIGTERM) finishes the current iteration, saves, and exits 0; a second Ctrl-C quits at once. --continue carries on exactly where the run stopped, with the run's own options (flags given again change them). Exit status: 0 finished or stopped, 1 failed, 64 usage error, 75 a data-parallel job stopped by a disk fault on a rank (clear it, then --continue).
         """,
-        subcommands: [TrainPix2Pix.self, TrainColorization.self, TrainCycleGAN.self, TrainStarGAN.self, TrainDCGAN.self]
+        subcommands: [TrainPix2Pix.self, TrainColorization.self, TrainCycleGAN.self, TrainCUT.self, TrainFastCUT.self, TrainStarGAN.self, TrainDCGAN.self]
     )
 }
 
@@ -40,6 +40,20 @@ struct TrainCycleGAN: RecipeCommand {
     static let recipe = TrainingRecipe.cyclegan
     static let configuration = recipeConfiguration("CycleGAN: two generators on unpaired folders (the reference's train.py --model cycle_gan).",
         "gantry train cyclegan --data datasets/horse2zebra --run runs/h2z")
+    @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (listed above).") var options: [String] = []
+}
+
+struct TrainCUT: RecipeCommand {
+    static let recipe = TrainingRecipe.cut
+    static let configuration = recipeConfiguration("CUT: contrastive unpaired translation, one generator (taesungp/contrastive-unpaired-translation's train.py --model cut).",
+        "gantry train cut --data datasets/horse2zebra --run runs/h2z-cut")
+    @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (listed above).") var options: [String] = []
+}
+
+struct TrainFastCUT: RecipeCommand {
+    static let recipe = TrainingRecipe.fastcut
+    static let configuration = recipeConfiguration("FastCUT: CUT without the identity NCE, λ_NCE 10 and flip equivariance (--CUT_mode FastCUT).",
+        "gantry train fastcut --data datasets/horse2zebra --run runs/h2z-fastcut")
     @Argument(parsing: .captureForPassthrough, help: "Options, as --name value (listed above).") var options: [String] = []
 }
 

@@ -67,9 +67,9 @@ public struct GeneratorSource: Sendable {
         if let d = request.direction {
             if o.model == .stargan {
                 throw TrainingError(.invalidSetting, "--direction: \(path) is a StarGAN run; choose the target domain with --domain or --condition")
-            } else if o.model.judgesPairs {
+            } else if o.model.judgesPairs || o.model.isContrastive {
                 guard d == o.direction else {
-                    throw TrainingError(.notInRun, "--direction \(d.rawValue): \(path) is a pix2pix run trained \(o.direction.rawValue) (config.yaml), so its G translates \(o.direction.rawValue) only; drop --direction")
+                    throw TrainingError(.notInRun, "--direction \(d.rawValue): \(path) is a \(o.model.rawValue) run trained \(o.direction.rawValue) (config.yaml), so its G translates \(o.direction.rawValue) only; drop --direction")
                 }
                 byDirection = "G"
             } else {

@@ -89,14 +89,15 @@ public struct TrainedRun: Sendable {
         return a
     }
 
-    /// The discriminator `name` as trained: pix2pix's D judges cat(A, B); D_A judges B images
-    /// (output_nc channels), D_B judges A images.
+    /// The discriminator `name` as trained: pix2pix's D judges cat(A, B); CUT's D and D_A judge B
+    /// images (output_nc channels), D_B judges A images.
     public func discriminatorArchitecture(_ name: String) throws -> DiscriminatorArchitecture {
         if options.model == .stargan { return options.starGANArchitectures(domains: options.domains.count).discriminator }
         if options.model == .dcgan {
             throw TrainingError(.notInRun, "\(folder.url.path) is a dcgan run: its D judges 64×64 images (DCGAN), not an image-to-image pair")
         }
-        let channels = name == "D" ? options.inputNC + options.outputNC : name == "D_A" ? options.outputNC : options.inputNC
+        let channels = name == "D" && options.model.judgesPairs ? options.inputNC + options.outputNC
+            : name == "D" || name == "D_A" ? options.outputNC : options.inputNC
         return try options.discriminatorArchitecture(channels: channels)
     }
 

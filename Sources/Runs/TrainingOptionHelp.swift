@@ -2,7 +2,7 @@ extension TrainingOptions {
     /// One line of help per option, for `gantry train RECIPE --help` (every key has one:
     /// `TrainingOptionsTests.everyOptionHasHelp`). Choices are listed by the help table itself.
     static let help: [String: String] = [
-        "data": "The dataset folder (pix2pix: train/ with A|B side by side, or A/ and B/; CycleGAN: trainA/ and trainB/; StarGAN: a folder per domain or the images of --attributes; DCGAN: images).",
+        "data": "The dataset folder (pix2pix: train/ with A|B side by side, or A/ and B/; CycleGAN, CUT: trainA/ and trainB/; StarGAN: a folder per domain or the images of --attributes; DCGAN: images).",
         "run": "The run folder to write: checkpoints, losses, curves, samples, index.html, state.",
         "net-g": "The generator architecture.",
         "net-d": "The discriminator: basic (70×70 PatchGAN), n_layers (--n-layers-d) or pixel (1×1).",
@@ -40,6 +40,16 @@ extension TrainingOptions {
         "domains": "The label names, written by training (one condition value each).",
         "image-size": "Side of the images the networks see.",
         "nz": "Length of the noise vector z.",
+        "lambda-gan": "Weight of the GAN loss GAN(G(X)) (CUT).",
+        "lambda-nce": "Weight of the PatchNCE loss NCE(G(X), X) (CUT 1, FastCUT 10).",
+        "nce-idt": "Also the NCE loss of (Y, G(Y)) on B images, averaged with NCE(G(X), X) (CUT: true, FastCUT: false; --nce-idt=false).",
+        "nce-layers": "G's layer indices whose outputs PatchNCE compares, comma-separated (0,4,8,12,16).",
+        "netf-nc": "Width of PatchSampleF's MLP heads.",
+        "nce-t": "Temperature of the PatchNCE logits.",
+        "num-patches": "Positions sampled per layer for PatchNCE.",
+        "flip-equivariance": "Flip each batch horizontally with probability 0.5 before G, undone on its features (FastCUT).",
+        "no-antialias": "Stride-2 convolutions instead of the blurred down-sampling, in G and D.",
+        "no-antialias-up": "Transposed convolutions instead of the blurred up-sampling, in G.",
         "g-repeat-num": "Residual blocks in the generator.",
         "d-repeat-num": "Stride-2 layers in the discriminator.",
         "lambda-cls": "Weight of the domain classification loss.",

@@ -5,9 +5,14 @@ public enum TrainingRecipe: String, Codable, Sendable, CaseIterable {
     case pix2pix, cyclegan, stargan, dcgan
     /// pix2pix on L → ab of CIELab (the reference's `--model colorization`).
     case colorization
+    /// Contrastive unpaired translation (taesungp/contrastive-unpaired-translation, `--model cut`
+    /// with `--CUT_mode CUT` or `FastCUT`).
+    case cut, fastcut
 
     /// Whether D judges the input and output together (pix2pix and colorization).
     public var judgesPairs: Bool { self == .pix2pix || self == .colorization }
+    /// CUT or FastCUT: one generator A → B, PatchNCE on its encoder.
+    public var isContrastive: Bool { self == .cut || self == .fastcut }
 }
 
 /// Every option of the reference's `train.py` for pix2pix and CycleGAN (plus Gantry's seed,
@@ -93,6 +98,23 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var modelSaveStep = 10_000
     public var sampleStep = 1000
 
+    // CUT and FastCUT (models/cut_model.py of the CUT repository).
+    public var lambdaGAN = 1.0
+    public var lambdaNCE = 1.0
+    /// NCE of (B, G(B)) too (`--nce_idt`; CUT on, FastCUT off).
+    public var nceIdt = true
+    /// G's Sequential indices whose outputs PatchNCE compares.
+    public var nceLayers = [0, 4, 8, 12, 16]
+    /// Width of PatchSampleF's heads.
+    public var netFNC = 256
+    public var nceT = 0.07
+    public var numPatches = 256
+    public var flipEquivariance = false
+    /// Stride-2 convolutions instead of CUT's blur down-sampling (G and D).
+    public var noAntialias = false
+    /// Transposed convolutions instead of CUT's blur up-sampling (G).
+    public var noAntialiasUp = false
+
     // DCGAN (pytorch/examples dcgan/main.py).
     /// Length of the noise vector z.
     public var nz = 100
@@ -144,6 +166,14 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case .stargan:
             // main.py's defaults (CelebA): crop 178, image 128, batch 16, lr 1e-4, n_critic 5.
             (o.cropSize, o.batchSize, o.lr, o.nCritic, o.ganMode, o.norm) = (178, 16, 1e-4, 5, .wgangp, .instance)
+        case .cut, .fastcut:
+            // The CUT repository's base and train options, then cut_model's: xavier init, no
+            // dropout, lsgan, no pool; FastCUT: λ_NCE 10, no NCE identity, flips, 150 + 50 epochs.
+            (o.netG, o.norm, o.ganMode, o.poolSize, o.noDropout, o.initType) = ("resnet_9blocks", .instance, .lsgan, 0, true, .xavier)
+            (o.nEpochs, o.nEpochsDecay) = (200, 200)
+            if recipe == .fastcut {
+                (o.lambdaNCE, o.nceIdt, o.flipEquivariance, o.nEpochs, o.nEpochsDecay) = (10, false, true, 150, 50)
+            }
         case .dcgan:
             // The example's defaults: 64×64, batch 128, 25 epochs, Adam 2e-4 β1 0.5, BCE (vanilla).
             (o.imageSize, o.batchSize, o.nEpochs, o.nEpochsDecay, o.ganMode, o.norm) = (64, 128, 25, 0, .vanilla, .batch)
@@ -158,7 +188,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         let dropout = !noDropout
         switch netG {
         case "resnet_9blocks", "resnet_6blocks":
-            return .resnet(blocks: netG == "resnet_9blocks" ? 9 : 6, ngf: ngf, norm: norm, dropout: dropout,
+            let blocks = netG == "resnet_9blocks" ? 9 : 6
+            if model.isContrastive {
+                return .cut(blocks: blocks, ngf: ngf, norm: norm, dropout: dropout, antialias: !noAntialias,
+                            antialiasUp: !noAntialiasUp, inputChannels: inputNC, outputChannels: outputNC)
+            }
+            return .resnet(blocks: blocks, ngf: ngf, norm: norm, dropout: dropout,
                            inputChannels: inputNC, outputChannels: outputNC)
         case "unet_128", "unet_256":
             return .unet(downs: netG == "unet_256" ? 8 : 7, ngf: ngf, norm: norm, dropout: dropout,
@@ -172,8 +207,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// channels) — `channels` says which.
     public func discriminatorArchitecture(channels: Int) throws -> DiscriminatorArchitecture {
         switch netD {
-        case "basic": return .nLayers(3, ndf: ndf, norm: norm, inputChannels: channels)
-        case "n_layers": return .nLayers(nLayersD, ndf: ndf, norm: norm, inputChannels: channels)
+        case "basic", "n_layers":
+            // CUT's D blurs as its G does, unless --no_antialias.
+            return .nLayers(netD == "basic" ? 3 : nLayersD, ndf: ndf, norm: norm, inputChannels: channels,
+                            antialias: model.isContrastive && !noAntialias)
         case "pixel": return .pixel(ndf: ndf, norm: norm, inputChannels: channels)
         default: throw TrainingError(.invalidSetting, "--net-d must be basic, n_layers or pixel; got '\(netD)'")
         }
@@ -210,6 +247,7 @@ extension TrainingOptions {
         if model == .colorization && (inputNC != 1 || outputNC != 2 || direction != .aToB) {
             throw TrainingError(.invalidSetting, "colorization predicts ab (2 channels) from L (1 channel), A to B: --input-nc 1 --output-nc 2 --direction AtoB (got \(inputNC), \(outputNC), \(direction.rawValue)); for another mapping train pix2pix")
         }
+        if model.isContrastive { try validateContrastive(generator) }
         if model == .cyclegan && lambdaIdentity > 0 && inputNC != outputNC {
             throw TrainingError(.invalidSetting, "--lambda-identity \(lambdaIdentity) needs --input-nc = --output-nc (got \(inputNC) and \(outputNC)): G_A(B) must be comparable with B; set --lambda-identity 0")
         }
@@ -228,6 +266,24 @@ extension TrainingOptions {
 }
 
 extension TrainingOptions {
+    func validateContrastive(_ generator: GeneratorArchitecture) throws {
+        guard generator.family == .resnet else {
+            throw TrainingError(.invalidSetting, "--net-g \(netG): CUT takes its NCE features from a ResNet generator's layers; use resnet_9blocks or resnet_6blocks")
+        }
+        let layers = try Generator(generator).root.children[0].module.children.count
+        guard !nceLayers.isEmpty, nceLayers == nceLayers.sorted(), Set(nceLayers).count == nceLayers.count,
+              nceLayers.allSatisfy({ (0..<layers).contains($0) }) else {
+            throw TrainingError(.invalidSetting, "--nce-layers \(nceLayers.map(String.init).joined(separator: ",")) must be distinct ascending layer indices of G below \(layers) (CUT's default 0,4,8,12,16)")
+        }
+        if nceIdt && inputNC != outputNC {
+            throw TrainingError(.invalidSetting, "--nce-idt needs --input-nc = --output-nc (got \(inputNC) and \(outputNC)): G(B) must be a valid input; set --nce-idt=false")
+        }
+        if lambdaNCE <= 0 {
+            throw TrainingError(.invalidSetting, "--lambda-nce must be above 0 (CUT without its NCE loss is a plain GAN, and the CUT repository fails on it too)")
+        }
+        if !(nceT > 0) { throw TrainingError(.invalidSetting, "--nce-t must be above 0, got \(nceT)") }
+    }
+
     func validateStarGAN() throws {
         if !attributes.isEmpty && selectedAttrs.isEmpty {
             throw TrainingError(.invalidSetting, "--attributes needs --selected-attrs: the columns to train on (e.g. Black_Hair,Blond_Hair,Brown_Hair,Male,Young)")

@@ -83,6 +83,24 @@ struct TrainingOptionsTests {
         #expect(throws: TrainingError.self) { try TrainingOptions.resolve(.pix2pix, flags: [("lambda-a", "3")]) }
     }
 
+    /// The CUT repository's defaults (options/*.py, models/cut_model.py) for both modes.
+    @Test func cutDefaultsFollowTheCUTRepository() throws {
+        let cut = TrainingOptions.defaults(for: .cut), fast = TrainingOptions.defaults(for: .fastcut)
+        for o in [cut, fast] {
+            #expect(o.netG == "resnet_9blocks" && o.netD == "basic" && o.norm == .instance && o.noDropout && o.initType == .xavier)
+            #expect(o.initGain == 0.02 && o.ganMode == .lsgan && o.poolSize == 0 && o.lr == 0.0002 && o.beta1 == 0.5)
+            #expect(o.loadSize == 286 && o.cropSize == 256 && o.batchSize == 1 && o.lambdaGAN == 1 && o.netFNC == 256)
+            #expect(o.nceLayers == [0, 4, 8, 12, 16] && o.numPatches == 256 && o.nceT == 0.07 && !o.noAntialias && !o.noAntialiasUp)
+        }
+        #expect(cut.lambdaNCE == 1 && cut.nceIdt && !cut.flipEquivariance && cut.nEpochs == 200 && cut.nEpochsDecay == 200)
+        #expect(fast.lambdaNCE == 10 && !fast.nceIdt && fast.flipEquivariance && fast.nEpochs == 150 && fast.nEpochsDecay == 50)
+        #expect(try cut.generatorArchitecture() == .cut())
+        #expect(try cut.discriminatorArchitecture(channels: 3) == .nLayers(3, ndf: 64, norm: .instance, antialias: true))
+        let plain = try TrainingOptions.resolve(.cut, flags: [("no-antialias", "true"), ("no_antialias_up", "true")])
+        #expect(try plain.generatorArchitecture() == .resnet(blocks: 9))
+        #expect(try plain.discriminatorArchitecture(channels: 3) == .nLayers(3, ndf: 64, norm: .instance))
+    }
+
     @Test func flagsOverrideTheConfigFileWhichOverridesDefaults() throws {
         let config = try TrainingOptions.configEntries(yaml: "ngf: 32\nlr: 0.001\nno_flip: true\n", file: "c.yaml")
         let o = try TrainingOptions.resolve(.cyclegan, config: config, flags: [("--lr", "0.0005")])
@@ -98,6 +116,7 @@ struct TrainingOptionsTests {
         case .stargan: try o.set("selected-attrs", to: "Black_Hair,Male")
         case .dcgan: try o.set("nz", to: "64")
         case .pix2pix, .colorization, .cyclegan: try o.set("max-dataset-size", to: "20")
+        case .cut, .fastcut: try o.set("nce-layers", to: "0,4,8")
         }
         try o.set("seed", to: "42")
         let text = o.yaml
@@ -121,6 +140,14 @@ struct TrainingOptionsTests {
         #expect(message(.pix2pix, []) == "accepted")
         #expect(message(.cyclegan, [("output-nc", "1")]).contains("--lambda-identity"))
         #expect(message(.cyclegan, [("output-nc", "1"), ("lambda-identity", "0")]) == "accepted")
+        #expect(message(.cut, []) == "accepted" && message(.fastcut, []) == "accepted")
+        #expect(message(.cut, [("nce-layers", "4,0")]).contains("--nce-layers 4,0 must be distinct ascending"))
+        #expect(message(.cut, [("nce-layers", "0,40")]).contains("below 32"))
+        #expect(message(.cut, [("net-g", "unet_256")]).contains("ResNet generator"))
+        #expect(message(.cut, [("output-nc", "1")]).contains("--nce-idt=false"))
+        #expect(message(.fastcut, [("output-nc", "1")]) == "accepted")
+        #expect(message(.cut, [("lambda-nce", "0")]).contains("--lambda-nce must be above 0"))
+        #expect(message(.cyclegan, [("nce-t", "0.1")]).contains("--nce-t is an option of cut and fastcut"))
         #expect(message(.pix2pix, [("crop-size", "300")]).contains("--crop-size 300 is larger than --load-size 286"))
         #expect(message(.pix2pix, [("crop-size", "200"), ("load-size", "200")]).contains("multiple of 256"))
         #expect(message(.pix2pix, [("norm", "group")]).contains("--norm must be one of instance, batch, none"))

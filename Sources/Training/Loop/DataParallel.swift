@@ -198,6 +198,8 @@ extension DataParallel {
         // Each of these would make N ranks train something else than one process: refused
         // until built, rather than trained differently without a word.
         let notYet: String? = switch options.model {
+        case .cut, .fastcut:
+            "\(options.model.rawValue) (its patch draws and NCE terms across ranks are not yet checked against one process)"
         case _ where options.ganMode == .wgangp && options.norm == .batch:
             "--gan-mode wgangp with --norm batch (the penalty's second derivative through synchronised BatchNorm is not built; use --norm instance or none)"
         default: nil

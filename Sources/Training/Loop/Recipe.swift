@@ -92,6 +92,7 @@ public func makeRecipe(_ options: TrainingOptions, backend: ConvolutionBackend, 
     switch options.model {
     case .pix2pix, .colorization: try Pix2PixRecipe(options, backend: backend, random: random, shard: shard)
     case .cyclegan: try CycleGANRecipe(options, backend: backend, random: random, shard: shard)
+    case .cut, .fastcut: try CUTRecipe(options, backend: backend, random: random, shard: shard)
     case .stargan: try StarGANRecipe(options, backend: backend, random: random, shard: shard)
     case .dcgan: try DCGANRecipe(options, backend: backend, random: random, shard: shard)
     }

@@ -145,6 +145,8 @@ public struct RunIndex: Sendable {
         case .cyclegan:
             return "top row real_A | fake_B | rec_A | idt_B, bottom row real_B | fake_A | rec_B | idt_A "
                 + "<span class=\"hint\">(input, translated, translated back, identity)</span>"
+        case .cut: return "real_A | fake_B | real_B | idt_B <span class=\"hint\">(input, translated, a B image, B through G)</span>"
+        case .fastcut: return "real_A | fake_B | real_B <span class=\"hint\">(input, translated, a B image)</span>"
         case .stargan: return "input | the input translated to each domain, one row per sample image"
         case .dcgan: return "G(z) for the same 64 noise vectors every epoch"
         }

@@ -91,6 +91,7 @@ public struct RunSummary: Encodable, Sendable {
         let lambdas = switch o.model {
         case .pix2pix, .colorization: ["lambda-l1", "ema"]
         case .cyclegan: ["lambda-a", "lambda-b", "lambda-identity", "pool-size", "ema"]
+        case .cut, .fastcut: ["lambda-gan", "lambda-nce", "nce-idt", "nce-layers", "num-patches", "nce-t", "flip-equivariance"]
         case .stargan: ["domains", "lambda-cls", "lambda-rec", "lambda-gp", "n-critic", "num-iters"]
         case .dcgan: ["nz", "gan-mode", "n-critic"]
         }
