@@ -28,6 +28,23 @@ struct DatasetTests {
         return out
     }
 
+    /// CUT's unaligned dataset loads at --crop-size once the epoch passes --n-epochs, so the
+    /// random crops of the decay phase stop (`unaligned_dataset.py`, `is_finetuning`).
+    @Test func cutLoadsAtCropSizeOnceTheDecayStarts() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("trainA/1.png", try png(48, 40, seed: 1))
+        try dir.write("trainB/1.png", try png(40, 48, seed: 2))
+        let data = try TrainingDataset(try options(dir, .cut, [("preprocess", "resize_and_crop"), ("load-size", "40"), ("n-epochs", "2")]))
+        func input(_ seed: UInt64, epoch: Int) throws -> [Float] { try data.item(0, random: RandomSource(seed: seed), epoch: epoch).input.values }
+        let early = try (1...4).map { try input($0, epoch: 2) }
+        #expect(Set(early.map { $0.prefix(64).map(\.bitPattern) }).count > 1, "random 32×32 crops of the 40×40 image")
+        let late = try (1...4).map { try input($0, epoch: 3) }
+        #expect(late.allSatisfy { $0 == late[0] } && late[0].count == 3 * 32 * 32, "load = crop: the whole image, whatever the draw")
+        // Other recipes keep their transform.
+        let cycle = try TrainingDataset(try options(dir, .cyclegan, [("preprocess", "resize_and_crop"), ("load-size", "40"), ("n-epochs", "2")]))
+        #expect(Set(try (1...4).map { try cycle.item(0, random: RandomSource(seed: $0), epoch: 3).input.values.prefix(64).map(\.bitPattern) }).count > 1)
+    }
+
     @Test func alignedSplitsEachImageIntoAAndBWithOneCropAndFlip() throws {
         let dir = try TemporaryDirectory()
         let ab = try png(64, 32, seed: 1)

@@ -42,6 +42,8 @@ final class Prefetcher: @unchecked Sendable {
     private let random: RandomSource
     private let batchSize: Int
     private let shard: Shard?
+    /// The epoch the batches belong to (what the dataset's transform may depend on).
+    private let epoch: Int
     private let condition = NSCondition()
     private var queue: [Element] = []
     private var producing = true
@@ -52,8 +54,10 @@ final class Prefetcher: @unchecked Sendable {
 
     /// Starts the thread: a fresh epoch (`order` nil: shuffled now from `random`) or the rest of
     /// a stopped one (`order` and the entries already consumed).
-    init(dataset: any TrainingData, random: RandomSource, batchSize: Int, order: [Int]?, position: Int, shard: Shard? = nil) {
+    init(dataset: any TrainingData, random: RandomSource, batchSize: Int, order: [Int]?, position: Int, shard: Shard? = nil,
+         epoch: Int = 1) {
         self.dataset = dataset
+        self.epoch = epoch
         self.random = random
         self.batchSize = batchSize
         self.shard = shard
@@ -120,7 +124,7 @@ final class Prefetcher: @unchecked Sendable {
                 let index = order[position]
                 position += 1
                 do {
-                    items.append(try dataset.parts(index, random: random))
+                    items.append(try dataset.parts(index, epoch: epoch, random: random))
                 } catch {
                     guard push(.skipped("\(error)")) else { return }
                 }
@@ -149,7 +153,7 @@ final class Prefetcher: @unchecked Sendable {
             for k in DataParallel.slice(n, rank: shard.rank, ranks: shard.ranks) {
                 let p = position + k
                 let random = RandomSource(seed: (shard.seed &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(shard.epoch) << 32) ^ UInt64(p))
-                do { items.append(try dataset.parts(order[p], random: random)) } catch {
+                do { items.append(try dataset.parts(order[p], epoch: epoch, random: random)) } catch {
                     // A disk fault is not the file's: it is cleared, not the file removed.
                     if let fault = TransientFault.find(in: error) {
                         _ = push(.failed(TrainingError(.readFailed, "\(error) (a disk fault, not bad data: \(fault.remedy), then --continue; the last save is kept)", cause: error)))

@@ -15,11 +15,15 @@ public protocol TrainingData: AnyObject, Sendable {
     func epochOrder(random: RandomSource) -> [Int]
     /// Item `index`'s parts, e.g. [input, target] or [image, labels].
     func parts(_ index: Int, random: RandomSource) throws -> [Tensor]
+    /// The same in epoch `epoch` (CUT's dataset changes its transform after --n-epochs).
+    func parts(_ index: Int, epoch: Int, random: RandomSource) throws -> [Tensor]
     /// Every file the data reads, in order (the ranks of a data-parallel job compare them).
     var fileList: [String] { get }
 }
 
 extension TrainingData {
+    public func parts(_ index: Int, epoch: Int, random: RandomSource) throws -> [Tensor] { try parts(index, random: random) }
+
     /// A Fisher–Yates shuffle from the seeded source (the same seed gives the same epochs).
     public func epochOrder(random: RandomSource) -> [Int] {
         var order = Array(0..<count)
@@ -31,7 +35,11 @@ extension TrainingData {
 extension TrainingDataset: TrainingData {
     /// [input, target], each 1×C×H×W.
     public func parts(_ index: Int, random: RandomSource) throws -> [Tensor] {
-        let item = try item(index, random: random)
+        try parts(index, epoch: 1, random: random)
+    }
+
+    public func parts(_ index: Int, epoch: Int, random: RandomSource) throws -> [Tensor] {
+        let item = try item(index, random: random, epoch: epoch)
         return [item.input, item.target]
     }
 

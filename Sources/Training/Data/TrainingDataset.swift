@@ -23,6 +23,10 @@ public final class TrainingDataset: @unchecked Sendable {
     /// Unaligned and paired: the B folder's images (empty for aligned).
     public let filesB: [String]
     public let transform: ReferenceTransform
+    /// CUT's fine-tuning transform: once the epoch passes `--n-epochs`, its unaligned dataset
+    /// loads at `--crop-size` (`load_size = crop_size`), so the random crops stop (nil: other
+    /// recipes, which keep one transform).
+    let decayTransform: ReferenceTransform?
     public let options: TrainingOptions
 
     static let extensions: Set<String> = ["png", "jpg", "jpeg"]
@@ -32,6 +36,9 @@ public final class TrainingDataset: @unchecked Sendable {
     public init(_ options: TrainingOptions) throws {
         self.options = options
         transform = ReferenceTransform(options)
+        var fineTuning = options
+        fineTuning.loadSize = options.cropSize
+        decayTransform = options.model.isContrastive ? ReferenceTransform(fineTuning) : nil
         let root = URL(fileURLWithPath: options.data)
         func dir(_ name: String) -> URL? {
             var isDir: ObjCBool = false
@@ -97,7 +104,9 @@ public final class TrainingDataset: @unchecked Sendable {
 
     /// One training pair after `--direction`: `input` (real_A, `--input-nc` planes) and
     /// `target` (real_B, `--output-nc` planes), each 1×C×H×W in [-1, 1].
-    public func item(_ index: Int, random: RandomSource) throws -> (input: Tensor, target: Tensor, paths: [String]) {
+    /// `epoch` matters to CUT only (see `decayTransform`).
+    public func item(_ index: Int, random: RandomSource, epoch: Int = 1) throws -> (input: Tensor, target: Tensor, paths: [String]) {
+        let transform = epoch > options.nEpochs ? decayTransform ?? self.transform : self.transform
         let (a, b, paths): (PlanarImage, PlanarImage, [String])
         let aToB = options.direction == .aToB
         let (channelsA, channelsB) = aToB ? (options.inputNC, options.outputNC) : (options.outputNC, options.inputNC)

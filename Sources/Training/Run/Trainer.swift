@@ -132,7 +132,7 @@ public final class Trainer {
             if counted == nil { report(.epochStarted(epoch: epoch, batches: batches)) }
             let shard = parallel.map { Prefetcher.Shard(rank: $0.rank, ranks: $0.size, seed: options.seed, epoch: epoch) }
             let prefetcher = Prefetcher(dataset: recipe.data, random: dataRandom, batchSize: options.batchSize,
-                                        order: next.order, position: next.position, shard: shard)
+                                        order: next.order, position: next.position, shard: shard, epoch: epoch)
             defer { prefetcher.finish() }
             var images = next.images, batch = 0, stopAtEnd = false
             var lastBatch: Prefetcher.Batch?
