@@ -11,10 +11,10 @@ struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-train",
         abstract: "Time training iterations of the reference pix2pix or CycleGAN recipe (random data and weights).",
-        discussion: "cyclegan: 2× resnet_9blocks + 2× basic D (instance norm), lsgan, identity 0.5. pix2pix: unet_256 + basic D (batch norm), vanilla, λ_L1 100. Warm-up iterations first, then the median of --runs; prints one JSON line with the peak RSS."
+        discussion: "cyclegan: 2× resnet_9blocks + 2× basic D (instance norm), lsgan, identity 0.5. pix2pix: unet_256 + basic D (batch norm), vanilla, λ_L1 100. cut/fastcut: CUT's resnet_9blocks, anti-aliased basic D and PatchSampleF (256 patches, 5 layers), lsgan; CUT with the NCE identity, FastCUT with λ_NCE 10 and flips. Warm-up iterations first, then the median of --runs; prints one JSON line with the peak RSS."
     )
 
-    @Option(help: "cyclegan or pix2pix.")
+    @Option(help: "cyclegan, pix2pix, cut or fastcut.")
     var model: String = "cyclegan"
 
     @Option(help: "Image side.")
@@ -32,7 +32,9 @@ struct TrainBench: ParsableCommand {
     var profile = false
 
     func validate() throws {
-        guard ["cyclegan", "pix2pix"].contains(model) else { throw ValidationError("--model must be cyclegan or pix2pix, got '\(model)'") }
+        guard ["cyclegan", "pix2pix", "cut", "fastcut"].contains(model) else {
+            throw ValidationError("--model must be cyclegan, pix2pix, cut or fastcut, got '\(model)'")
+        }
         guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be at least 1 and --warmup at least 0") }
         guard size >= 32, size % 32 == 0 else { throw ValidationError("--size must be a multiple of 32 (at least 32)") }
     }
@@ -53,6 +55,16 @@ struct TrainBench: ParsableCommand {
             let optG = try Adam(parameters: gA.root.parameters(prefix: "G_A.") + gB.root.parameters(prefix: "G_B."))
             let optD = try Adam(parameters: dA.root.parameters(prefix: "D_A.") + dB.root.parameters(prefix: "D_B."))
             step = { _ = try m.optimize(realA: a, realB: b, optimizerG: optG, optimizerD: optD) }
+        } else if model == "cut" || model == "fastcut" {
+            let fast = model == "fastcut"
+            let g = try Generator(.cut()), d = try Discriminator(.nLayers(3, ndf: 64, norm: .instance, antialias: true))
+            let f = try PatchSampleF(channels: [3, 128, 256, 256, 256])
+            for (i, net) in [g.root, d.root, f.root].enumerated() { try net.initializeWeights(.xavier, random: RandomSource(seed: UInt64(i + 1))) }
+            let m = CUTModel(generator: g, discriminator: d, sampler: f, lambdaNCE: fast ? 10 : 1, nceIdentity: !fast,
+                             flipEquivariance: fast, random: RandomSource(seed: 4), context: context)
+            let optG = try Adam(parameters: g.root.parameters()), optD = try Adam(parameters: d.root.parameters())
+            let optF = try Adam(parameters: f.root.parameters())
+            step = { _ = try m.optimize(realA: a, realB: b, optimizerG: optG, optimizerD: optD, optimizerF: optF) }
         } else {
             let g = try Generator(.unet(downs: 8)), d = try Discriminator(.nLayers(3, ndf: 64, norm: .batch, inputChannels: 6))
             try g.root.initializeWeights(seed: 1)
