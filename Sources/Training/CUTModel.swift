@@ -61,6 +61,9 @@ public final class CUTModel {
     }
 
     public func forward(realA: Tensor, realB: Tensor, flip: Bool = false) throws -> Translation {
+        if nceIdentity && Array(realA.shape.dropFirst()) != Array(realB.shape.dropFirst()) {
+            throw TrainingError(.invalidSetting, "CUT's NCE identity runs G on A and B in one batch, so they must have one size; got \(realA.shape.dropFirst().map(String.init).joined(separator: "×")) and \(realB.shape.dropFirst().map(String.init).joined(separator: "×")): crop them to one size (--preprocess resize_and_crop or crop) or set --nce-idt=false")
+        }
         var real = nceIdentity ? try Tensor(stacking: [realA, realB]) : realA
         if flip { real = try flipWidth(real) }
         let fake = try generator.forward(Variable(real), context: context)

@@ -55,6 +55,29 @@ struct TrainCommandTests {
         }
     }
 
+    /// CUT's refusals: a paired folder, an NCE identity over images of two sizes, a layer list G
+    /// does not have. Each is one line, exit 1, before or at the first iteration.
+    @Test func cutBadInputIsOneLineAndExitOne() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("aligned/train/ab.png", try TestImages.png(width: 64, height: 32, seed: 1))
+        try dir.write("sizes/trainA/a.png", try TestImages.png(width: 40, height: 36, seed: 2))
+        try dir.write("sizes/trainB/b.png", try TestImages.png(width: 36, height: 40, seed: 3))
+        let small = ["--ngf", "4", "--ndf", "4", "--net-g", "resnet_6blocks", "--n-epochs", "1", "--n-epochs-decay", "0", "--num-patches", "8", "--netf-nc", "8"]
+        for (arguments, expected) in [
+            (["--data", dir.path("aligned"), "--run", dir.path("r1")], "trains on unpaired images in trainA/ and trainB/"),
+            (["--data", dir.path("sizes"), "--run", dir.path("r2"), "--preprocess", "none"], "--nce-idt=false"),
+            (["--data", dir.path("sizes"), "--run", dir.path("r3"), "--nce_layers", "0,4,99"], "--nce-layers 0,4,99"),
+        ] {
+            let r = try runGantry(["train", "cut"] + small + arguments)
+            #expect(r.status == 1, "\(arguments): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("epoch ") }
+            #expect(lines.count == 1 && lines[0].contains(expected), "\(r.stderr)")
+        }
+        // FastCUT has no identity term: the same folder trains.
+        let ok = try runGantry(["train", "fastcut"] + small + ["--data", dir.path("sizes"), "--run", dir.path("r4"), "--preprocess", "none"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
+
     /// A run that fails its checks before the first iteration (unet_128 on 64×64 crops) leaves no
     /// files (it used to leave config.yaml and losses.jsonl, and the corrected command was then
     /// refused until --overwrite); the corrected command then trains in the same folder.

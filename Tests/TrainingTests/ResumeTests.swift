@@ -100,6 +100,25 @@ struct ResumeTests {
         #expect(resume.count == 6, "\(resume.sorted())")
     }
 
+    /// FastCUT stopped inside an epoch: its flips and patch draws come from the same random
+    /// stream as an uninterrupted run's, and F's optimizer state is saved with G's and D's.
+    @Test func fastCUTStoppedInsideAnEpochContinuesExactly() throws {
+        let dir = try TemporaryDirectory()
+        try unalignedData(dir)
+        func flags(_ run: String) -> [(String, String)] {
+            [("data", dir.path("data")), ("run", dir.path(run)), ("net-g", "resnet_6blocks"), ("ngf", "4"), ("ndf", "4"),
+             ("preprocess", "none"), ("n-epochs", "2"), ("n-epochs-decay", "1"), ("num-patches", "16"), ("netf-nc", "8"), ("seed", "5")]
+        }
+        try Trainer(TrainingOptions.resolve(.fastcut, flags: flags("whole")), backend: Backends.winograd).train()
+        let first = try Trainer(TrainingOptions.resolve(.fastcut, flags: flags("split")), backend: Backends.winograd)
+        var iterations = 0
+        let outcome = try first.train(until: { iterations == 4 }, report: { if case .iteration = $0 { iterations += 1 } })
+        #expect(outcome == .stopped(epoch: 2, images: 1))
+        let second = try Trainer(TrainingOptions.resolve(.fastcut, flags: flags("split") + [("continue", "true")]), backend: Backends.winograd)
+        try second.train()
+        try expectIdentical(dir.path("whole"), dir.path("split"), networks: ["G", "F", "D"])
+    }
+
     @Test func continuesFromAFolderPyTorchWrote() throws {
         let dir = try TemporaryDirectory()
         try alignedData(dir, count: 2, side: 128)

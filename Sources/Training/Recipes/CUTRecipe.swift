@@ -58,8 +58,12 @@ public final class CUTRecipe: Recipe {
     public func samples(lastBatch: [Tensor]?) throws -> Data? {
         guard let (input, target, quiet) = try EpochRecipes.firstPair(lastBatch, context) else { return nil }
         let g = model.generator
-        var row = [input, try g.forward(Variable(input), context: quiet).data, target]
-        if options.nceIdt { row.append(try g.forward(Variable(target), context: quiet).data) }
+        var row = [input, try g.forward(Variable(input), context: quiet).data]
+        // A grid's tiles share one size: B joins the row when it has A's (always, once cropped).
+        if target.shape == input.shape {
+            row.append(target)
+            if options.nceIdt { row.append(try g.forward(Variable(target), context: quiet).data) }
+        }
         return try SampleGrid.png([row])
     }
 }
