@@ -94,7 +94,9 @@ struct DiscriminatorTests {
         let antialiased = DiscriminatorArchitecture.nLayers(3, ndf: 2, norm: .instance, antialias: true)
         #expect(antialiased.outputSize(height: 256, width: 128)! == (30, 14))
         let d = try Discriminator(antialiased)
-        for (h, w) in [(37, 45), (24, 31), (17, 20)] {
+        #expect(antialiased.outputSize(height: 17, width: 20) == nil)
+        #expect(throws: ModelError.self) { try d.forward(Tensor(zeros: [1, 3, 17, 20]), context: ForwardContext(backend: Backends.direct)) }
+        for (h, w) in [(37, 45), (24, 31), (29, 24)] {
             let y = try d.forward(Tensor(zeros: [1, 3, h, w]), context: ForwardContext(backend: Backends.direct))
             let size = try #require(antialiased.outputSize(height: h, width: w))
             #expect(Array(y.shape.suffix(2)) == [size.height, size.width], "\(h)×\(w)")
