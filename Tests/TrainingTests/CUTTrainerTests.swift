@@ -1,3 +1,4 @@
+import Checkpoints
 import Engine
 import Foundation
 import Imaging
@@ -31,6 +32,29 @@ struct CUTTrainerTests {
         let png = try! ImageCodec.encode(EncodableImage(width: side, height: side, colorChannels: 3, hasAlpha: false, samples: samples),
                                          as: .png, path: "shape")
         return (png, inside)
+    }
+
+    /// A run's `latest_net_{G,F,D}.pth` hold exactly the keys and shapes of the CUT repository's
+    /// networks of the same sizes (recorded from its classes in `training/cut_step.safetensors`:
+    /// resnet_6blocks ngf 4, basic D ndf 4, netF_nc 16), so `load_state_dict(strict=True)` takes them.
+    @Test func runFilesHaveTheCUTRepositorysKeys() throws {
+        let dir = try TemporaryDirectory()
+        for i in 0..<2 {
+            try dir.write("data/trainA/\(i).png", Self.shape(i, blue: false).png)
+            try dir.write("data/trainB/\(i).png", Self.shape(i + 3, blue: true).png)
+        }
+        let options = try TrainingOptions.resolve(.cut, flags: [
+            ("data", dir.path("data")), ("run", dir.path("run")), ("net-g", "resnet_6blocks"), ("ngf", "4"), ("ndf", "4"),
+            ("preprocess", "none"), ("n-epochs", "1"), ("n-epochs-decay", "0"), ("num-patches", "16"), ("netf-nc", "16"),
+        ])
+        try Trainer(options, backend: Backends.direct).train()
+        let reference = try TrainingFixture("cut_step")
+        for name in ["G", "F", "D"] {
+            let saved = try Checkpoints.Checkpoint.load(contentsOf: URL(fileURLWithPath: dir.path("run/latest_net_\(name).pth"))).stateDict
+            let expected = reference.tensors.filter { $0.key.hasPrefix("init.\(name).") }
+            #expect(Set(saved.keys) == Set(expected.keys.map { String($0.dropFirst("init.\(name).".count)) }), "\(name)")
+            for (key, t) in expected { #expect(saved[String(key.dropFirst("init.\(name).".count))]?.shape == t.shape, "\(key)") }
+        }
     }
 
     @Test(arguments: ["cut", "fastcut"])
