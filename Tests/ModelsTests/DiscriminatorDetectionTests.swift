@@ -54,6 +54,15 @@ struct DiscriminatorDetectionTests {
         #expect { try Discriminator.load(contentsOf: url) } throws: { ($0 as? ModelError)?.code == .unknownArchitecture }
     }
 
+    /// CUT's F file, beside its G in every CUT run folder, is named for what it is.
+    @Test func generatorLoadingNamesCUTsPatchSampleF() throws {
+        let f = try PatchSampleF(channels: [3, 8], width: 4)
+        let sd = StateDict(f.root.namedTensors().map { ($0.key, CheckpointTensor(shape: $0.value.shape, values: $0.value.values)) })
+        #expect {
+            try Generator.load(Checkpoint(path: "latest_net_F.pth", format: .pytorchZip, stateDict: sd))
+        } throws: { ($0 as? ModelError).map { $0.message.contains("PatchSampleF") && $0.message.contains("latest_net_G.pth") } ?? false }
+    }
+
     @Test(arguments: ["basic_batch_in6", "pixel_instance_in3", "stargan_d32", "basic_instance_in3_2018"])
     func generatorLoadingNamesTheDiscriminator(_ name: String) throws {
         let url = discriminatorFixturesDirectory.appendingPathComponent("\(name).pth")

@@ -52,6 +52,11 @@ public enum ArchitectureDetection {
             throw ModelError(.architectureMismatch,
                 "this checkpoint is \(what), not a generator; converting images needs a generator checkpoint (e.g. latest_net_G.pth or 200000-G.ckpt)")
         }
+        // CUT's PatchSampleF (latest_net_F.pth) sits beside its G in every CUT run folder.
+        if sd["mlp_0.0.weight"]?.shape.count == 2, sd["model.1.weight"] == nil {
+            throw ModelError(.architectureMismatch,
+                "this checkpoint is CUT's PatchSampleF (netF, MLP heads for the contrastive loss), not a generator; converting images needs the generator, latest_net_G.pth")
+        }
         let family = try overrides.family ?? detectFamily(sd)
         var result: Result
         switch family {
