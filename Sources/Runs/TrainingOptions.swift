@@ -270,7 +270,8 @@ extension TrainingOptions {
         guard generator.family == .resnet else {
             throw TrainingError(.invalidSetting, "--net-g \(netG): CUT takes its NCE features from a ResNet generator's layers; use resnet_9blocks or resnet_6blocks")
         }
-        let layers = try Generator(generator).root.children[0].module.children.count
+        // G's Sequential: stem (pad, conv, norm, ReLU), two downs, the blocks, two ups, pad, conv, tanh.
+        let layers = 4 + 2 * (generator.antialias ? 4 : 3) + generator.depth + 2 * (generator.antialiasUp ? 4 : 3) + 3
         guard !nceLayers.isEmpty, nceLayers == nceLayers.sorted(), Set(nceLayers).count == nceLayers.count,
               nceLayers.allSatisfy({ (0..<layers).contains($0) }) else {
             throw TrainingError(.invalidSetting, "--nce-layers \(nceLayers.map(String.init).joined(separator: ",")) must be distinct ascending layer indices of G below \(layers) (CUT's default 0,4,8,12,16)")

@@ -54,6 +54,7 @@ struct ArchitectureTests {
             #expect(keys.contains(key), "\(key)")
         }
         #expect(keys.last == "model.30.bias")
+        #expect(g.root.children[0].module.children.count == 32, "the layer count --nce-layers is checked against")
         let buffers = g.root.namedTensors().filter(\.isBuffer)
         #expect(buffers.map(\.key) == ["model.7.filt", "model.11.filt", "model.21.filt", "model.25.filt"])
         // get_filter(3) and get_filter(4) · stride²: [1,2,1]ᵀ[1,2,1]/16 and [1,3,3,1]ᵀ[1,3,3,1]/16.
