@@ -91,7 +91,7 @@ public func depthwiseConv2d(_ x: Variable, filter: Tensor, stride: Int, padding:
     guard stride > 0, padding >= 0, h + 2 * padding >= k, w + 2 * padding >= k else {
         throw EngineError(.shapeMismatch, "a \(k)×\(k) depthwise filter does not fit a \(h)×\(w) input with padding \(padding)")
     }
-    return try depthwiseCorrelate(x, filter: filter, stride: stride, padding: padding, height: oh, width: ow)
+    return try depthwise(x, filter: filter, stride: stride, padding: padding, height: oh, width: ow, transposed: false)
 }
 
 /// `F.conv_transpose2d(x, filter, stride: s, padding: p, groups: C)` with a constant filter:
@@ -102,27 +102,20 @@ public func depthwiseConvTranspose2d(_ x: Variable, filter: Tensor, stride: Int,
     guard stride > 0, padding >= 0, oh > 0, ow > 0 else {
         throw EngineError(.shapeMismatch, "a \(k)×\(k) transposed depthwise filter with stride \(stride) and padding \(padding) leaves nothing of a \(h)×\(w) input")
     }
-    return try depthwiseSpread(x, filter: filter, stride: stride, padding: padding, height: oh, width: ow)
+    return try depthwise(x, filter: filter, stride: stride, padding: padding, height: oh, width: ow, transposed: true)
 }
 
-/// The two kernels as differentiable ops with explicit output sizes (each one's backward is the
-/// other at its input's size).
-private func depthwiseSpread(_ x: Variable, filter: Tensor, stride: Int, padding: Int, height: Int, width: Int) throws -> Variable {
+/// Either kernel as a differentiable op with an explicit output size: the backward of one is the
+/// other at the input's size, itself differentiable (the twin).
+private func depthwise(_ x: Variable, filter: Tensor, stride: Int, padding: Int, height: Int, width: Int,
+                       transposed: Bool) throws -> Variable {
     let (h, w) = (x.shape[2], x.shape[3])
-    let y = try DepthwiseFilter.spread(x.data, filter: filter, stride: stride, padding: padding, outputHeight: height, outputWidth: width)
-    return record("depthwiseConvTranspose2d", y, [x], {
-        { g in [try DepthwiseFilter.correlate(g, filter: filter, stride: stride, padding: padding, outputHeight: h, outputWidth: w)] }
+    let kernel = transposed ? DepthwiseFilter.spread : DepthwiseFilter.correlate
+    let adjoint = transposed ? DepthwiseFilter.correlate : DepthwiseFilter.spread
+    let y = try kernel(x.data, filter, stride, padding, height, width, 0)
+    return record(transposed ? "depthwiseConvTranspose2d" : "depthwiseConv2d", y, [x], {
+        { g in [try adjoint(g, filter, stride, padding, h, w, 0)] }
     }, twin: {
-        { g in [try depthwiseCorrelate(g, filter: filter, stride: stride, padding: padding, height: h, width: w)] }
-    })
-}
-
-private func depthwiseCorrelate(_ x: Variable, filter: Tensor, stride: Int, padding: Int, height: Int, width: Int) throws -> Variable {
-    let (h, w) = (x.shape[2], x.shape[3])
-    let y = try DepthwiseFilter.correlate(x.data, filter: filter, stride: stride, padding: padding, outputHeight: height, outputWidth: width)
-    return record("depthwiseConv2d", y, [x], {
-        { g in [try DepthwiseFilter.spread(g, filter: filter, stride: stride, padding: padding, outputHeight: h, outputWidth: w)] }
-    }, twin: {
-        { g in [try depthwiseSpread(g, filter: filter, stride: stride, padding: padding, height: h, width: w)] }
+        { g in [try depthwise(g, filter: filter, stride: stride, padding: padding, height: h, width: w, transposed: !transposed)] }
     })
 }
