@@ -38,10 +38,12 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .systemLibrary(name: "CTIFF", path: "Sources/CTIFF"),
+        .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
         // Every file Gantry writes appears whole or not at all; the lowest module, no dependencies.
         .target(name: "AtomicFiles"),
         .target(name: "Engine", dependencies: ["CDNNL"]),
-        .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG", "AtomicFiles"]),
+        .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG", "CTIFF", "CWebP", "AtomicFiles"]),
         .target(
             name: "Pipeline",
             dependencies: [

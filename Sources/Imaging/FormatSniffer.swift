@@ -5,9 +5,13 @@ import Foundation
 enum SniffedFormat: Equatable {
     case png
     case jpeg
+    /// Classic (`II*\0`, `MM\0*`) or BigTIFF (`II+\0`, `MM\0+`).
+    case tiff
+    /// `RIFF`, a size, `WEBP`.
+    case webp
     /// A recognised image format Gantry does not read, by its common name.
     case unsupported(String)
-    /// The data is a strict prefix of a PNG or JPEG signature.
+    /// The data is a strict prefix of a signature of a format Gantry reads.
     case truncatedSignature(ImageFormat)
     /// Not an image; the string describes what it looks like instead.
     case notAnImage(String)
@@ -16,14 +20,24 @@ enum SniffedFormat: Equatable {
 enum FormatSniffer {
     static let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
     static let jpegSignature: [UInt8] = [0xFF, 0xD8, 0xFF]
+    static let tiffSignatures: [[UInt8]] = [
+        [0x49, 0x49, 0x2A, 0x00], [0x4D, 0x4D, 0x00, 0x2A], [0x49, 0x49, 0x2B, 0x00], [0x4D, 0x4D, 0x00, 0x2B],
+    ]
 
     static func sniff(_ bytes: Bytes) -> SniffedFormat {
         if bytes.starts(with: pngSignature) { return .png }
         if bytes.starts(with: jpegSignature) { return .jpeg }
+        if tiffSignatures.contains(where: { bytes.starts(with: $0) }) { return .tiff }
+        if bytes.starts(with: ascii("RIFF")), bytes.starts(with: ascii("WEBP"), at: 8) { return .webp }
         if bytes.count < pngSignature.count, isPrefix(bytes, of: pngSignature) { return .truncatedSignature(.png) }
         if bytes.count < jpegSignature.count, isPrefix(bytes, of: jpegSignature) {
             return .truncatedSignature(.jpeg)
         }
+        if bytes.count < 4, tiffSignatures.contains(where: { isPrefix(bytes, of: $0) }) { return .truncatedSignature(.tiff) }
+        // The RIFF size (bytes 4..<8) can be anything; what follows it must still be "WEBP".
+        let webpPrefix = isPrefix(bytes.count <= 4 ? bytes : Bytes(bytes.slice(0, 4)), of: ascii("RIFF"))
+            && (bytes.count <= 8 || isPrefix(Bytes(bytes.slice(8, bytes.count - 8)), of: ascii("WEBP")))
+        if bytes.count < 12, webpPrefix { return .truncatedSignature(.webp) }
         if let name = otherImageFormat(bytes) { return .unsupported(name) }
         return .notAnImage(describe(bytes))
     }
@@ -36,11 +50,6 @@ enum FormatSniffer {
 
     private static func otherImageFormat(_ b: Bytes) -> String? {
         if b.starts(with: ascii("GIF87a")) || b.starts(with: ascii("GIF89a")) { return "GIF" }
-        if b.starts(with: ascii("RIFF")), b.starts(with: ascii("WEBP"), at: 8) { return "WebP" }
-        if b.starts(with: [0x49, 0x49, 0x2A, 0x00]) || b.starts(with: [0x4D, 0x4D, 0x00, 0x2A])
-            || b.starts(with: [0x49, 0x49, 0x2B, 0x00]) || b.starts(with: [0x4D, 0x4D, 0x00, 0x2B]) {
-            return "TIFF"
-        }
         // "BM" alone also starts ordinary text, so require a known DIB header size too.
         if b.starts(with: ascii("BM")), b.has(14, 4), [12, 16, 40, 52, 56, 64, 108, 124].contains(b.u32le(14)) {
             return "BMP"

@@ -1,16 +1,19 @@
 import AtomicFiles
 import Foundation
 
-/// Reads and writes PNG and JPEG files for the pipeline.
+/// Reads and writes PNG, JPEG, TIFF and WebP files for the pipeline.
 ///
 /// All entry points are safe to call from several threads at once: nothing is shared
-/// between calls (each JPEG call owns its TurboJPEG handle, each PNG call its `png_image`).
+/// between calls (each JPEG call owns its TurboJPEG handle, each PNG call its `png_image`,
+/// each TIFF call its libtiff handle with per-handle error handlers, each WebP call its
+/// decoder or encoder configuration).
 /// Every failure is an `ImageError` naming the file; no partially decoded image is returned.
 public enum ImageCodec {
     /// Reads what the file declares (format, size, channels, depth, EXIF orientation)
     /// without decoding pixels. The format is sniffed from the content (JPEG `FF D8 FF`,
-    /// the PNG signature), never from the extension. Limits are not applied here, so a
-    /// decompression bomb reports its declared size; `decode` refuses it.
+    /// the PNG signature, TIFF `II*\0`/`MM\0*` and BigTIFF, `RIFF….WEBP`), never from the
+    /// extension. Limits are not applied here, so a decompression bomb reports its declared
+    /// size; `decode` refuses it. An animated WebP is refused here already.
     public static func readHeader(_ data: Data, path: String) throws(ImageError) -> ImageHeader {
         do {
             return try parseHeader(Bytes(data)).header
@@ -19,14 +22,19 @@ public enum ImageCodec {
         }
     }
 
-    /// Decodes the whole image and turns it upright by its EXIF orientation.
+    /// Decodes the whole image and turns it upright by its EXIF orientation (TIFF: its
+    /// Orientation tag; WebP: the orientation in its EXIF chunk).
     ///
     /// The declared size is checked against `limits` right after the PNG IHDR / JPEG frame
-    /// header is read, before any pixel memory is allocated. Sample values are those stored
-    /// in the file, as Pillow returns them: no gamma or color management is applied (the ICC
-    /// profile is returned for the caller to carry over). See `PNGCodec` for 16-bit PNGs:
-    /// gray and RGB keep their 16-bit values; gray+alpha and RGBA decode to 8 bits, rounded.
-    /// CMYK/YCCK JPEGs are converted to RGB assuming Adobe-inverted CMYK, like Pillow.
+    /// header / TIFF directory / WebP frame header is read, before any pixel memory is
+    /// allocated. Sample values are those stored in the file, as Pillow returns them: no gamma
+    /// or color management is applied (the ICC profile is returned for the caller to carry
+    /// over). See `PNGCodec` for 16-bit PNGs: gray and RGB keep their 16-bit values;
+    /// gray+alpha and RGBA decode to 8 bits, rounded. CMYK/YCCK JPEGs are converted to RGB
+    /// assuming Adobe-inverted CMYK, like Pillow. TIFF: the first page only
+    /// (`DecodedImage.pageCount` tells how many there are), 16 bits kept for gray and RGB with
+    /// or without alpha, associated alpha un-premultiplied; see `TIFFPixels`. WebP: 8-bit RGB
+    /// or RGBA.
     public static func decode(
         _ data: Data, path: String, limits: DecodeLimits = .init()
     ) throws(ImageError) -> DecodedImage {
@@ -39,6 +47,10 @@ public enum ImageCodec {
                 return try PNGCodec.decode(bytes, PNGChunks.walk(bytes, headerOnly: false))
             case .jpeg(let info):
                 return try JPEGCodec.decode(bytes, info)
+            case .tiff(let info):
+                return try TIFFCodec.decode(bytes, info, limits: limits)
+            case .webp(let info):
+                return try WebPCodec.decode(bytes, info)
             }
         } catch {
             throw error.at(path)
@@ -102,21 +114,37 @@ public enum ImageCodec {
         return nil
     }
 
-    /// Encodes 8-bit samples as PNG or JPEG, embedding `iccProfile` when present.
+    /// Encodes 8-bit samples as PNG, JPEG, TIFF or WebP, embedding `iccProfile` when present.
     ///
     /// PNG: lossless, gray / gray+alpha / RGB / RGBA kept as given; the profile goes in an
     /// `iCCP` chunk right after IHDR (replacing the `sRGB` chunk libpng writes).
     /// JPEG: `quality` is clamped to 1...100; chroma is 4:2:0 below 90 and 4:4:4 from 90 up;
     /// gray is written as single-channel JPEG; alpha is dropped because JPEG cannot store it;
     /// the profile goes in APP2 `ICC_PROFILE` segments after SOI/APP0.
+    /// TIFF: lossless (Deflate with the horizontal predictor), gray / gray+alpha / RGB / RGBA
+    /// kept as given (alpha unassociated); the profile goes in the ICCProfile tag.
+    /// WebP: lossy with `quality` (clamped to 1...100, as cwebp's `-q`), or lossless when
+    /// `lossless` is true (then `quality` does not apply); gray is written as RGB, alpha kept;
+    /// the profile goes in an `ICCP` chunk. At most 16383 pixels a side.
+    ///
+    /// `lossless` only chooses between WebP's two codings: PNG and TIFF are always lossless,
+    /// and asking for a lossless JPEG is an `unsupportedFormat` error rather than a silent
+    /// lossy file.
     public static func encode(
-        _ image: EncodableImage, as format: ImageFormat, quality: Int = 95, path: String
+        _ image: EncodableImage, as format: ImageFormat, quality: Int = 95, lossless: Bool = false, path: String
     ) throws(ImageError) -> Data {
-        do {
+        do throws(ImageFailure) {
             try validate(image)
+            let quality = min(100, max(1, quality))
             switch format {
             case .png: return try PNGEncoder.encode(image)
-            case .jpeg: return try JPEGCodec.encode(image, quality: min(100, max(1, quality)))
+            case .jpeg:
+                if lossless {
+                    throw ImageFailure(.unsupportedFormat, "JPEG cannot be written lossless (use PNG, TIFF or WebP)")
+                }
+                return try JPEGCodec.encode(image, quality: quality)
+            case .tiff: return try TIFFEncoder.encode(image)
+            case .webp: return try WebPEncoder.encode(image, quality: quality, lossless: lossless)
             }
         } catch {
             throw error.at(path)
@@ -126,11 +154,15 @@ public enum ImageCodec {
     enum ParsedHeader {
         case png(PNGInfo)
         case jpeg(JPEGInfo)
+        case tiff(TIFFInfo)
+        case webp(WebPInfo)
 
         var header: ImageHeader {
             switch self {
             case .png(let info): info.header
             case .jpeg(let info): info.header
+            case .tiff(let info): info.header
+            case .webp(let info): info.header
             }
         }
     }
@@ -142,10 +174,14 @@ public enum ImageCodec {
             return .png(try PNGChunks.walk(bytes, headerOnly: true))
         case .jpeg:
             return .jpeg(try JPEGMarkers.walk(bytes))
+        case .tiff:
+            return .tiff(try TIFFCodec.readInfo(bytes))
+        case .webp:
+            return .webp(try WebPCodec.readInfo(bytes))
         case .truncatedSignature(let format):
-            throw ImageFailure(.truncated, "\(format == .png ? "PNG" : "JPEG") is truncated: only \(bytes.count) bytes")
+            throw ImageFailure(.truncated, "\(format.displayName) is truncated: only \(bytes.count) bytes")
         case .unsupported(let name):
-            throw ImageFailure(.unsupportedFormat, "\(name) images are not supported (only PNG and JPEG)")
+            throw ImageFailure(.unsupportedFormat, "\(name) images are not supported (only PNG, JPEG, TIFF and WebP)")
         case .notAnImage(let what):
             throw ImageFailure(.notAnImage, "not an image: the content is \(what)")
         }

@@ -14,8 +14,9 @@ public struct ImageError: Error, CustomStringConvertible, Sendable {
         case empty
         /// The content is not an image at all (text, HTML, an archive, …).
         case notAnImage
-        /// An image in a format Gantry does not read (GIF, BMP, WebP, TIFF, HEIC, …),
-        /// or a variant of PNG/JPEG it does not support (12-bit or lossless JPEG).
+        /// An image in a format Gantry does not read (GIF, BMP, HEIC, AVIF, …), or a variant
+        /// of a format it reads that it does not support (12-bit or lossless JPEG, animated
+        /// WebP, floating-point TIFF, …).
         case unsupportedFormat
         /// The file ends before the image it announces.
         case truncated

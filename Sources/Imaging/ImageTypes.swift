@@ -4,6 +4,20 @@ import Foundation
 public enum ImageFormat: String, Sendable, CaseIterable {
     case png
     case jpeg
+    /// Baseline TIFF and BigTIFF: the first page is decoded (`DecodedImage.pageCount` says how many).
+    case tiff
+    /// Still WebP, lossy (VP8) or lossless (VP8L), with or without alpha; animations are refused.
+    case webp
+
+    /// The name people use: "PNG", "JPEG", "TIFF", "WebP".
+    public var displayName: String {
+        switch self {
+        case .png: "PNG"
+        case .jpeg: "JPEG"
+        case .tiff: "TIFF"
+        case .webp: "WebP"
+        }
+    }
 }
 
 /// What a file declares about itself, read without decoding any pixels.
@@ -16,17 +30,22 @@ public struct ImageHeader: Sendable, Equatable {
     public var height: Int
     /// 1 for gray, 3 for color (palette, RGB, YCbCr, CMYK and YCCK all count as color).
     public var colorChannels: Int
-    /// Whether the image carries alpha: gray+alpha, RGBA, or a PNG `tRNS` chunk.
+    /// Whether the image carries alpha: gray+alpha, RGBA, a PNG `tRNS` chunk, a TIFF alpha
+    /// extra sample, or a WebP alpha channel.
     public var hasAlpha: Bool
-    /// Bits per stored sample as declared (8 or 16; PNG depths below 8 report 8).
+    /// Bits per stored sample as declared (8 or 16; PNG and TIFF depths below 8 report 8, and
+    /// so do TIFFs that decode through libtiff's RGBA path: CMYK, YCbCr, bilevel, …).
     public var bitDepth: Int
-    /// EXIF orientation 1...8; always 1 for PNG and for JPEGs without a valid tag.
+    /// EXIF orientation 1...8 (TIFF: the Orientation tag; WebP: its EXIF chunk); 1 for PNG and
+    /// for files without a valid tag.
     public var orientation: Int
+    /// Pages (TIFF directories, thumbnails included) in the file; 1 for every other format.
+    public var pageCount: Int
 
     /// Creates a header; used by the codecs and by tests.
     public init(
         format: ImageFormat, width: Int, height: Int, colorChannels: Int,
-        hasAlpha: Bool, bitDepth: Int, orientation: Int
+        hasAlpha: Bool, bitDepth: Int, orientation: Int, pageCount: Int = 1
     ) {
         self.format = format
         self.width = width
@@ -35,6 +54,7 @@ public struct ImageHeader: Sendable, Equatable {
         self.hasAlpha = hasAlpha
         self.bitDepth = bitDepth
         self.orientation = orientation
+        self.pageCount = pageCount
     }
 }
 
@@ -61,28 +81,33 @@ public struct DecodedImage: Sendable {
     public var width: Int
     /// Height after the EXIF orientation was applied.
     public var height: Int
-    /// 1 (gray) or 3 (RGB); palette PNGs and CMYK/YCCK JPEGs decode to 3.
+    /// 1 (gray) or 3 (RGB); palette PNGs and TIFFs, CMYK/YCCK JPEGs, CMYK/YCbCr TIFFs and all
+    /// WebPs decode to 3.
     public var colorChannels: Int
     /// Whether `samples` carry an alpha channel after the color channels.
     public var hasAlpha: Bool
-    /// 8 or 16: the range the samples hold (0...255 or 0...65535). 16 only for 16-bit PNG
-    /// gray and RGB (with or without a `tRNS` key); 16-bit gray+alpha and RGBA PNGs decode to
-    /// 8 (each sample rounded, `v / 257`) because libpng's simplified API premultiplies
-    /// alpha in every 16-bit format.
+    /// 8 or 16: the range the samples hold (0...255 or 0...65535). 16 for 16-bit PNG gray and
+    /// RGB (with or without a `tRNS` key) and for every 16-bit gray/RGB TIFF, with or without
+    /// alpha; 16-bit gray+alpha and RGBA PNGs decode to 8 (each sample rounded, `v / 257`)
+    /// because libpng's simplified API premultiplies alpha in every 16-bit format.
     public var bitDepth: Int
     /// Interleaved, row-major, `channelsPerPixel` samples per pixel.
     public var samples: [UInt16]
-    /// The embedded ICC profile: PNG `iCCP` decompressed, or JPEG `APP2` chunks reassembled.
+    /// The embedded ICC profile: PNG `iCCP` decompressed, JPEG `APP2` chunks reassembled, the
+    /// TIFF `ICCProfile` tag, or the WebP `ICCP` chunk.
     public var iccProfile: Data?
     /// The container the image came from.
     public var format: ImageFormat
     /// The EXIF orientation that was applied to the pixels (1 = none).
     public var orientation: Int
+    /// Pages in the file; only the first was decoded. Above 1 only for multi-page TIFFs, where a
+    /// caller should say so ("multi-page TIFF: converted page 1 of N").
+    public var pageCount: Int
 
     /// Creates a decoded image; used by the codecs and by tests.
     public init(
         width: Int, height: Int, colorChannels: Int, hasAlpha: Bool, bitDepth: Int,
-        samples: [UInt16], iccProfile: Data?, format: ImageFormat, orientation: Int
+        samples: [UInt16], iccProfile: Data?, format: ImageFormat, orientation: Int, pageCount: Int = 1
     ) {
         self.width = width
         self.height = height
@@ -93,6 +118,7 @@ public struct DecodedImage: Sendable {
         self.iccProfile = iccProfile
         self.format = format
         self.orientation = orientation
+        self.pageCount = pageCount
     }
 
     /// Samples per pixel: the color channels plus one for alpha.

@@ -2,10 +2,10 @@
 /// `ImageOps.exif_transpose` (2 mirror, 3 rotate 180°, 4 flip, 5 transpose,
 /// 6 rotate 90° clockwise, 7 transverse, 8 rotate 90° counter-clockwise).
 enum Orientation {
-    /// The samples widened to `UInt16` and transformed, with the new width and height
-    /// (swapped for 5...8). Widening happens in the same pass to avoid another copy.
-    static func apply(
-        _ orientation: Int, to samples: [UInt8], width: Int, height: Int, channels: Int
+    /// The samples (8-bit, or already 16-bit) widened to `UInt16` and transformed, with the new
+    /// width and height (swapped for 5...8). Widening happens in the same pass to avoid another copy.
+    static func apply<Sample: FixedWidthInteger & UnsignedInteger>(
+        _ orientation: Int, to samples: [Sample], width: Int, height: Int, channels: Int
     ) -> (samples: [UInt16], width: Int, height: Int) {
         let swaps = orientation >= 5 && orientation <= 8
         let outWidth = swaps ? height : width
@@ -28,7 +28,7 @@ enum Orientation {
                 for y in 0..<outHeight {
                     var from = (start + y * stepY) * channels
                     for _ in 0..<outWidth {
-                        for c in 0..<channels { buffer[to + c] = UInt16(src[from + c]) }
+                        for c in 0..<channels { buffer[to + c] = UInt16(truncatingIfNeeded: src[from + c]) }
                         to += channels
                         from += stepX * channels
                     }

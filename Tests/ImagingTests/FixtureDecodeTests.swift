@@ -5,8 +5,8 @@ import Testing
 /// Every good fixture decodes to what Pillow (or the stored 16-bit values) says.
 @Suite struct FixtureDecodeTests {
     @Test func fixturesArePresent() {
-        #expect(Fixtures.goodNames.count >= 30)
-        #expect(Fixtures.badNames.count >= 25)
+        #expect(Fixtures.goodNames.count >= 70)
+        #expect(Fixtures.badNames.count >= 35)
     }
 
     @Test(arguments: Fixtures.goodNames)
@@ -21,6 +21,7 @@ import Testing
         #expect(image.bitDepth == expected.bitDepth)
         #expect(image.orientation == expected.orientation)
         #expect((image.iccProfile != nil) == expected.hasICC)
+        #expect(image.pageCount == expected.pageCount ?? 1)
         try #require(image.samples.count == expected.samples.count)
         let worst = zip(image.samples, expected.samples).map { abs(Int($0) - $1) }.max() ?? 0
         #expect(worst <= expected.tolerance, "largest difference from Pillow: \(worst)")
@@ -35,6 +36,7 @@ import Testing
         #expect(header.colorChannels == image.colorChannels)
         #expect(header.hasAlpha == image.hasAlpha)
         #expect(header.orientation == image.orientation)
+        #expect(header.pageCount == image.pageCount)
         let swapped = header.orientation >= 5
         #expect((swapped ? header.height : header.width) == image.width)
         #expect((swapped ? header.width : header.height) == image.height)
@@ -52,7 +54,7 @@ import Testing
 
     @Test func iccProfilesAreTheEmbeddedBytes() throws {
         let srgb = try Fixtures.data("srgb.icc")
-        for name in ["jpeg_icc.jpg", "png_icc.png"] {
+        for name in ["jpeg_icc.jpg", "png_icc.png", "tiff_icc.tif", "webp_icc.webp"] {
             let image = try ImageCodec.decode(try Fixtures.data(name), path: name)
             #expect(image.iccProfile == srgb, "\(name)")
         }

@@ -15,6 +15,8 @@ enum Fixtures {
         let tolerance: Int
         let hasICC: Bool
         let samples: [Int]
+        /// Recorded only when above 1 (multi-page TIFFs).
+        let pageCount: Int?
     }
 
     struct Expected: Decodable {

@@ -51,7 +51,7 @@ def write(name, data):
     return data
 
 
-def record(name, pixels, mode_channels, has_alpha, bit_depth, fmt, orientation=1, tolerance=0, icc=False):
+def record(name, pixels, mode_channels, has_alpha, bit_depth, fmt, orientation=1, tolerance=0, icc=False, pages=1):
     arr = np.asarray(pixels)
     h, w = arr.shape[:2]
     channels = mode_channels + (1 if has_alpha else 0)
@@ -61,6 +61,8 @@ def record(name, pixels, mode_channels, has_alpha, bit_depth, fmt, orientation=1
         "bitDepth": bit_depth, "format": fmt, "orientation": orientation, "tolerance": tolerance,
         "hasICC": icc, "samples": [int(v) for v in arr.reshape(-1)],
     }
+    if pages != 1:
+        good[name]["pageCount"] = pages
 
 
 # ---------------------------------------------------------------- test patterns
@@ -334,8 +336,7 @@ def make_bad():
          b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>\n<body>gone</body></html>\n")
     fail("text_named.png", "notAnImage", b"BMW 320i, 2004\nsecond line\n")
 
-    for name, fmt in (("gif_named.png", "GIF"), ("bmp_named.png", "BMP"), ("webp_named.jpg", "WEBP"),
-                      ("tiff_named.jpg", "TIFF")):
+    for name, fmt in (("gif_named.png", "GIF"), ("bmp_named.png", "BMP")):
         buf = io.BytesIO()
         Image.fromarray(RGB8, "RGB").save(buf, format=fmt)
         fail(name, "unsupportedFormat", buf.getvalue())
@@ -408,6 +409,190 @@ def make_bad():
     fail("png_zero_size.png", "invalidSize", b"\x89PNG\r\n\x1a\n" + ihdr + png[33:])
 
 
+# ---------------------------------------------------------------- TIFF and WebP
+
+def tiff_write(name, arr, **kwargs):
+    """tifffile for what Pillow cannot write (16-bit color, alpha types, tiles, planes, byte order)."""
+    import tifffile
+    tifffile.imwrite(path(name), arr, **kwargs)
+    return arr
+
+
+def mini_tiff(width, height, strip, bps=8, compression=1, sample_format=1, offset=None, photometric=1):
+    """A little-endian, single-strip, one-sample TIFF built by hand, for the hostile files that
+    Pillow and tifffile refuse to write: the strip right after the header, the IFD after it."""
+    ifd = 8 + len(strip) + (len(strip) & 1)
+    tags = [(256, 4, width), (257, 4, height), (258, 3, bps), (259, 3, compression), (262, 3, photometric),
+            (273, 4, 8 if offset is None else offset), (277, 3, 1), (278, 4, height), (279, 4, len(strip)),
+            (339, 3, sample_format)]
+    out = b"II*\0" + struct.pack("<I", ifd) + strip + b"\0" * (len(strip) & 1) + struct.pack("<H", len(tags))
+    for tag, kind, value in tags:
+        out += struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+    return out + struct.pack("<I", 0)
+
+
+def make_tiffs(srgb):
+    rgb = Image.fromarray(RGB8, "RGB")
+    for name, compression in (("tiff_rgb8.tif", "raw"), ("tiff_rgb8_lzw.tif", "tiff_lzw"),
+                              ("tiff_rgb8_packbits.tif", "packbits"), ("tiff_rgb8_deflate.tif", "tiff_adobe_deflate")):
+        rgb.save(path(name), compression=compression)
+        assert (pil_samples(name) == RGB8).all(), name
+        record(name, RGB8, 3, False, 8, "tiff")
+    # The fixture that used to show TIFF as unsupported: still a TIFF under a .jpg name.
+    rgb.save(path("tiff_named.jpg"), format="TIFF")
+    record("tiff_named.jpg", RGB8, 3, False, 8, "tiff")
+
+    Image.fromarray(R8, "L").save(path("tiff_gray8.tif"))
+    record("tiff_gray8.tif", pil_samples("tiff_gray8.tif"), 1, False, 8, "tiff")
+    tiff_write("tiff_gray16.tif", R16, compression="zlib", predictor=True)
+    assert (pil_samples("tiff_gray16.tif") == R16).all()
+    record("tiff_gray16.tif", R16, 1, False, 16, "tiff")
+    tiff_write("tiff_gray16_be.tif", R16, byteorder=">")
+    assert (pil_samples("tiff_gray16_be.tif") == R16).all()
+    record("tiff_gray16_be.tif", R16, 1, False, 16, "tiff")
+    tiff_write("tiff_miniswhite.tif", R8, photometric="miniswhite")
+    assert (pil_samples("tiff_miniswhite.tif") == 255 - R8).all()
+    record("tiff_miniswhite.tif", 255 - R8, 1, False, 8, "tiff")
+
+    la8 = tiff_write("tiff_la8.tif", np.stack([R8, A8], -1), photometric="minisblack", extrasamples=["unassalpha"])
+    assert (np.asarray(Image.open(path("tiff_la8.tif")).convert("LA")) == la8).all()
+    record("tiff_la8.tif", la8, 1, True, 8, "tiff")
+    la16 = tiff_write("tiff_la16.tif", np.stack([R16, A16], -1), photometric="minisblack", extrasamples=["unassalpha"],
+                      compression="zlib")
+    record("tiff_la16.tif", la16, 1, True, 16, "tiff")
+    rgb16 = tiff_write("tiff_rgb16.tif", np.stack([R16, G16, B16], -1), photometric="rgb", compression="zlib",
+                       predictor=True)
+    record("tiff_rgb16.tif", rgb16, 3, False, 16, "tiff")
+    Image.fromarray(RGBA8, "RGBA").save(path("tiff_rgba8.tif"), compression="tiff_lzw")
+    assert (pil_samples("tiff_rgba8.tif") == RGBA8).all()
+    record("tiff_rgba8.tif", RGBA8, 3, True, 8, "tiff")
+    rgba16 = tiff_write("tiff_rgba16.tif", np.stack([R16, G16, B16, A16], -1), photometric="rgb",
+                        extrasamples=["unassalpha"], compression="zlib")
+    record("tiff_rgba16.tif", rgba16, 3, True, 16, "tiff")
+
+    # Associated alpha: stored premultiplied; Pillow un-premultiplies (c * 255 // a, 0 where a = 0).
+    a = A8.astype(np.uint32)[..., None]
+    tiff_write("tiff_rgba8_assoc.tif", np.concatenate([(RGB8 * a + 127) // 255, a], -1).astype(np.uint8),
+               photometric="rgb", extrasamples=["assocalpha"])
+    im = Image.open(path("tiff_rgba8_assoc.tif"))
+    record("tiff_rgba8_assoc.tif", np.asarray(im.convert("RGBA")), 3, True, 8, "tiff")
+    a16 = A16.astype(np.uint64)[..., None]
+    color16 = np.stack([R16, G16, B16], -1).astype(np.uint64)
+    premultiplied = (color16 * a16 + 32767) // 65535
+    tiff_write("tiff_rgba16_assoc.tif", np.concatenate([premultiplied, a16], -1).astype(np.uint16), photometric="rgb",
+               extrasamples=["assocalpha"])
+    straight = np.where(a16 == 0, 0, np.minimum(65535, premultiplied * 65535 // np.maximum(a16, 1)))
+    record("tiff_rgba16_assoc.tif", np.concatenate([straight, a16], -1), 3, True, 16, "tiff")
+
+    rgb.quantize(colors=64).save(path("tiff_palette.tif"))
+    im = Image.open(path("tiff_palette.tif"))
+    assert im.mode == "P"
+    record("tiff_palette.tif", np.asarray(im.convert("RGB")), 3, False, 8, "tiff")
+
+    # Tiles overhanging the right and bottom edges; strips of 3 rows in separate planes.
+    big = smooth_rgb(40, 24)
+    tiff_write("tiff_tiled.tif", big, photometric="rgb", tile=(16, 16), compression="zlib")
+    assert (pil_samples("tiff_tiled.tif") == big).all()
+    record("tiff_tiled.tif", big, 3, False, 8, "tiff")
+    tiff_write("tiff_planar.tif", np.moveaxis(RGB8, -1, 0), photometric="rgb", planarconfig="separate",
+               rowsperstrip=3, compression="zlib")
+    assert (pil_samples("tiff_planar.tif") == RGB8).all()
+    record("tiff_planar.tif", RGB8, 3, False, 8, "tiff")
+    rgba16_big = np.stack([big[..., 0].astype(np.uint16) * 257 + 3, big[..., 1].astype(np.uint16) * 250,
+                           big[..., 2].astype(np.uint16) * 256 + 7, np.full((24, 40), 40000, np.uint16)], -1)
+    tiff_write("tiff_tiled_planar16.tif", np.moveaxis(rgba16_big, -1, 0), photometric="rgb", planarconfig="separate",
+               tile=(16, 16), extrasamples=["unassalpha"], compression="zlib")
+    record("tiff_tiled_planar16.tif", rgba16_big, 3, True, 16, "tiff")
+    tiff_write("tiff_bigtiff.tif", RGB8, photometric="rgb", bigtiff=True)
+    record("tiff_bigtiff.tif", RGB8, 3, False, 8, "tiff")
+
+    # Through libtiff's RGBA interface: bilevel, CMYK, JPEG-compressed YCbCr.
+    Image.fromarray(R8 > 100).convert("1").save(path("tiff_bilevel.tif"), compression="group4")
+    im = Image.open(path("tiff_bilevel.tif"))
+    assert im.mode == "1"
+    record("tiff_bilevel.tif", np.asarray(im.convert("L")), 1, False, 8, "tiff")
+    smooth = Image.fromarray(smooth_rgb(W, H), "RGB")
+    smooth.convert("CMYK").save(path("tiff_cmyk.tif"))
+    # libtiff truncates where Pillow rounds in CMYK → RGB: 1 apart at most.
+    record("tiff_cmyk.tif", np.asarray(Image.open(path("tiff_cmyk.tif")).convert("RGB")), 3, False, 8, "tiff",
+           tolerance=1)
+    smooth.save(path("tiff_jpeg.tif"), compression="jpeg", quality=90)
+    record("tiff_jpeg.tif", np.asarray(Image.open(path("tiff_jpeg.tif")).convert("RGB")), 3, False, 8, "tiff",
+           tolerance=2)
+
+    wide = Image.fromarray(smooth_rgb(24, 16), "RGB")
+    for o in (3, 5, 6, 8):
+        name = "tiff_orientation_%d.tif" % o
+        wide.save(path(name), tiffinfo={0x0112: o})
+        im = Image.open(path(name))
+        assert im.getexif().get(0x0112) == o
+        record(name, np.asarray(ImageOps.exif_transpose(im)), 3, False, 8, "tiff", orientation=o)
+
+    rgb.save(path("tiff_icc.tif"), icc_profile=srgb, compression="tiff_adobe_deflate")
+    assert Image.open(path("tiff_icc.tif")).info.get("icc_profile") == srgb
+    record("tiff_icc.tif", RGB8, 3, False, 8, "tiff", icc=True)
+    pages = [Image.fromarray(np.roll(RGB8, k, axis=1), "RGB") for k in range(3)]
+    pages[0].save(path("tiff_multipage.tif"), save_all=True, append_images=pages[1:], compression="tiff_adobe_deflate")
+    assert Image.open(path("tiff_multipage.tif")).n_frames == 3
+    record("tiff_multipage.tif", RGB8, 3, False, 8, "tiff", pages=3)
+
+    # A strip that inflates to 10 MB where the image needs 4 KB: libtiff stops at the strip's
+    # size, so this decodes (to zeros) without the rest ever being inflated.
+    write("tiff_strip_overflow.tif", mini_tiff(64, 64, zlib.compress(bytes(10_000_000), 9), compression=8))
+    record("tiff_strip_overflow.tif", np.zeros((64, 64), np.uint8), 1, False, 8, "tiff")
+
+
+def make_webps(srgb):
+    smooth = Image.fromarray(smooth_rgb(W, H), "RGB")
+    smooth.save(path("webp_lossy.webp"), quality=80)
+    record("webp_lossy.webp", pil_samples("webp_lossy.webp"), 3, False, 8, "webp")
+    Image.fromarray(RGB8, "RGB").save(path("webp_named.jpg"), format="WEBP")
+    record("webp_named.jpg", pil_samples("webp_named.jpg"), 3, False, 8, "webp")
+    Image.fromarray(RGB8, "RGB").save(path("webp_lossless.webp"), lossless=True)
+    assert (pil_samples("webp_lossless.webp") == RGB8).all()
+    record("webp_lossless.webp", RGB8, 3, False, 8, "webp")
+    rgba = Image.fromarray(RGBA8, "RGBA")
+    rgba.save(path("webp_alpha_lossy.webp"), quality=85)
+    record("webp_alpha_lossy.webp", pil_samples("webp_alpha_lossy.webp"), 3, True, 8, "webp")
+    rgba.save(path("webp_alpha_lossless.webp"), lossless=True, exact=True)
+    assert (pil_samples("webp_alpha_lossless.webp") == RGBA8).all()
+    record("webp_alpha_lossless.webp", RGBA8, 3, True, 8, "webp")
+    smooth.save(path("webp_icc.webp"), lossless=True, icc_profile=srgb)
+    assert Image.open(path("webp_icc.webp")).info.get("icc_profile") == srgb
+    record("webp_icc.webp", pil_samples("webp_icc.webp"), 3, False, 8, "webp", icc=True)
+    Image.fromarray(smooth_rgb(24, 16), "RGB").save(path("webp_orientation_6.webp"), lossless=True, exif=make_exif(6))
+    im = Image.open(path("webp_orientation_6.webp"))
+    assert im.getexif().get(0x0112) == 6
+    record("webp_orientation_6.webp", np.asarray(ImageOps.exif_transpose(im)), 3, False, 8, "webp", orientation=6)
+
+
+def make_bad_tiffs_webps():
+    deflate = open(path("tiff_rgb8_deflate.tif"), "rb").read()
+    fail("tiff_truncated_header.tif", "truncated", deflate[:6])
+    (ifd,) = struct.unpack("<I", deflate[4:8])
+    fail("tiff_truncated_ifd.tif", "truncated", deflate[:ifd + 40])
+    plain = open(path("tiff_rgb8.tif"), "rb").read()
+    assert struct.unpack("<I", plain[4:8])[0] < len(plain) - 100, "Pillow writes the IFD before the pixels"
+    fail("tiff_truncated_strip.tif", "truncated", plain[:-50])
+
+    pixels = bytes(RGB8[..., 0].tobytes())
+    fail("tiff_zero_size.tif", "invalidSize", mini_tiff(0, 7, pixels))
+    # 10^10 pixels declared, 1 KB of data: refused from the header, before any allocation.
+    fail("tiff_bomb.tif", "tooLarge", mini_tiff(100000, 100000, zlib.compress(bytes(100000)), compression=8))
+    # 144 M pixels (within the limits) from 2 KB of deflate, which cannot inflate to 144 MB.
+    fail("tiff_deflate_bomb.tif", "corrupt", mini_tiff(12000, 12000, zlib.compress(bytes(2_000_000), 9), compression=8))
+    fail("tiff_bad_strip_offset.tif", "truncated", mini_tiff(W, H, pixels, offset=1 << 30))
+    floats = np.linspace(0, 1, W * H, dtype="<f4").tobytes()
+    fail("tiff_float.tif", "unsupportedFormat", mini_tiff(W, H, floats, bps=32, sample_format=3))
+
+    lossy = open(path("webp_lossy.webp"), "rb").read()
+    fail("webp_truncated.webp", "truncated", lossy[:len(lossy) // 2])
+    frames = [Image.fromarray(np.roll(RGB8, k, axis=0), "RGB") for k in range(2)]
+    frames[0].save(path("webp_animated.webp"), save_all=True, append_images=frames[1:], lossless=True, duration=100)
+    assert Image.open(path("webp_animated.webp")).n_frames == 2
+    bad["webp_animated.webp"] = "unsupportedFormat"
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -421,6 +606,9 @@ def main():
     make_pngs()
     make_jpegs(srgb)
     make_bad()
+    make_tiffs(srgb)
+    make_webps(srgb)
+    make_bad_tiffs_webps()
     with open(path("expected.json"), "w") as f:
         json.dump({"good": good, "bad": bad}, f, sort_keys=True, separators=(",", ":"))
         f.write("\n")
