@@ -7,7 +7,8 @@ usage() {
 Usage: scripts/fuzz.sh COMMAND [ARGS]
 
 Commands:
-  build                 compile every fuzz target into .build-fuzz/bin (incremental)
+  build [TARGET...]     compile the fuzz targets (default: all) into .build-fuzz/bin
+                        (incremental; only the library modules they link are built)
   seed                  (re)copy the test fixtures into .build-fuzz/seeds/TARGET
   run TARGET SECONDS    fuzz one target for SECONDS; exits 1 if it finds anything
   all SECONDS           fuzz every target for SECONDS each, one after another;
@@ -20,8 +21,8 @@ Commands:
                         shrink a crashing input (default 30 s) into Fuzz/findings/TARGET/
   list                  print the target names
 
-Targets: checkpoint_zip checkpoint_legacy checkpoint_safetensors unpickler png jpeg architecture
-         architecture_keys
+Targets: checkpoint_zip checkpoint_legacy checkpoint_safetensors unpickler png jpeg tiff webp
+         architecture architecture_keys
 
 Findings (crash-*, leak-*, timeout-*, oom-*) go to .build-fuzz/findings/TARGET/, the log of
 each run to .build-fuzz/logs/TARGET/. The growing corpus stays in .build-fuzz/corpus/TARGET/
@@ -43,7 +44,7 @@ EOF
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=${FUZZ_WORK:-$root/.build-fuzz}
 lock=${GANTRY_BUILD_LOCK:-/tmp/gantry-build.lock}
-targets=(checkpoint_zip checkpoint_legacy checkpoint_safetensors unpickler png jpeg architecture architecture_keys)
+targets=(checkpoint_zip checkpoint_legacy checkpoint_safetensors unpickler png jpeg tiff webp architecture architecture_keys)
 
 die() { echo "fuzz.sh: $*" >&2; exit 2; }
 
@@ -56,9 +57,9 @@ is_target() {
 # Library modules each target links, in build order.
 modules_of() {
     case $1 in
-        checkpoint_* | unpickler) echo Checkpoints ;;
-        png | jpeg) echo Imaging ;;
-        architecture | architecture_keys) echo CDNNL Engine Checkpoints Models ;;
+        checkpoint_* | unpickler) echo AtomicFiles Checkpoints ;;
+        png | jpeg | tiff | webp) echo AtomicFiles Imaging ;;
+        architecture | architecture_keys) echo CDNNL AtomicFiles Engine Checkpoints Imaging Models ;;
     esac
 }
 
@@ -69,7 +70,7 @@ max_len_of() {
         checkpoint_zip | checkpoint_legacy | architecture) echo 600000 ;;
         checkpoint_safetensors) echo 450000 ;;
         unpickler) echo 65536 ;;
-        png | jpeg) echo 262144 ;;
+        png | jpeg | tiff | webp) echo 262144 ;;
         # A 9-block ResNet state_dict is about 2 KB of text.
         architecture_keys) echo 16384 ;;
     esac
@@ -82,6 +83,8 @@ dicts_of() {
         checkpoint_safetensors) echo safetensors ;;
         png) echo png ;;
         jpeg) echo jpeg ;;
+        tiff) echo tiff ;;
+        webp) echo webp ;;
         architecture) echo pickle zip safetensors ;;
         architecture_keys) echo statedict ;;
     esac
@@ -98,6 +101,8 @@ swift_flags=(-sanitize=fuzzer,address -parse-as-library -enable-testing -swift-v
 clang_module_flags() {
     echo -Xcc "-fmodule-map-file=$root/Sources/CPNG/module.modulemap" \
         -Xcc "-fmodule-map-file=$root/Sources/CTurboJPEG/module.modulemap" \
+        -Xcc "-fmodule-map-file=$root/Sources/CTIFF/module.modulemap" \
+        -Xcc "-fmodule-map-file=$root/Sources/CWebP/module.modulemap" \
         -Xcc "-fmodule-map-file=$work/modules/CDNNL/module.modulemap" \
         -Xcc "-I$root/Sources/CDNNL/include"
 }
@@ -116,17 +121,14 @@ build_module() {
     local m=$1 deps=() d
     case $m in
         Engine) deps=(CDNNL) ;;
-        Models) deps=(Engine Checkpoints) ;;
+        Checkpoints | Imaging) deps=(AtomicFiles) ;;
+        Models) deps=(Engine Checkpoints Imaging) ;;
     esac
     local inputs=("$root/Sources/$m" "$work/obj/flags")
     for d in "${deps[@]}"; do inputs+=("$work/obj/$d.o"); done
     stale "$work/obj/$m.o" "${inputs[@]}" || return 0
     echo "== module $m"
     if [[ $m == CDNNL ]]; then
-        mkdir -p "$work/modules/CDNNL"
-        # SwiftPM generates this map for the package build; the fuzz build needs its own.
-        printf 'module CDNNL {\n    header "%s"\n    link "dnnl"\n    link "gomp"\n    export *\n}\n' \
-            "$root/Sources/CDNNL/include/cdnnl.h" >"$work/modules/CDNNL/module.modulemap"
         # Same -O2 as Package.swift; left uninstrumented because it only forwards to oneDNN.
         locked clang -O2 -g -fPIC -I "$root/Sources/CDNNL/include" \
             -c "$root/Sources/CDNNL/cdnnl.c" -o "$work/obj/CDNNL.o"
@@ -146,7 +148,7 @@ build_module() {
 # Harness code shared between targets, compiled into each of them.
 shared_sources_of() {
     case $1 in
-        png | jpeg) echo "$root/Fuzz/Shared/image.swift" ;;
+        png | jpeg | tiff | webp) echo "$root/Fuzz/Shared/image.swift" ;;
     esac
 }
 
@@ -172,9 +174,22 @@ cmd_build() {
     # this script).
     local flags="${swift_flags[*]} $(clang_module_flags)"
     [[ -f $work/obj/flags && $(<"$work/obj/flags") == "$flags" ]] || echo "$flags" >"$work/obj/flags"
-    local m t
-    for m in CDNNL Engine Checkpoints Models Imaging; do build_module "$m"; done
-    for t in "${targets[@]}"; do build_target "$t"; done
+    # SwiftPM generates this map for the package build; the fuzz build needs its own. Every
+    # compile names it (clang_module_flags), so it is written even when CDNNL is not built.
+    printf 'module CDNNL {\n    header "%s"\n    link "dnnl"\n    link "gomp"\n    export *\n}\n' \
+        "$root/Sources/CDNNL/include/cdnnl.h" >"$work/modules/CDNNL/module.modulemap.new"
+    cmp -s "$work/modules/CDNNL/module.modulemap.new" "$work/modules/CDNNL/module.modulemap" ||
+        mv "$work/modules/CDNNL/module.modulemap.new" "$work/modules/CDNNL/module.modulemap"
+    rm -f "$work/modules/CDNNL/module.modulemap.new"
+    local chosen=("$@") m t
+    [[ ${#chosen[@]} -gt 0 ]] || chosen=("${targets[@]}")
+    for t in "${chosen[@]}"; do is_target "$t" || die "unknown target '$t'"; done
+    # The modules the chosen targets link, in dependency order, each built once.
+    local needed=" $(for t in "${chosen[@]}"; do modules_of "$t"; done | tr '\n' ' ') "
+    for m in CDNNL AtomicFiles Engine Checkpoints Imaging Models; do
+        [[ $needed == *" $m "* ]] && build_module "$m"
+    done
+    for t in "${chosen[@]}"; do build_target "$t"; done
     echo "fuzz targets in $work/bin"
 }
 
@@ -205,6 +220,8 @@ seed_one() {
             architecture) [[ $f == "$root"/Tests/Fixtures/* && $f != *.io.safetensors ]] && keep=true ;;
             png) [[ $magic == 89504e47 ]] && keep=true ;;
             jpeg) [[ $magic == ffd8* ]] && keep=true ;;
+            tiff) [[ $magic == 49492a00 || $magic == 4d4d002a || $magic == 49492b00 || $magic == 4d4d002b ]] && keep=true ;;
+            webp) [[ $magic == 52494646 && $(head_hex "$f" 4 8) == 57454250 ]] && keep=true ;;
         esac
         # Findings committed for this target are seeds too, whatever their first bytes: once
         # fixed they guard against regressions. Until then they crash at start-up, hence the
@@ -260,7 +277,7 @@ cmd_seed() {
 # super-linear work (10 s per input, against a few ms for the largest fixture).
 limits_of() {
     local malloc_mb=512
-    case $1 in png | jpeg) malloc_mb=256 ;; esac
+    case $1 in png | jpeg | tiff | webp) malloc_mb=256 ;; esac
     echo -rss_limit_mb=2048 -malloc_limit_mb=$malloc_mb -timeout=10
 }
 
@@ -386,7 +403,10 @@ cmd_repro() {
 }
 
 case ${1:-} in
-    build) cmd_build ;;
+    build)
+        shift
+        cmd_build "$@"
+        ;;
     seed) cmd_seed ;;
     run)
         [[ $# -eq 3 ]] || { usage >&2; exit 2; }

@@ -1,4 +1,5 @@
-// Shared by the png and jpeg targets: which format a file is does not change how it is read.
+// Shared by the image targets (png, jpeg, tiff, webp): which format a file is does not change
+// how it is read.
 import Foundation
 @testable import Imaging
 
