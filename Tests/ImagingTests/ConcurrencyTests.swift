@@ -7,7 +7,7 @@ import Testing
 /// must fail with its own code while good files decode beside it.
 @Suite struct ConcurrencyTests {
     enum Outcome: Equatable {
-        case image(samples: [UInt16], jpeg: Data, png: Data)
+        case image(samples: [UInt16], jpeg: Data, png: Data, tiff: Data, webp: Data)
         case failure(ImageError.Code)
     }
 
@@ -20,7 +20,9 @@ import Testing
                 iccProfile: image.iccProfile)
             let jpeg = try ImageCodec.encode(out, as: .jpeg, quality: 80, path: name)
             let png = try ImageCodec.encode(out, as: .png, path: name)
-            return .image(samples: image.samples, jpeg: jpeg, png: png)
+            let tiff = try ImageCodec.encode(out, as: .tiff, path: name)
+            let webp = try ImageCodec.encode(out, as: .webp, quality: 80, path: name)
+            return .image(samples: image.samples, jpeg: jpeg, png: png, tiff: tiff, webp: webp)
         } catch let error as ImageError {
             return .failure(error.code)
         } catch {
@@ -30,8 +32,9 @@ import Testing
 
     @Test func parallelCallsGiveEachFileItsOwnResult() async throws {
         let expected = try #require(Fixtures.expected)
-        let good = ["jpeg_rgb_420.jpg", "jpeg_cmyk.jpg", "jpeg_orientation_6.jpg", "png_rgba16.png", "png_palette_trns.png"]
-        let bad = ["jpeg_truncated_scan.jpg", "png_bad_idat_crc.png"]
+        let good = ["jpeg_rgb_420.jpg", "jpeg_cmyk.jpg", "jpeg_orientation_6.jpg", "png_rgba16.png", "png_palette_trns.png",
+                    "tiff_tiled_planar16.tif", "tiff_jpeg.tif", "tiff_rgba8_assoc.tif", "webp_alpha_lossy.webp"]
+        let bad = ["jpeg_truncated_scan.jpg", "png_bad_idat_crc.png", "tiff_truncated_strip.tif", "webp_truncated.webp"]
         let names = good + bad
         let inputs = try names.map { ($0, try Fixtures.data($0)) }
         let rounds = 6
@@ -51,7 +54,7 @@ import Testing
             guard let reference = first[index] else {
                 first[index] = outcome
                 switch outcome {
-                case .image(let samples, _, _):
+                case .image(let samples, _, _, _, _):
                     let g = try #require(expected.good[name], "\(name) is not a good fixture")
                     let worst = zip(samples, g.samples).map { abs(Int($0) - $1) }.max() ?? .max
                     #expect(samples.count == g.samples.count && worst <= g.tolerance, "\(name): off by \(worst) from Pillow")

@@ -41,7 +41,9 @@ import TestSupport
     }
 
     @Test(arguments: ["jpeg_rgb_420.jpg", "jpeg_progressive.jpg", "jpeg_cmyk.jpg", "jpeg_orientation_6.jpg",
-                      "png_rgb8_interlaced.png", "png_palette_trns.png", "png_rgba16.png", "png_icc.png"])
+                      "png_rgb8_interlaced.png", "png_palette_trns.png", "png_rgba16.png", "png_icc.png",
+                      "tiff_rgb8_lzw.tif", "tiff_tiled_planar16.tif", "tiff_jpeg.tif", "tiff_palette.tif", "tiff_cmyk.tif",
+                      "webp_lossy.webp", "webp_alpha_lossless.webp", "webp_orientation_6.webp"])
     func mutatedFilesNeverCrash(_ name: String) throws {
         let original = [UInt8](try Fixtures.data(name))
         var random = Random(state: UInt64(original.count))

@@ -2,7 +2,7 @@ import Foundation
 import Imaging
 import Testing
 
-/// encode → decode: PNG exact, JPEG close, ICC and alpha carried over.
+/// encode → decode: PNG exact, JPEG close, ICC and alpha carried over (TIFF and WebP: TIFFWebPTests).
 @Suite struct RoundTripTests {
     static let layouts = [(1, false), (1, true), (3, false), (3, true)]
 
@@ -43,7 +43,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [ImageFormat.png, .jpeg])
+    @Test(arguments: ImageFormat.allCases)
     func iccProfileSurvives(_ format: ImageFormat) throws {
         let profile = try Fixtures.data("srgb.icc")
         let image = EncodableImage(
