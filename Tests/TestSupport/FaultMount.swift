@@ -32,7 +32,9 @@ public final class FaultMount: @unchecked Sendable {
     public func resize(bytes: Int) throws { try Self.mount(["-o", "remount,size=\(bytes)", url.path]) }
 
     /// Read-only (EROFS for every write) or writable again.
-    public func setReadOnly(_ readOnly: Bool) throws { try Self.mount(["-o", readOnly ? "remount,ro" : "remount,rw", url.path]) }
+    public func setReadOnly(_ readOnly: Bool) throws {
+        try Self.remount(readOnly ? "remount,ro" : "remount,rw", url.path, retryingBusy: readOnly)
+    }
 
     /// Shows the folder `source` at `target` as well (a bind mount), read-only there if asked:
     /// a folder that can be made to vanish (`unmount`) and come back with its files, as an
@@ -45,7 +47,21 @@ public final class FaultMount: @unchecked Sendable {
 
     /// A bind mount made read-only, or writable again (the folder it shows stays writable elsewhere).
     public static func setBoundReadOnly(_ target: String, _ readOnly: Bool) throws {
-        try mount(["-o", readOnly ? "remount,bind,ro" : "remount,bind,rw", target])
+        try remount(readOnly ? "remount,bind,ro" : "remount,bind,rw", target, retryingBusy: readOnly)
+    }
+
+    /// The kernel refuses a read-only remount (EBUSY, "mount point is busy") while any write
+    /// through the mount is in flight — a running watch touching its heartbeat file or probing
+    /// the inbox, for microseconds — so a busy refusal is retried for up to 10 s.
+    private static func remount(_ options: String, _ target: String, retryingBusy: Bool) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            do {
+                return try mount(["-o", options, target])
+            } catch let error as NSError where retryingBusy && error.localizedDescription.contains("busy") && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
     }
 
     /// Unmounts `target` (lazily if busy), leaving the empty folder under it.
