@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "Runs", targets: ["Runs"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "ONNXExport", targets: ["ONNXExport"]),
         .library(name: "Distributed", targets: ["Distributed"]),
     ],
     dependencies: [
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // The only place that calls oneDNN functions whose signatures differ between 2.x and 3.x.
@@ -73,6 +75,12 @@ let package = Package(
             name: "Runs",
             dependencies: ["Models", "Checkpoints", "Imaging", "AtomicFiles", .product(name: "Yams", package: "Yams")]
         ),
+        // Generators as ONNX models; onnx.proto's Swift was generated once (Proto/README.md).
+        .target(
+            name: "ONNXExport",
+            dependencies: ["Engine", "Models", "AtomicFiles", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto"]
+        ),
         .target(
             name: "Training",
             dependencies: ["Engine", "Models", "Checkpoints", "Imaging", "AtomicFiles", "Runs", "Distributed", "CKernels"]
@@ -80,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "GantryCLI",
             dependencies: [
-                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Runs", "Training", "Distributed", "CGantrySystem", "AtomicFiles",
+                "Engine", "Checkpoints", "Models", "Imaging", "Pipeline", "WatchStatus", "Runs", "Training", "ONNXExport", "Distributed", "CGantrySystem", "AtomicFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -98,6 +106,7 @@ let package = Package(
             name: "ModelsTests",
             dependencies: ["Models", "Checkpoints", "Engine", "TestSupport"]
         ),
+        .testTarget(name: "ONNXExportTests", dependencies: ["ONNXExport", "Models", "Engine", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Runs", "Engine", "Checkpoints", "Models", "Imaging", "TestSupport"]),
     ]
 )

@@ -61,3 +61,13 @@ public func torchPython(for check: String) -> URL? {
     }
     return URL(fileURLWithPath: python)
 }
+
+/// The Python with onnx and onnxruntime that the ONNX checks run (`GANTRY_ONNX_PYTHON`; `.ci/run`
+/// makes one). Without it the check says, in the test output, that its onnxruntime part did not run.
+public func onnxPython(for check: String) -> URL? {
+    guard let python = ProcessInfo.processInfo.environment["GANTRY_ONNX_PYTHON"], !python.isEmpty else {
+        print("SKIPPED (onnxruntime part) \(check): GANTRY_ONNX_PYTHON is not set, so onnx.checker and onnxruntime did not run here")
+        return nil
+    }
+    return URL(fileURLWithPath: python)
+}
