@@ -6,7 +6,7 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libdnnl-dev libpng-dev libjpeg-dev libturbojpeg0-dev git \
+      libdnnl-dev libpng-dev libjpeg-dev libturbojpeg0-dev libtiff-dev libwebp-dev git \
  && rm -rf /var/lib/apt/lists/*
 # Offline builds: package mirrors placed in container-deps/ replace GitHub.
 COPY container-deps /deps
@@ -22,13 +22,14 @@ RUN swift build -c release --static-swift-stdlib --product gantry \
  && cp "$(dirname "$(readlink -f "$(command -v swift)")")/../libexec/swift/linux/swift-backtrace-static" /out/
 
 # The run-time files, gathered into a root file system of their own: the binary, the shared
-# libraries ldd names for it (oneDNN and its OpenCL loader, libpng, libturbojpeg, libgomp, zlib,
+# libraries ldd names for it (oneDNN and its OpenCL loader, libpng, libturbojpeg, libtiff and its
+# codecs, libwebp, libgomp, zlib,
 # the C and C++ runtimes), the user and the folders. No shell, no package manager: the final
 # image is that tree alone (the health check is `gantry healthcheck`).
 FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libdnnl2 libpng16-16 libturbojpeg0 libgomp1
+      libdnnl2 libpng16-16 libturbojpeg0 libtiff6 libwebp7 libwebpdemux2 libwebpmux3 libgomp1
 COPY --from=build /out/gantry /rootfs/usr/local/bin/gantry
 COPY --from=build /out/swift-backtrace-static /rootfs/usr/local/libexec/swift-backtrace-static
 RUN set -e; \
@@ -50,7 +51,7 @@ RUN set -e; \
 FROM ${RUNTIME_IMAGE} AS mpi
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libdnnl2 libpng16-16 libturbojpeg0 libgomp1 openmpi-bin libopenmpi3 openssh-server openssh-client \
+      libdnnl2 libpng16-16 libturbojpeg0 libtiff6 libwebp7 libwebpdemux2 libwebpmux3 libgomp1 openmpi-bin libopenmpi3 openssh-server openssh-client \
  && rm -rf /var/lib/apt/lists/* \
  && useradd -m -u 10001 gantry \
  && mkdir -p /run/sshd /data /runs && chown gantry:gantry /data /runs \
