@@ -65,7 +65,10 @@ enum TIFFCodec {
         let colorSamples = gray || photometric == UInt16(PHOTOMETRIC_PALETTE) ? 1 : 3
         let extras = h.extraSamples()
         var alpha: UInt16 = 0
-        if let first = extras.first, first == UInt16(EXTRASAMPLE_ASSOCALPHA) || first == UInt16(EXTRASAMPLE_UNASSALPHA) {
+        // Alpha needs a sample of its own: an ExtraSamples tag on a file without one is ignored.
+        if let first = extras.first, samples > colorSamples,
+            first == UInt16(EXTRASAMPLE_ASSOCALPHA) || first == UInt16(EXTRASAMPLE_UNASSALPHA)
+        {
             alpha = first
         } else if extras.isEmpty, samples == colorSamples + 1, photometric != UInt16(PHOTOMETRIC_SEPARATED) {
             // One sample more than the colors and no ExtraSamples tag: old writers' RGBA or
