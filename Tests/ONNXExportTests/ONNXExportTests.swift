@@ -165,4 +165,27 @@ struct ONNXExportTests {
         print("\(what): max |gantry − onnxruntime| = \(worst) over \(ours.count) values")
         #expect(worst <= Self.tolerance, "\(what): max difference \(worst) > \(Self.tolerance)")
     }
+
+    /// What ONNX cannot be asked to compute is refused by name, before anything is written.
+    @Test func layersOutsideAGeneratorAndBrokenWeightsAreRefused() throws {
+        let heads = Root("mlp_0", Sequential([try Linear(4, 4), ActivationLayer(.relu)]))
+        #expect {
+            try ONNXExporter.data(.noiseGenerator(heads, nz: 4, channels: 3, imageSize: 64))
+        } throws: { error in
+            let e = error as? ExportError
+            return e?.code == .unsupportedLayer && e?.message.contains("mlp_0.0 is a Linear layer") == true
+        }
+        let g = try Generator(.resnet(blocks: 1, ngf: 4))
+        let conv = try #require(g.root.modules(of: Conv2d.self).first)
+        conv.setTensor("weight", try Tensor(shape: conv.weight.shape, values: [Float](repeating: .nan, count: conv.weight.count)))
+        #expect {
+            try ONNXExporter.data(.generator(g))
+        } throws: { error in
+            let e = error as? ExportError
+            return e?.code == .nonFiniteWeights && e?.message.contains("model.1.weight") == true
+        }
+        let dir = try TemporaryDirectory()
+        #expect(throws: ExportError.self) { try ONNXExporter.write(.generator(g), to: dir.url.appendingPathComponent("g.onnx")) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path("")).isEmpty, "nothing written")
+    }
 }
