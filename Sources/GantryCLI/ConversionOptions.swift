@@ -15,8 +15,9 @@ struct ConversionOptions: ParsableArguments {
     @Option(help: "AtoB or BtoA, in the dataset's terms. Run folder: G for pix2pix; CycleGAN's G_A for the way it was trained, G_B for the other. Checkpoint folder: latest_net_G_A.pth or latest_net_G_B.pth.") var direction: String?
     @Option(help: "The network in a run folder: G (pix2pix), G_A or G_B (CycleGAN).") var which: String?
     @Option(help: "latest (default) or an epoch number saved in the run folder (<N>_net_<which>.pth).") var epoch: String?
-    @Option(help: "Output format: png, jpg or same (default png).") var format: OutputFormat?
-    @Option(help: "JPEG quality 1–100 (default 95).") var quality: Int?
+    @Option(help: "Output format: png, jpg, tif, webp or same (default png; a single output file's extension decides). same keeps PNG, TIFF and WebP inputs in their format and writes the rest as JPEG.") var format: OutputFormat?
+    @Option(help: "JPEG and lossy WebP quality 1–100 (default 95).") var quality: Int?
+    @Flag(name: .customLong("lossless"), help: "Write WebP lossless (PNG and TIFF always are).") var losslessFlag = false
     @Option(help: "Sizing: native (default: keep size), resize, scale-width, resize-and-crop, none (pix2pix/CycleGAN test behaviours), centre-crop (StarGAN's: crop --crop-size, shorter side to --load-size).") var preprocess: String?
     @Option(name: .customLong("load-size"), help: "The reference's load_size for resize / scale-width; StarGAN's image_size for centre-crop (default 256).") var loadSize: Int?
     @Option(name: .customLong("crop-size"), help: "The reference's crop_size (default: load size).") var cropSize: Int?
@@ -92,6 +93,7 @@ struct ConversionOptions: ParsableArguments {
         (f.preprocess, f.loadSize, f.cropSize, f.maxSide) = (preprocess, loadSize, cropSize, maxSide)
         f.gamut = gamut.flatMap(ColourGamut.init(rawValue:))
         (f.format, f.quality, f.jobs, f.suffix) = (format, quality, jobs.flatMap(ConversionPlan.Jobs.init), suffix)
+        f.lossless = losslessFlag ? true : nil
         (f.threads, f.algorithm) = (inference.engine.threads, inference.engine.algorithm)
         f.memoryLimit = memoryLimit.flatMap(MemoryBudget.parse)
         f.scratch = scratch.map { URL(fileURLWithPath: $0) }

@@ -54,6 +54,8 @@ struct Convert: ParsableCommand {
         let discovery: Discovery
         do {
             discovery = try Discovery.discover(input: inputURL, output: outputURL, plan: config)
+        } catch let e as PipelineError where e.code == .unsupportedFormat {
+            throw fail(e.message)
         } catch { throw fail("\(error)", code: 64) }
         for p in discovery.problems where !quiet { warn("skipped \(p.path): \(p.reason)") }
         for r in discovery.renamed where !quiet { warn("\(r.input) -> \(r.output) (another input already maps to the plain name)") }
@@ -74,7 +76,8 @@ struct Convert: ParsableCommand {
                 }
                 print("\(action): \(item.relativePath) -> \(item.output.path)\(size)")
             }
-            print("\(discovery.items.count) to consider, \(discovery.nonImages.count) non-image files skipped")
+            print("\(discovery.items.count) to consider, \(discovery.nonImages.count) non-image files skipped"
+                  + (discovery.unsupportedSummary.map { "; " + $0 } ?? ""))
             return
         }
 
@@ -97,11 +100,16 @@ struct Convert: ParsableCommand {
             printer.record(ItemResult(input: inputURL.appendingPathComponent(name).path, output: nil, status: .skipped,
                                       error: "not an image (by extension)"))
         }
+        for (name, format) in discovery.unsupported {
+            printer.record(ItemResult(input: inputURL.appendingPathComponent(name).path, output: nil, status: .skipped,
+                                      error: "\(format) is not a format Gantry reads (it reads \(ImageFormat.supportedList))"))
+        }
         let job = ConvertJob(generator: generator, configuration: config, observer: printer)
         let signals = SignalWatcher { job.cancel() }
         let summary = try job.run(discovery.items)
         withExtendedLifetime(signals) {}
         var extra: [String] = []
+        if let line = discovery.unsupportedSummary { extra.append(line) }
         if !discovery.nonImages.isEmpty { extra.append("\(discovery.nonImages.count) non-image files ignored") }
         if !discovery.problems.isEmpty { extra.append("\(discovery.problems.count) paths could not be read") }
         printer.finish(summary, extra: extra)

@@ -5,7 +5,7 @@ import Foundation
 /// one input failing.
 public struct PipelineError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
-        case inputMissing, outputExists, invalidDefinition, writeFailed, listenFailed, addressNotFound
+        case inputMissing, unsupportedFormat, outputExists, invalidDefinition, writeFailed, listenFailed, addressNotFound
     }
 
     public let code: Code

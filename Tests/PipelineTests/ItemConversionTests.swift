@@ -67,7 +67,12 @@ struct ConversionSharingTests {
 
     @Test func outputNames() {
         #expect(OutputFormat.same.fileExtension(forInput: "a/b.PNG") == "png")
-        #expect(OutputFormat.same.fileExtension(forInput: "b.webp") == "jpg")
+        #expect(OutputFormat.same.fileExtension(forInput: "b.webp") == "webp")
+        #expect(OutputFormat.same.fileExtension(forInput: "b.TIFF") == "tiff" && OutputFormat.same.fileExtension(forInput: "b.tif") == "tif")
+        #expect(OutputFormat.same.fileExtension(forInput: "b.heic") == "jpg" && OutputFormat.same.fileExtension(forInput: "b.jpeg") == "jpg")
+        #expect(OutputFormat.tiff.fileExtension(forInput: "b.png") == "tif" && OutputFormat(name: "TIFF") == .tiff && OutputFormat(name: "tif") == .tiff)
+        #expect(OutputFormat.imageFormat(forOutput: URL(fileURLWithPath: "x.tiff")) == .tiff)
+        #expect(OutputFormat.imageFormat(forOutput: URL(fileURLWithPath: "x.webp")) == .webp)
         #expect(OutputFormat.png.fileExtension(forInput: "b.jpg") == "png")
         #expect(OutputFormat.imageFormat(forOutput: URL(fileURLWithPath: "x.JPEG")) == .jpeg)
         #expect(OutputFormat.imageFormat(forOutput: URL(fileURLWithPath: "x.png")) == .png)

@@ -84,6 +84,20 @@ struct DatasetTests {
         #expect(shuffled.epochOrder(random: RandomSource(seed: 5)) == order)
     }
 
+    /// TIFF and WebP photos are listed and loaded like PNGs: the same pixels give the same tensors.
+    @Test func tiffAndWebPAreTrainingData() throws {
+        let dir = try TemporaryDirectory()
+        let image = TestImages.pattern(width: 32, height: 32, seed: 3)
+        try dir.write("trainA/a.tif", try ImageCodec.encode(image, as: .tiff, path: "a.tif"))
+        try dir.write("trainA/b.webp", try ImageCodec.encode(image, as: .webp, lossless: true, path: "b.webp"))
+        try dir.write("trainA/c.png", try ImageCodec.encode(image, as: .png, path: "c.png"))
+        for name in ["x.tiff", "y.webp"] { try dir.write("trainB/\(name)", try ImageCodec.encode(image, as: name.hasSuffix("webp") ? .webp : .tiff, lossless: true, path: name)) }
+        let data = try TrainingDataset(try options(dir, .cyclegan, [("serial-batches", "true")]))
+        #expect(data.filesA.map { URL(fileURLWithPath: $0).lastPathComponent } == ["a.tif", "b.webp", "c.png"])
+        let tensors = try (0..<3).map { try data.item($0, random: RandomSource(seed: 1)).input.values }
+        #expect(tensors[0] == tensors[2] && tensors[1] == tensors[2])
+    }
+
     @Test func pairedFoldersNeedTheSameNames() throws {
         let dir = try TemporaryDirectory()
         try dir.write("A/1.png", try png(32, 32, seed: 1))
@@ -106,7 +120,7 @@ struct DatasetTests {
         let noB = try TemporaryDirectory()
         try noB.write("trainA/ok.png", try png(32, 32, seed: 1))
         try FileManager.default.createDirectory(at: noB.url.appendingPathComponent("trainB"), withIntermediateDirectories: true)
-        #expect { try TrainingDataset(try options(noB, .cyclegan)) } throws: { "\($0)".contains("trainB holds no PNG or JPEG images") }
+        #expect { try TrainingDataset(try options(noB, .cyclegan)) } throws: { "\($0)".contains("trainB holds no PNG, JPEG, TIFF or WebP images") }
     }
 
     /// `get_transform`'s resize rules: resize_and_crop to load², scale_width keeps the aspect

@@ -32,7 +32,10 @@ public struct ConversionPlan: Sendable {
     /// A colorization model's colours outside sRGB: clipped (the reference) or kept at the input's L*.
     public var gamut = ColourGamut.clip
     public var format: OutputFormat = .png
+    /// JPEG and lossy WebP quality.
     public var quality = 95
+    /// WebP written lossless (PNG and TIFF always are; JPEG cannot be).
+    public var lossless = false
     /// Added to each output's stem (`OutputNaming`).
     public var suffix = ""
     public var overwrite = false
@@ -89,6 +92,7 @@ public struct ConvertFlags: Sendable {
     public var gamut: ColourGamut?
     public var format: OutputFormat?
     public var quality: Int?
+    public var lossless: Bool?
     public var suffix: String?
     public var jobs: ConversionPlan.Jobs?
     public var batch: Int?
@@ -120,6 +124,10 @@ extension ConversionPlan {
         c.gamut = flags.gamut ?? d.gamut ?? .clip
         c.format = flags.format ?? d.format ?? .png
         c.quality = flags.quality ?? d.quality ?? 95
+        c.lossless = flags.lossless ?? d.lossless ?? false
+        if c.lossless && c.format == .jpg {
+            throw PipelineError(.invalidDefinition, "lossless output needs format webp (or same with WebP inputs); JPEG cannot be lossless, and PNG and TIFF always are")
+        }
         c.suffix = flags.suffix ?? d.suffix ?? ""
         if let problem = OutputNaming.suffixProblem(c.suffix) { throw PipelineError(.invalidDefinition, "suffix '\(c.suffix)' \(problem)") }
         (c.overwrite, c.skipExisting, c.shard) = (flags.overwrite, flags.skipExisting, flags.shard)

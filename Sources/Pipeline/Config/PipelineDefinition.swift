@@ -29,6 +29,7 @@ public struct PipelineDefinition: Sendable, Equatable {
     public var gamut: ColourGamut?
     public var format: OutputFormat?
     public var quality: Int?
+    public var lossless: Bool?
     public var suffix: String?
     public var jobs: ConversionPlan.Jobs?
     public var batch: Int?
@@ -51,7 +52,7 @@ public struct PipelineDefinition: Sendable, Equatable {
     }
 
     static let keys = ["description", "model", "direction", "condition", "domain", "eval", "dropout", "seed", "gamut",
-                       "preprocess", "load-size", "crop-size", "max-side", "format", "quality", "suffix", "jobs",
+                       "preprocess", "load-size", "crop-size", "max-side", "format", "quality", "lossless", "suffix", "jobs",
                        "batch", "threads", "memory-limit", "scratch", "algorithm"]
 
     public static func load(contentsOf url: URL) throws -> PipelineDefinition {
@@ -119,9 +120,10 @@ public struct PipelineDefinition: Sendable, Equatable {
                 d.gamut = g
             case "format":
                 let s = try field.string()
-                guard let f = OutputFormat(name: s) else { throw field.error("must be png, jpg or same, not '\(s)'") }
+                guard let f = OutputFormat(name: s) else { throw field.error("must be png, jpg, tif, webp or same, not '\(s)'") }
                 d.format = f
             case "quality": d.quality = try field.int(ConversionLimits.quality)
+            case "lossless": d.lossless = try field.bool()
             case "suffix":
                 let s = try field.string()
                 if let problem = OutputNaming.suffixProblem(s) { throw field.error(problem) }

@@ -36,6 +36,7 @@ struct DecodeStage: Sendable {
             let prepared = try conversion.decode(item.input.path)
             result.width = prepared.content.width
             result.height = prepared.content.height
+            if prepared.pageCount > 1 { result.note = "multi-page file (\(prepared.pageCount) pages): converted the first page" }
             result.decodeMilliseconds = milliseconds(since: t0)
             return .success(DecodedItem(item: item, prepared: prepared, result: result))
         } catch let e as ImageError {

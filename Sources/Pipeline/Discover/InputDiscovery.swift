@@ -11,7 +11,7 @@ public struct ConvertItem: Sendable, Equatable {
 
 /// Output file type: PNG, JPEG, or the input's own.
 public enum OutputFormat: String, Sendable, CaseIterable {
-    case png, jpg, same
+    case png, jpg, tiff, webp, same
 }
 
 /// Every image below an input folder, in a stable order, with its output path decided.
@@ -19,12 +19,14 @@ public struct Discovery: Sendable {
     public var items: [ConvertItem] = []
     /// Files that are not images by name (counted and reported as skipped).
     public var nonImages: [String] = []
+    /// Files named as images of a format Gantry does not read, with the format's name ("BMP").
+    public var unsupported: [(path: String, format: String)] = []
     /// Files or folders that could not be walked (symlink loops, unreadable folders), with the reason.
     public var problems: [(path: String, reason: String)] = []
     /// Inputs whose natural output name was taken by an earlier input, with the name they got instead.
     public var renamed: [(input: String, output: String)] = []
 
-    public static let imageExtensions: Set<String> = ["jpg", "jpeg", "jpe", "png"]
+    public static let imageExtensions = Set(ImageFormat.extensions.keys)
 
 
     /// Walks `input` (a folder, recursively, or a single file) and maps each image to
@@ -42,6 +44,12 @@ public struct Discovery: Sendable {
         guard FileManager.default.fileExists(atPath: input.path, isDirectory: &isDir) else {
             throw PipelineError(.inputMissing, "\(input.path): no such file or folder")
         }
+        if !isDir.boolValue, let name = ImageFormat.unsupportedName(forExtension: input.pathExtension) {
+            throw PipelineError(.unsupportedFormat, "\(input.path): \(name) is not a format Gantry reads (it reads \(ImageFormat.supportedList)); convert the file to one of those first")
+        }
+        if let name = ImageFormat.unsupportedName(forExtension: output.pathExtension), !Self.isFolder(output) {
+            throw PipelineError(.invalidDefinition, "-o \(output.path): Gantry cannot write \(name) files; name a .png, .jpg, .tif or .webp file, or a folder")
+        }
         var files: [(url: URL, rel: String)] = []
         var st = stat()
         if !isDir.boolValue, stat(input.path, &st) == 0, let kind = ImageCodec.nonRegularKind(st.st_mode) {
@@ -58,7 +66,11 @@ public struct Discovery: Sendable {
         let singleFileTarget = !isDir.boolValue && imageExtensions.contains(output.pathExtension.lowercased())
         for (url, rel) in files {
             let ext = url.pathExtension.lowercased()
-            guard imageExtensions.contains(ext) else { d.nonImages.append(rel); continue }
+            guard imageExtensions.contains(ext) else {
+                // A BMP or HEIC is named as what it is, not hidden among text files.
+                if let name = ImageFormat.unsupportedName(forExtension: ext) { d.unsupported.append((rel, name)) } else { d.nonImages.append(rel) }
+                continue
+            }
             if singleFileTarget {
                 d.items.append(ConvertItem(input: url, relativePath: rel, output: output))
                 continue
@@ -85,6 +97,20 @@ public struct Discovery: Sendable {
     }
 
     private struct FileID: Hashable { var device: UInt64; var inode: UInt64 }
+
+    private static func isFolder(_ url: URL) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) && isDir.boolValue
+    }
+
+    /// "2 files in formats Gantry does not read: .bmp ×1, .heic ×1", or nil when there are none.
+    public var unsupportedSummary: String? {
+        guard !unsupported.isEmpty else { return nil }
+        var counts: [String: Int] = [:]
+        for (path, _) in unsupported { counts["." + (path as NSString).pathExtension.lowercased(), default: 0] += 1 }
+        let parts = counts.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
+        return "\(unsupported.count) file\(unsupported.count == 1 ? "" : "s") in formats Gantry does not read: \(parts.joined(separator: ", "))"
+    }
 
     private static func walk(_ dir: URL, relative: String, excluding excluded: String, visited: inout Set<FileID>,
                              into files: inout [(url: URL, rel: String)], discovery d: inout Discovery) {

@@ -17,6 +17,8 @@ public struct PreparedImage: @unchecked Sendable {
     /// For a colorization generator (`predictsAB`): the input's own L (1×1×h×w, L/50 − 1,
     /// unpadded), which the output keeps.
     public var lightness: Tensor?
+    /// Pages in the file (a multi-page TIFF converts its first).
+    public var pageCount = 1
 }
 
 /// Decoded image → generator input: orientation is already applied by the decoder; here come
@@ -93,9 +95,11 @@ public struct Preprocessor: Sendable {
             let mode: PaddingMode = (ph - h - top) < h && (pw - w - left) < w ? .reflect : .replicate
             tensor = try pad2d(x, top: top, bottom: ph - h - top, left: left, right: pw - w - left, mode: mode)
         }
-        return PreparedImage(tensor: tensor, content: (left, top, w, h),
-                             alpha: alpha.map { a in a.planes[0].map { $0 / a.maxValue } },
-                             iccProfile: image.iccProfile, sourceSize: (image.width, image.height), lightness: lightness)
+        var prepared = PreparedImage(tensor: tensor, content: (left, top, w, h),
+                                     alpha: alpha.map { a in a.planes[0].map { $0 / a.maxValue } },
+                                     iccProfile: image.iccProfile, sourceSize: (image.width, image.height), lightness: lightness)
+        prepared.pageCount = image.pageCount
+        return prepared
     }
 
     private func limited(_ w: Int, _ h: Int) -> (Int, Int) {

@@ -32,13 +32,13 @@ public struct ItemConversion: Sendable {
             // Colorization: the input's own L with the predicted ab, as the reference's visuals.
             let image = try Tensor.colorized(l: lightness, ab: output, batchIndex: batchIndex, content: prepared.content,
                                              alpha: prepared.alpha, iccProfile: prepared.iccProfile, gamut: configuration.gamut)
-            return try ImageCodec.encode(image, as: format, quality: configuration.quality, path: path)
+            return try ImageCodec.encode(image, as: format, quality: configuration.quality, lossless: configuration.lossless && format == .webp, path: path)
         }
         // Crop the padding away, map [-1, 1] to 0…255 as the reference saves results, and
         // re-attach the input's alpha and ICC profile.
         let image = output.quantized(batchIndex: batchIndex, content: prepared.content, alpha: prepared.alpha,
                                      iccProfile: prepared.iccProfile, Quantization(for: family))
-        return try ImageCodec.encode(image, as: format, quality: configuration.quality, path: path)
+        return try ImageCodec.encode(image, as: format, quality: configuration.quality, lossless: configuration.lossless && format == .webp, path: path)
     }
 
     /// All of it for one file, as `watch` converts a claim.
@@ -49,22 +49,32 @@ public struct ItemConversion: Sendable {
 }
 
 extension OutputFormat {
-    /// `png`, `jpg` (or `jpeg`) or `same`, as flags and pipeline files spell it.
-    public init?(name: String) { self.init(rawValue: name == "jpeg" ? "jpg" : name) }
+    /// `png`, `jpg` (or `jpeg`), `tif` (or `tiff`), `webp` or `same`, as flags and pipeline files spell it.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "jpeg": self = .jpg
+        case "tif": self = .tiff
+        default: self.init(rawValue: name.lowercased())
+        }
+    }
 
-    /// The output file's extension for an input named `name`: `same` keeps PNG as PNG and writes
-    /// every other input as JPEG.
+    /// The output file's extension for an input named `name`: `same` keeps PNG, TIFF and WebP
+    /// in their own format (and spelling) and writes every other input as JPEG.
     public func fileExtension(forInput name: String) -> String {
         switch self {
         case .png: return "png"
         case .jpg: return "jpg"
-        case .same: return (name as NSString).pathExtension.lowercased() == "png" ? "png" : "jpg"
+        case .tiff: return "tif"
+        case .webp: return "webp"
+        case .same:
+            let ext = (name as NSString).pathExtension.lowercased()
+            return ["png", "tif", "tiff", "webp"].contains(ext) ? ext : "jpg"
         }
     }
 
-    /// How to encode an output file, by its extension.
+    /// How to encode an output file, by its extension (PNG when it names no format Gantry writes).
     public static func imageFormat(forOutput url: URL) -> ImageFormat {
-        ["jpg", "jpeg", "jpe"].contains(url.pathExtension.lowercased()) ? .jpeg : .png
+        ImageFormat(fileExtension: url.pathExtension) ?? .png
     }
 }
 

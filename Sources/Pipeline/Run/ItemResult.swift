@@ -12,6 +12,8 @@ public struct ItemResult: Sendable, Encodable {
     public var status: Status
     /// Why it was skipped or failed: one line naming what is wrong.
     public var error: String?
+    /// Something the user should know about a converted file (a multi-page TIFF's other pages).
+    public var note: String?
     public var width: Int?
     public var height: Int?
     /// Computed layer by layer over row bands (`StreamedForward`) for want of memory.
@@ -23,7 +25,7 @@ public struct ItemResult: Sendable, Encodable {
     public var fault: TransientFault?
 
     enum CodingKeys: String, CodingKey {
-        case input, output, status, error, width, height, streamed
+        case input, output, status, error, note, width, height, streamed
         case decodeMilliseconds = "decode_ms", inferenceMilliseconds = "inference_ms", encodeMilliseconds = "encode_ms"
     }
 

@@ -54,6 +54,8 @@ public final class ProgressPrinter: ConvertObserver, @unchecked Sendable {
         if keepsReport, let line = try? encoder.encode(r) { reportLines += line + Data("\n".utf8) }
         if r.status == .failed, style != .quiet {
             emit("failed: \(r.error ?? r.input)")
+        } else if let note = r.note, style != .quiet {
+            emit("note: \(r.input): \(note)")
         } else if verbose {
             emit(r.status == .converted ? "\(r.input) -> \(r.output ?? "")" : "skipped: \(r.input) (\(r.error ?? ""))")
         }

@@ -102,6 +102,11 @@ extension WatchService {
 
     /// Claims of workers that stopped without finishing them, taken over by renaming the claim
     /// folder (so two recovering workers cannot both take one).
+    /// The extensions a work file can have: every one an output format writes (`OutputFormat`).
+    static var workExtensions: Set<String> {
+        Set(OutputFormat.allCases.filter { $0 != .same }.map { $0.fileExtension(forInput: "") } + ["tiff"])
+    }
+
     func recoverDeadClaims() -> [Claim] {
         let layout = configuration.layout
         guard let ids = try? FileManager.default.contentsOfDirectory(atPath: layout.processing.path) else { return [] }
@@ -112,7 +117,7 @@ extension WatchService {
             let mine = nextClaimID()
             guard rename(layout.processing.appendingPathComponent(id).path, layout.processing.appendingPathComponent(mine).path) == 0 else { continue }
             // The work file keeps the original claim id in its name; link it to the new one.
-            for ext in ["png", "jpg"] {
+            for ext in Self.workExtensions {
                 let old = layout.work.appendingPathComponent("\(id).\(ext)")
                 if FileManager.default.fileExists(atPath: old.path) {
                     link(old.path, layout.work.appendingPathComponent("\(mine).\(ext)").path)
@@ -126,7 +131,7 @@ extension WatchService {
             let inputs = InboxLayout(inbox: claimDir, outbox: layout.outbox).scan(folders: &folders)
             if inputs.isEmpty {
                 // The input was already retired: only the work file's last link remains.
-                for ext in ["png", "jpg"] { unlink(layout.work.appendingPathComponent("\(mine).\(ext)").path) }
+                for ext in Self.workExtensions { unlink(layout.work.appendingPathComponent("\(mine).\(ext)").path) }
                 removeClaimFolder(claimDir)
             }
             for rel in inputs {

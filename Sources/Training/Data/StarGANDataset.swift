@@ -86,7 +86,7 @@ public final class StarGANDataset: @unchecked Sendable {
             var files: [String] = [], labels: [[Float]] = []
             for (k, name) in names.enumerated() {
                 let images = try TrainingDataset.images(in: root.appendingPathComponent(name))
-                guard !images.isEmpty else { throw TrainingError(.invalidSetting, "\(folder)/\(name): no PNG or JPEG images in this domain") }
+                guard !images.isEmpty else { throw TrainingError(.invalidSetting, "\(folder)/\(name): no PNG, JPEG, TIFF or WebP images in this domain") }
                 files += images
                 labels += Array(repeating: (0..<names.count).map { Float($0 == k ? 1 : 0) }, count: images.count)
             }

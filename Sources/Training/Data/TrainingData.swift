@@ -56,7 +56,7 @@ extension StarGANDataset: TrainingData {
     public var fileList: [String] { files }
 }
 
-/// DCGAN's data: every PNG and JPEG under a folder (sorted by path), each resized with its shorter
+/// DCGAN's data: every PNG, JPEG, TIFF and WebP under a folder (sorted by path), each resized with its shorter
 /// side to `size` (bilinear) and centre-cropped: the example's `Resize`, `CenterCrop`, `Normalize`.
 public final class ImageFolderData: TrainingData {
     public let files: [String]
@@ -64,7 +64,7 @@ public final class ImageFolderData: TrainingData {
 
     public init(folder: String, size: Int) throws {
         files = try TrainingDataset.images(in: URL(fileURLWithPath: folder))
-        guard !files.isEmpty else { throw TrainingError(.invalidSetting, "\(folder): no PNG or JPEG images") }
+        guard !files.isEmpty else { throw TrainingError(.invalidSetting, "\(folder): no PNG, JPEG, TIFF or WebP images") }
         self.size = size
     }
 

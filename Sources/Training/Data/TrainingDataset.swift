@@ -11,7 +11,7 @@ import Runs
 /// - `colorization`: colour photos in `DATA/train/*` (or in `DATA` itself); each gives L as the
 ///   input and ab as the target (`Tensor.colorizationPair`).
 ///
-/// Files are PNG and JPEG images found under the folder and its subfolders, sorted by path as
+/// Files are PNG, JPEG, TIFF and WebP images found under the folder and its subfolders, sorted by path as
 /// the reference's `sorted(make_dataset(...))` does, then cut to `--max-dataset-size` (the
 /// reference cuts in directory-walk order, which depends on the file system).
 public final class TrainingDataset: @unchecked Sendable {
@@ -29,7 +29,7 @@ public final class TrainingDataset: @unchecked Sendable {
     let decayTransform: ReferenceTransform?
     public let options: TrainingOptions
 
-    static let extensions: Set<String> = ["png", "jpg", "jpeg"]
+    static let extensions = Set(ImageFormat.extensions.keys)
 
     /// Lists `options.data`, recognises its layout and checks every file's header: readable,
     /// and large enough for the crop. Throws a `TrainingError` naming the folder or file.
@@ -57,7 +57,7 @@ public final class TrainingDataset: @unchecked Sendable {
             filesA = Array(files.prefix(limit))
             filesB = []
             if filesA.isEmpty {
-                throw TrainingError(.invalidSetting, "\(options.data): no PNG or JPEG photos found (in train/ or the folder itself)")
+                throw TrainingError(.invalidSetting, "\(options.data): no PNG, JPEG, TIFF or WebP photos found (in train/ or the folder itself)")
             }
         } else if let train = dir("train") {
             layout = .aligned
@@ -81,9 +81,9 @@ public final class TrainingDataset: @unchecked Sendable {
             throw TrainingError(.invalidSetting, "\(options.data): no training images found: expected train/ (A|B side by side), trainA/ and trainB/, or A/ and B/ with matching names")
         }
         let folders = layout == .aligned ? ("train", "") : (layout == .paired ? ("A", "B") : ("trainA", "trainB"))
-        if filesA.isEmpty && layout != .colorization { throw TrainingError(.invalidSetting, "\(options.data)/\(folders.0) holds no PNG or JPEG images") }
+        if filesA.isEmpty && layout != .colorization { throw TrainingError(.invalidSetting, "\(options.data)/\(folders.0) holds no PNG, JPEG, TIFF or WebP images") }
         if [.unaligned, .paired].contains(layout) && filesB.isEmpty {
-            throw TrainingError(.invalidSetting, "\(options.data)/\(folders.1) holds no PNG or JPEG images")
+            throw TrainingError(.invalidSetting, "\(options.data)/\(folders.1) holds no PNG, JPEG, TIFF or WebP images")
         }
         for file in filesA + filesB { try check(file) }
     }
@@ -175,7 +175,7 @@ public final class TrainingDataset: @unchecked Sendable {
         return image.hasAlpha ? planar.adaptingChannels(to: image.colorChannels) : planar
     }
 
-    /// PNG and JPEG files under `folder`, recursively, sorted by path.
+    /// PNG, JPEG, TIFF and WebP files under `folder`, recursively, sorted by path.
     static func images(in folder: URL) throws -> [String] {
         guard let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey]) else {
             throw TrainingError(.invalidSetting, "\(folder.path): cannot be listed")
