@@ -3,6 +3,7 @@ import AtomicFiles
 import Engine
 import Foundation
 import Models
+import Imaging
 import Pipeline
 import Runs
 import Training
@@ -26,7 +27,7 @@ struct Sample: ParsableCommand {
     @Option(name: .short, help: "How many images.")
     var n: Int = 64
 
-    @Option(name: .shortAndLong, help: "The PNG to write (dcgan); the folder for the result files (stargan).")
+    @Option(name: .shortAndLong, help: "The grid to write (dcgan; .png, .jpg, .tif or .webp); the folder for the result files (stargan).")
     var output: String
 
     @Option(help: "StarGAN: the test images' folder, if not the run's --data.")
@@ -61,7 +62,9 @@ struct Sample: ParsableCommand {
                 try test(run)
                 return
             }
-            guard output.lowercased().hasSuffix(".png") else { throw fail("-o must name a .png file for a dcgan run, got '\(output)'", code: 64) }
+            guard let format = ImageFormat(fileExtension: URL(fileURLWithPath: output).pathExtension) else {
+                throw fail("-o must name a .png, .jpg, .tif or .webp file for a dcgan run, got '\(output)'", code: 64)
+            }
             guard run.options.model == .dcgan else {
                 throw TrainingError(.notInRun, "\(model) is a \(run.options.model.rawValue) run: it translates images (gantry convert -m \(model)); sample draws from dcgan runs and runs stargan runs' test mode")
             }
@@ -74,8 +77,8 @@ struct Sample: ParsableCommand {
             let context = ForwardContext(backend: backend, batchNorm: .runningStatistics)
             let noise = try DCGAN.noise(count: n, nz: o.nz, random: RandomSource(seed: seed))
             let images = try generator.forward(noise, context)
-            let png = try DCGANRecipe.grid(images, columns: columns)
-            do { try AtomicFile.write(png, to: URL(fileURLWithPath: output)) } catch {
+            let grid = try DCGANRecipe.grid(images, columns: columns, format: format)
+            do { try AtomicFile.write(grid, to: URL(fileURLWithPath: output)) } catch {
                 throw TrainingError(.writeFailed, "\(error)", cause: error)
             }
             print("\(n) images from \(model) (\(epoch)) → \(output)")

@@ -48,8 +48,21 @@ struct DCGANCommandTests {
         #expect(translate.status != 0 && translate.stderr.contains("dcgan run"), "\(translate.stderr)")
         let wrongRun = try runGantry(["sample", "-m", dir.path("faces"), "-o", dir.path("c.png")])
         #expect(wrongRun.status == 1 && wrongRun.stderr.contains("not a run folder"))
-        let notPNG = try runGantry(["sample", "-m", dir.path("run"), "-o", dir.path("c.jpg")])
-        #expect(notPNG.status != 0 && notPNG.stderr.contains(".png"))
+        let notImage = try runGantry(["sample", "-m", dir.path("run"), "-o", dir.path("c.bmp")])
+        #expect(notImage.status == 64 && notImage.stderr.contains(".png, .jpg, .tif or .webp"), "\(notImage.stderr)")
+        // The grid in the other formats Gantry writes, the same pixels where lossless.
+        // (the run has trained on since a.png: draw its PNG again.)
+        _ = try runGantry(["sample", "-m", dir.path("run"), "-n", "6", "--columns", "3", "--seed", "9", "-o", dir.path("c.png")])
+        let png = try ImageCodec.decode(Data(contentsOf: URL(fileURLWithPath: dir.path("c.png"))), path: "c.png")
+        for name in ["c.tif", "c.webp", "c.jpg"] {
+            let r = try runGantry(["sample", "-m", dir.path("run"), "-n", "6", "--columns", "3", "--seed", "9", "-o", dir.path(name)])
+            #expect(r.status == 0, "\(r.stderr)")
+            let grid = try ImageCodec.decode(Data(contentsOf: URL(fileURLWithPath: dir.path(name))), path: name)
+            #expect(grid.format == ImageFormat(fileExtension: (name as NSString).pathExtension))
+            #expect((grid.width, grid.height) == (png.width, png.height))
+            let same = grid.samples == png.samples
+            if !name.hasSuffix(".jpg") { #expect(same, "\(name) holds other pixels than c.png") }
+        }
         let norm = try runGantry(["train", "dcgan", "--data", dir.path("faces"), "--run", dir.path("run2"), "--norm", "instance"])
         #expect(norm.status == 1 && norm.stderr.contains("--norm for dcgan"), "\(norm.stderr)")
     }

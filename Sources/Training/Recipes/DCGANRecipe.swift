@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Models
+import Imaging
 import Runs
 
 /// DCGAN as pytorch/examples `dcgan/main.py` trains it, with any `--gan-mode`: per batch the D
@@ -84,10 +85,10 @@ public final class DCGANRecipe: Recipe {
     }
 
     /// N×3×H×W images as a PNG grid, `columns` per row.
-    public static func grid(_ images: Tensor, columns: Int) throws -> Data {
+    public static func grid(_ images: Tensor, columns: Int, format: ImageFormat = .png) throws -> Data {
         let n = images.shape[0]
         let tiles = try (0..<n).map { try images.image($0) }
         let rows = stride(from: 0, to: n, by: max(1, columns)).map { Array(tiles[$0..<min(n, $0 + columns)]) }
-        return try SampleGrid.png(rows, gap: 2, quantization: .round)
+        return try SampleGrid.png(rows, gap: 2, quantization: .round, format: format)
     }
 }

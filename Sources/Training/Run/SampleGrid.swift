@@ -11,7 +11,7 @@ import Runs
 public enum SampleGrid {
     /// The rows of tiles (each 1×C×H×W in [-1, 1], grey tiles shown as grey RGB) as PNG bytes,
     /// with a `gap`-pixel white border between tiles.
-    public static func png(_ rows: [[Tensor]], gap: Int = 4, quantization: Quantization = .truncate) throws -> Data {
+    public static func png(_ rows: [[Tensor]], gap: Int = 4, quantization: Quantization = .truncate, format: ImageFormat = .png) throws -> Data {
         guard let tileH = rows.first?.first?.shape[2], let tileW = rows.first?.first?.shape[3] else {
             throw TrainingError(.invalidSetting, "a sample grid needs at least one image")
         }
@@ -36,6 +36,7 @@ public enum SampleGrid {
             }
         }
         let image = EncodableImage(width: width, height: height, colorChannels: 3, hasAlpha: false, samples: samples)
-        return try ImageCodec.encode(image, as: .png, path: "sample grid")
+        // WebP lossless: a grid is looked at for its pixels (PNG and TIFF are lossless anyway).
+        return try ImageCodec.encode(image, as: format, lossless: format == .webp, path: "sample grid")
     }
 }
