@@ -127,6 +127,9 @@ public enum ImageCodec {
     /// `lossless` is true (then `quality` does not apply); gray is written as RGB, alpha kept;
     /// the profile goes in an `ICCP` chunk. At most 16383 pixels a side.
     ///
+    /// 16 bits: with `samples16` set, TIFF is written at 16 bits, and PNG too unless it has
+    /// alpha (libpng's simplified API premultiplies 16-bit alpha); the rest write `samples`.
+    ///
     /// `lossless` only chooses between WebP's two codings: PNG and TIFF are always lossless,
     /// and asking for a lossless JPEG is an `unsupportedFormat` error rather than a silent
     /// lossy file.
@@ -216,6 +219,9 @@ public enum ImageCodec {
         }
         guard image.width <= 0x7FFF_FFFF, image.height <= 0x7FFF_FFFF else {
             throw ImageFailure(.tooLarge, "cannot encode a \(image.width)×\(image.height) image")
+        }
+        if let wide = image.samples16, wide.count != image.samples.count {
+            throw ImageFailure(.invalidSize, "cannot encode: \(wide.count) 16-bit samples for \(image.samples.count) 8-bit ones")
         }
     }
 }

@@ -139,11 +139,14 @@ public struct EncodableImage: Sendable {
     public var samples: [UInt8]
     /// A profile to embed so viewers show the colors as the source did; nil writes none.
     public var iccProfile: Data?
+    /// The same pixels at 16 bits (0…65535, same layout), for a 16-bit source: TIFF stores
+    /// them, and PNG without alpha; JPEG, WebP and PNG with alpha write `samples`.
+    public var samples16: [UInt16]?
 
     /// Creates an image to encode; `encode` checks that the sizes agree.
     public init(
         width: Int, height: Int, colorChannels: Int, hasAlpha: Bool,
-        samples: [UInt8], iccProfile: Data? = nil
+        samples: [UInt8], iccProfile: Data? = nil, samples16: [UInt16]? = nil
     ) {
         self.width = width
         self.height = height
@@ -151,6 +154,7 @@ public struct EncodableImage: Sendable {
         self.hasAlpha = hasAlpha
         self.samples = samples
         self.iccProfile = iccProfile
+        self.samples16 = samples16
     }
 
     /// Samples per pixel: the color channels plus one for alpha.

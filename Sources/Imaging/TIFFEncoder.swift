@@ -1,7 +1,8 @@
 import CTIFF
 import Foundation
 
-/// 8-bit TIFF writing through libtiff into memory (the caller writes the bytes atomically).
+/// 8- or 16-bit TIFF writing through libtiff into memory (the caller writes the bytes
+/// atomically): 16-bit when the image carries `samples16`.
 ///
 /// Gray, gray+alpha, RGB and RGBA are stored as given, contiguous, in strips of about 8 KB;
 /// alpha is marked as unassociated (straight), which is what `EncodableImage` holds. The
@@ -15,7 +16,8 @@ import Foundation
 enum TIFFEncoder {
     static func encode(_ image: EncodableImage) throws(ImageFailure) -> Data {
         let channels = image.channelsPerPixel
-        let rowBytes = image.width * channels
+        let bytesPerSample = image.samples16 == nil ? 1 : 2
+        let rowBytes = image.width * channels * bytesPerSample
         let raw = rowBytes * image.height
         // Deflate may grow incompressible data by a few bytes per 16 KB block; allow much more.
         let limit = raw + raw / 8 + (image.iccProfile?.count ?? 0) + (1 << 20)
@@ -25,7 +27,7 @@ enum TIFFEncoder {
             let gray = image.colorChannels == 1
             var ok = h.set(TIFFTAG_IMAGEWIDTH, u32: UInt32(image.width))
                 && h.set(TIFFTAG_IMAGELENGTH, u32: UInt32(image.height))
-                && h.set(TIFFTAG_BITSPERSAMPLE, u16: 8)
+                && h.set(TIFFTAG_BITSPERSAMPLE, u16: UInt16(8 * bytesPerSample))
                 && h.set(TIFFTAG_SAMPLESPERPIXEL, u16: UInt16(channels))
                 && h.set(TIFFTAG_PHOTOMETRIC, u16: UInt16(gray ? PHOTOMETRIC_MINISBLACK : PHOTOMETRIC_RGB))
                 && h.set(TIFFTAG_PLANARCONFIG, u16: UInt16(PLANARCONFIG_CONTIG))
@@ -44,10 +46,17 @@ enum TIFFEncoder {
             var strip: UInt32 = 0
             for y in stride(from: 0, to: image.height, by: rowsPerStrip) {
                 let rows = min(rowsPerStrip, image.height - y)
-                // libtiff's predictor works in place on what it is given, so it gets a copy.
-                var piece = Array(image.samples[(y * rowBytes)..<((y + rows) * rowBytes)])
-                let written = piece.withUnsafeMutableBytes {
-                    Int(TIFFWriteEncodedStrip(h.tif, strip, $0.baseAddress, tmsize_t($0.count)))
+                // libtiff's predictor works in place on what it is given, so it gets a copy
+                // (16-bit samples in this machine's byte order, which libtiff records).
+                let rowSamples = rowBytes / bytesPerSample
+                let range = (y * rowSamples)..<((y + rows) * rowSamples)
+                let written: Int
+                if let wide = image.samples16 {
+                    var piece = Array(wide[range])
+                    written = piece.withUnsafeMutableBytes { Int(TIFFWriteEncodedStrip(h.tif, strip, $0.baseAddress, tmsize_t($0.count))) }
+                } else {
+                    var piece = Array(image.samples[range])
+                    written = piece.withUnsafeMutableBytes { Int(TIFFWriteEncodedStrip(h.tif, strip, $0.baseAddress, tmsize_t($0.count))) }
                 }
                 guard written == rows * rowBytes else { throw h.writeFailure() }
                 strip += 1

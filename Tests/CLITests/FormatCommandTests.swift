@@ -102,4 +102,39 @@ struct FormatCommandTests {
             #expect(!FileManager.default.fileExists(atPath: dir.path(name)), "\(name) was created")
         }
     }
+
+    /// A 16-bit source stays 16-bit where the output format can hold it (TIFF, PNG without
+    /// alpha), with the 8-bit output's values to within rounding.
+    @Test func sixteenBitStaysSixteenBit() throws {
+        let dir = try TemporaryDirectory()
+        for fixture in ["tiff_rgb16.tif", "tiff_gray16.tif", "png_rgb16.png"] {
+            let source = Self.imagingFixtures.appendingPathComponent(fixture)
+            guard FileManager.default.fileExists(atPath: source.path) else { continue }
+            var outputs: [String: DecodedImage] = [:]
+            for ext in ["tif", "png", "jpg"] {
+                let target = dir.path("\(fixture).\(ext)")
+                let r = try convert(source.path, target)
+                #expect(r.status == 0, "\(fixture) → .\(ext): \(r.stderr)")
+                outputs[ext] = try decoded(target)
+            }
+            let eight = try #require(outputs["jpg"]).samples
+            #expect(outputs["jpg"]?.bitDepth == 8)
+            for ext in ["tif", "png"] {
+                let d = try #require(outputs[ext])
+                #expect(d.bitDepth == 16, "\(fixture) → .\(ext) has \(d.bitDepth) bits")
+                // Both are the same network output: 16-bit values /257 within one level of the
+                // 8-bit ones (JPEG's own loss aside, checked against the PNG-through-8-bit path below).
+                #expect(d.samples.count == eight.count)
+            }
+            let tif = try #require(outputs["tif"]), png = try #require(outputs["png"])
+            #expect(tif.samples == png.samples, "\(fixture): TIFF and PNG hold the same 16-bit values")
+            // The 8-bit PNG of the same conversion, for the rounding check.
+            let low = dir.path("\(fixture).8bit.webp")
+            #expect(try convert(source.path, low, ["--lossless"]).status == 0)
+            let low8 = try decoded(low)
+            let worst = zip(tif.samples, low8.colorChannels == tif.colorChannels ? low8.samples : low8.samples)
+                .map { abs(Int($0) - Int($1) * 257) }.max() ?? 0
+            if low8.colorChannels == tif.colorChannels { #expect(worst <= 257, "\(fixture): 16-bit vs 8-bit differ by \(worst)") }
+        }
+    }
 }

@@ -29,17 +29,20 @@ extension Tensor {
         try self.init(shape: [1, channels, planar.height, planar.width], values: values)
     }
 
-    /// Image `batchIndex` of an N×C×H×W tensor in [-1, 1] as 8-bit samples: the `content`
+    /// Image `batchIndex` of an N×C×H×W tensor in [-1, 1] as 8-bit samples (and 16-bit ones too
+    /// when `sixteenBit`, rounded, for formats that keep a 16-bit source's depth): the `content`
     /// region (default: all of it), with `alpha` (0…1 per pixel of the region) and the ICC
     /// profile re-attached. NaN maps to black (a NaN would trap in `UInt8(_:)`).
     public func quantized(batchIndex: Int = 0, content: (x: Int, y: Int, width: Int, height: Int)? = nil,
-                          alpha: [Float]? = nil, iccProfile: Data? = nil, _ quantization: Quantization) -> EncodableImage {
+                          alpha: [Float]? = nil, iccProfile: Data? = nil, _ quantization: Quantization,
+                          sixteenBit: Bool = false) -> EncodableImage {
         let (_, c, h, w) = nchw
         let r = content ?? (0, 0, w, h)
         let hasAlpha = alpha != nil
         let colors = c == 1 ? 1 : 3
         let stride = colors + (hasAlpha ? 1 : 0)
         var samples = [UInt8](repeating: 0, count: r.width * r.height * stride)
+        var wide = [UInt16](repeating: 0, count: sixteenBit ? samples.count : 0)
         let offset: Float = quantization == .round ? 0.5 : 0
         withUnsafeBufferPointer { all in
             let base = all.baseAddress! + batchIndex * c * h * w
@@ -51,15 +54,18 @@ extension Tensor {
                         let value = base[min(ch, c - 1) * h * w + src]
                         let v = value.isNaN ? -1 : min(max(value, -1), 1)
                         samples[dst + ch] = UInt8((v + 1) / 2 * 255 + offset)
+                        if sixteenBit { wide[dst + ch] = UInt16((v + 1) / 2 * 65535 + 0.5) }
                     }
                     if let alpha {
                         let a = alpha[y * r.width + x]
-                        samples[dst + colors] = UInt8((a.isNaN ? 0 : min(max(a, 0), 1)) * 255 + 0.5)
+                        let clamped = a.isNaN ? 0 : min(max(a, 0), 1)
+                        samples[dst + colors] = UInt8(clamped * 255 + 0.5)
+                        if sixteenBit { wide[dst + colors] = UInt16(clamped * 65535 + 0.5) }
                     }
                 }
             }
         }
         return EncodableImage(width: r.width, height: r.height, colorChannels: colors, hasAlpha: hasAlpha,
-                              samples: samples, iccProfile: iccProfile)
+                              samples: samples, iccProfile: iccProfile, samples16: sixteenBit ? wide : nil)
     }
 }

@@ -19,6 +19,8 @@ public struct PreparedImage: @unchecked Sendable {
     public var lightness: Tensor?
     /// Pages in the file (a multi-page TIFF converts its first).
     public var pageCount = 1
+    /// 8 or 16: the source's sample depth, which the output keeps where its format can.
+    public var bitDepth = 8
 }
 
 /// Decoded image → generator input: orientation is already applied by the decoder; here come
@@ -99,6 +101,7 @@ public struct Preprocessor: Sendable {
                                      alpha: alpha.map { a in a.planes[0].map { $0 / a.maxValue } },
                                      iccProfile: image.iccProfile, sourceSize: (image.width, image.height), lightness: lightness)
         prepared.pageCount = image.pageCount
+        prepared.bitDepth = image.bitDepth
         return prepared
     }
 

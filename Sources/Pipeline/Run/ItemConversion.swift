@@ -37,7 +37,8 @@ public struct ItemConversion: Sendable {
         // Crop the padding away, map [-1, 1] to 0…255 as the reference saves results, and
         // re-attach the input's alpha and ICC profile.
         let image = output.quantized(batchIndex: batchIndex, content: prepared.content, alpha: prepared.alpha,
-                                     iccProfile: prepared.iccProfile, Quantization(for: family))
+                                     iccProfile: prepared.iccProfile, Quantization(for: family),
+                                     sixteenBit: prepared.bitDepth == 16 && [.png, .tiff].contains(format))
         return try ImageCodec.encode(image, as: format, quality: configuration.quality, lossless: configuration.lossless && format == .webp, path: path)
     }
 
