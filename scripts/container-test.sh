@@ -65,7 +65,7 @@ step "package mirrors for an offline build"
 rm -rf container-deps/github.com
 # Every package in the build graph (the Package.swift dependencies and theirs).
 for pkg in apple/swift-argument-parser jpsim/Yams apple/swift-nio apple/swift-metrics swift-server/swift-prometheus \
-           apple/swift-atomics apple/swift-collections apple/swift-system; do
+           apple/swift-atomics apple/swift-collections apple/swift-system apple/swift-protobuf; do
     if [ -d "/opt/swift-packages/$pkg.git" ]; then
         mkdir -p "container-deps/github.com/$(dirname "$pkg")"
         git clone -q --mirror "/opt/swift-packages/$pkg.git" "container-deps/github.com/$pkg.git"
