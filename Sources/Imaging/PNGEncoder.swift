@@ -50,6 +50,7 @@ enum PNGEncoder {
             throw ImageFailure(.corrupt, "libpng wrote an unreadable PNG: \(error.message)")
         }
         var out = Data(FormatSniffer.pngSignature)
+        out.reserveCapacity(png.count + adding.count)
         for chunk in info.chunks where !dropping.contains(chunk.type) {
             out.append(b.slice(chunk.offset, chunk.totalLength))
             if chunk.type == "IHDR" { out.append(adding) }
@@ -66,19 +67,6 @@ enum PNGEncoder {
         var payload = Data(profileName.utf8)
         payload.append(contentsOf: [0, 0])  // keyword terminator, compression method 0 (zlib)
         payload.append(compressed)
-        let b = Bytes(png)
-        let info: PNGInfo
-        do {
-            info = try PNGChunks.walk(b, headerOnly: false)
-        } catch {
-            throw ImageFailure(.corrupt, "libpng wrote an unreadable PNG: \(error.message)")
-        }
-        var out = Data(FormatSniffer.pngSignature)
-        out.reserveCapacity(png.count + payload.count + 12)
-        for chunk in info.chunks where chunk.type != "sRGB" && chunk.type != "iCCP" {
-            out.append(b.slice(chunk.offset, chunk.totalLength))
-            if chunk.type == "IHDR" { out.append(PNGChunks.makeChunk("iCCP", payload)) }
-        }
-        return out
+        return try relabel(png, dropping: ["sRGB", "iCCP"], adding: PNGChunks.makeChunk("iCCP", payload))
     }
 }
