@@ -6,16 +6,13 @@ import TestSupport
 /// TIFF and WebP through `gantry convert` as a user meets them, and formats Gantry does not read
 /// named instead of hidden.
 struct FormatCommandTests {
-    static let model = ConvertCommandTests.model
     static let imagingFixtures = fixturesDirectory.deletingLastPathComponent().appendingPathComponent("ImagingTests/Fixtures")
 
     func convert(_ input: String, _ output: String, _ extra: [String] = []) throws -> CommandResult {
-        try runGantry(["convert", input, "-m", Self.model, "-o", output] + extra)
+        try ConvertCommandTests().convert(input, output, extra)
     }
 
-    func decoded(_ path: String) throws -> DecodedImage {
-        try ImageCodec.decode(Data(contentsOf: URL(fileURLWithPath: path)), path: path)
-    }
+    func decoded(_ path: String) throws -> DecodedImage { try ConvertCommandTests().decode(path) }
 
     /// Each output file is written in the format its name says, from inputs of every format.
     @Test func outputFollowsTheExtension() throws {

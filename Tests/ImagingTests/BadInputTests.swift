@@ -60,7 +60,9 @@ import Testing
 
     /// Every prefix of a good file fails cleanly (truncated or, for cuts that make a
     /// different valid-looking structure, corrupt), and none of them returns pixels.
-    @Test(arguments: ["png_rgb8.png", "png_palette_trns.png", "jpeg_rgb_420.jpg", "jpeg_progressive.jpg"])
+    @Test(arguments: ["png_rgb8.png", "png_palette_trns.png", "jpeg_rgb_420.jpg", "jpeg_progressive.jpg",
+                      "tiff_rgb8_deflate.tif", "tiff_tiled.tif", "tiff_planar.tif", "tiff_jpeg.tif",
+                      "webp_lossy.webp", "webp_alpha_lossless.webp"])
     func everyPrefixFails(_ name: String) throws {
         let data = try Fixtures.data(name)
         for cut in 0..<data.count {

@@ -111,18 +111,6 @@ import Testing
         #expect(imageError { try ImageCodec.readHeader(Data("RIFF\u{10}\0\0\0WAVE".utf8), path: "x") }?.code == .notAnImage)
     }
 
-    /// Every prefix of a good file fails cleanly; no cut returns pixels.
-    @Test(arguments: ["tiff_rgb8_deflate.tif", "tiff_tiled.tif", "tiff_planar.tif", "tiff_jpeg.tif",
-                      "webp_lossy.webp", "webp_alpha_lossless.webp"])
-    func everyPrefixFails(_ name: String) throws {
-        let data = try Fixtures.data(name)
-        for cut in 0..<data.count {
-            let error = imageError { try ImageCodec.decode(data.prefix(cut), path: name) }
-            let ok: Set<ImageError.Code> = cut == 0 ? [.empty] : [.truncated, .corrupt]
-            #expect(error.map { ok.contains($0.code) } == true, "cut at \(cut): \(String(describing: error))")
-        }
-    }
-
     /// libtiff's errors are kept per handle: files failing on several threads at once each get
     /// their own message.
     @Test func concurrentFailuresKeepTheirOwnMessages() async throws {
